@@ -1,0 +1,52 @@
+// Package site defines the name of an office ("site") and the rules it must follow.
+//
+// A site name is used in Redis keys, log lines, dyndns2 hostnames and config keys, so it is
+// kept to a safe alphabet: 1–32 characters of lower-case ASCII letters, digits and '-',
+// starting with a letter or digit and not ending with '-'.
+package site
+
+import (
+	"errors"
+	"fmt"
+)
+
+// MaxLen is the longest site name accepted.
+const MaxLen = 32
+
+// ErrInvalid is returned (wrapped) for a name that breaks the rules.
+var ErrInvalid = errors.New("invalid site name")
+
+// Name is a validated site name. The zero value is not a valid name.
+type Name string
+
+// Parse validates s and returns it as a Name.
+func Parse(s string) (Name, error) {
+	if err := Validate(s); err != nil {
+		return "", err
+	}
+	return Name(s), nil
+}
+
+// Validate reports why s is not a valid site name, or nil.
+func Validate(s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: empty", ErrInvalid)
+	case len(s) > MaxLen:
+		return fmt.Errorf("%w %q: longer than %d characters", ErrInvalid, s, MaxLen)
+	case s[0] == '-':
+		return fmt.Errorf("%w %q: must start with a letter or digit", ErrInvalid, s)
+	case s[len(s)-1] == '-':
+		return fmt.Errorf("%w %q: must not end with '-'", ErrInvalid, s)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return fmt.Errorf("%w %q: character %q not allowed (use a-z, 0-9 and '-')", ErrInvalid, s, rune(c))
+		}
+	}
+	return nil
+}
+
+// String returns the name.
+func (n Name) String() string { return string(n) }
