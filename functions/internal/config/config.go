@@ -1,0 +1,538 @@
+// Package config reads and validates the function's YAML configuration: the one place where
+// the file and the environment are read. Everything else receives a *Config.
+//
+// String values may reference environment variables as ${NAME}; when NAME is unset and
+// NAME_FILE names a file, the file's content (without its trailing newline) is used, so
+// secrets can come from mounted files. Unknown keys are an error.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ppter/ppter/shared/site"
+)
+
+// Example is the embedded example configuration: two sites on the memory store. It is what
+// the function runs on when no config file is given, which is only useful locally (the
+// memory store refuses to start inside Function Compute).
+//
+//go:embed ppter.example.yaml
+var Example []byte
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid config")
+
+// Defaults.
+const (
+	DefaultInterval      = time.Minute
+	DefaultMaxFailures   = 10
+	DefaultFailureWindow = time.Minute
+	DefaultEventsMax     = 1000
+	DefaultDNSTTL        = 600
+	DefaultVPNInterval   = 5 * time.Minute
+	DefaultVPNStrategy   = "recreate"
+	DefaultKeyPrefix     = "{ppter}"
+)
+
+// Config is the validated configuration of the function.
+type Config struct {
+	Redis  Redis           `yaml:"redis"`
+	Admin  Admin           `yaml:"admin"`
+	Aliyun Aliyun          `yaml:"aliyun"`
+	Ping   Ping            `yaml:"ping"`
+	Auth   Auth            `yaml:"auth"`
+	Events Events          `yaml:"events"`
+	Sites  map[string]Site `yaml:"sites"`
+	Notify []Webhook       `yaml:"notify"`
+
+	// SiteNames lists the sites in sorted order (filled by validation).
+	SiteNames []site.Name `yaml:"-"`
+}
+
+// Redis says where state lives.
+type Redis struct {
+	// URL is redis://, rediss:// (TLS) or memory:// (local runs only).
+	URL string `yaml:"url"`
+	// Prefix is the key prefix; it must contain a {hash tag} so all keys land in one slot.
+	Prefix string `yaml:"prefix"`
+}
+
+// Admin holds the bearer token of GET /v1/status.
+type Admin struct {
+	Token string `yaml:"token"`
+}
+
+// Aliyun holds the cloud API settings. Credentials never come from here.
+type Aliyun struct {
+	Region      string `yaml:"region"`
+	DNSEndpoint string `yaml:"dns_endpoint"`
+	VPCEndpoint string `yaml:"vpc_endpoint"`
+	Protocol    string `yaml:"protocol"`
+	DryRun      bool   `yaml:"dry_run"`
+}
+
+// Ping describes how often sites are expected to ping.
+type Ping struct {
+	// Interval is the expected time between two pings of a site.
+	Interval Duration `yaml:"interval"`
+	// StaleAfter marks a site stale when it has not pinged for this long (default 3×Interval).
+	StaleAfter Duration `yaml:"stale_after"`
+}
+
+// Auth tunes the slowing of repeated authentication failures.
+type Auth struct {
+	// MaxFailures is how many failures one source address may make per FailureWindow
+	// before it gets 429.
+	MaxFailures   int      `yaml:"max_failures"`
+	FailureWindow Duration `yaml:"failure_window"`
+}
+
+// Events sizes the capped event stream.
+type Events struct {
+	Max int64 `yaml:"max"`
+}
+
+// Site is one office.
+type Site struct {
+	// Key is the site's shared secret (HMAC and Basic).
+	Key string `yaml:"key"`
+	// Peers lists the sites whose addresses this site receives; empty means every other site.
+	Peers []string `yaml:"peers"`
+	// TrustMyIP lets /nic/update record the myip parameter instead of the source address.
+	TrustMyIP bool `yaml:"trust_myip"`
+	// DNS records that follow the site's address.
+	DNS []DNSRecord `yaml:"dns"`
+	// VPN connections of a VPN Gateway that tunnel to the site.
+	VPN []VPNConn `yaml:"vpn"`
+
+	// PeerNames is Peers resolved (filled by validation).
+	PeerNames []site.Name `yaml:"-"`
+}
+
+// DNSRecord is an Alidns record that follows a site's address.
+type DNSRecord struct {
+	Zone string `yaml:"zone"`
+	RR   string `yaml:"rr"`
+	Type string `yaml:"type"`
+	TTL  int    `yaml:"ttl"`
+	Line string `yaml:"line"`
+	// Edition of the zone's Alidns plan: free, personal (TTL ≥ 600), enterprise (≥ 60) or
+	// ultimate (≥ 1). Default free.
+	Edition string `yaml:"edition"`
+}
+
+// Name returns the record's display name, e.g. "hz.vpn.example.com/A".
+func (r DNSRecord) Name() string {
+	host := r.Zone
+	if r.RR != "@" {
+		host = r.RR + "." + r.Zone
+	}
+	return host + "/" + r.Type
+}
+
+// VPNConn is a VPN Gateway IPsec connection re-pointed at a site's address.
+type VPNConn struct {
+	Gateway     string   `yaml:"gateway"`
+	Connection  string   `yaml:"connection"`
+	Strategy    string   `yaml:"strategy"`
+	MinInterval Duration `yaml:"min_interval"`
+}
+
+// Webhook is one notification sink.
+type Webhook struct {
+	Kind   string   `yaml:"kind"`
+	URL    string   `yaml:"url"`
+	Secret string   `yaml:"secret"`
+	Events []string `yaml:"events"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("5m").
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 30s or 5m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Env looks up environment variables; os.LookupEnv in production, a map in tests.
+type Env func(string) (string, bool)
+
+// ReadFile reads a file; os.ReadFile in production.
+type ReadFile func(string) ([]byte, error)
+
+// Load finds, reads and validates the configuration. The path is $PPTER_CONFIG, else
+// ppter.yaml in dir (the binary's directory) when it exists, else the embedded Example.
+// It returns the config and where it came from.
+func Load(env Env, readFile ReadFile, dir string) (*Config, string, error) {
+	path, ok := env("PPTER_CONFIG")
+	if !ok || path == "" {
+		path = dir + "/ppter.yaml"
+		if _, err := os.Stat(path); err != nil {
+			c, err := Parse(Example, env, readFile)
+			return c, "embedded example", err
+		}
+	}
+	raw, err := readFile(path)
+	if err != nil {
+		return nil, path, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(raw, env, readFile)
+	return c, path, err
+}
+
+// Parse expands ${NAME} references in raw, decodes it strictly and validates the result.
+func Parse(raw []byte, env Env, readFile ReadFile) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := expand(&root, "", env, readFile); err != nil {
+		return nil, err
+	}
+	expanded, err := yaml.Marshal(&root)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, cleanYAMLError(err))
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var refRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expand replaces ${NAME} in scalar values, walking the tree so that values containing YAML
+// syntax stay plain strings.
+func expand(n *yaml.Node, path string, env Env, readFile ReadFile) error {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := path
+			if n.Kind == yaml.SequenceNode {
+				p = fmt.Sprintf("%s[%d]", path, i)
+			}
+			if err := expand(c, p, env, readFile); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			if err := expand(n.Content[i+1], p, env, readFile); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${") {
+			return nil
+		}
+		var firstErr error
+		n.Value = refRE.ReplaceAllStringFunc(n.Value, func(m string) string {
+			name := m[2 : len(m)-1]
+			if v, ok := env(name); ok {
+				return v
+			}
+			if f, ok := env(name + "_FILE"); ok && f != "" {
+				b, err := readFile(f)
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("%w: %s: %s_FILE: %v", ErrInvalid, path, name, err)
+				}
+				return strings.TrimRight(string(b), "\r\n")
+			}
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%w: %s: environment variable %s is not set (nor %s_FILE)", ErrInvalid, path, name, name)
+			}
+			return ""
+		})
+		if firstErr != nil {
+			return firstErr
+		}
+		n.Tag = "!!str"
+		n.Style = yaml.DoubleQuotedStyle
+		if !needsString(path) {
+			// Numbers and booleans referenced from the environment keep their type.
+			n.Tag, n.Style = "", 0
+		}
+	}
+	return nil
+}
+
+// needsString reports whether the key at path always holds a string, so an expanded value
+// like "0123" or "yes" must not turn into a number or a boolean.
+func needsString(path string) bool {
+	last := path[strings.LastIndex(path, ".")+1:]
+	switch last {
+	case "key", "url", "token", "secret", "prefix", "region", "dns_endpoint", "vpc_endpoint", "protocol":
+		return true
+	}
+	return false
+}
+
+func cleanYAMLError(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "yaml: unmarshal errors:\n  ")
+	return strings.ReplaceAll(s, "\n  ", "; ")
+}
+
+func invalid(key, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+}
+
+// validate fills defaults and checks every key.
+func (c *Config) validate() error {
+	if c.Redis.URL == "" {
+		return invalid("redis.url", "missing (redis://host:6379/0, rediss://… or memory:// for local runs)")
+	}
+	u, err := url.Parse(c.Redis.URL)
+	if err != nil {
+		return invalid("redis.url", "not a URL")
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			return invalid("redis.url", "no host in %s://…", u.Scheme)
+		}
+	case "memory":
+	default:
+		return invalid("redis.url", "scheme %q not supported (use redis, rediss or memory)", u.Scheme)
+	}
+	if c.Redis.Prefix == "" {
+		c.Redis.Prefix = DefaultKeyPrefix
+	}
+	if !regexp.MustCompile(`^[^{}]*\{[^{}]+\}[^{}]*$`).MatchString(c.Redis.Prefix) {
+		return invalid("redis.prefix", "must contain one {hash tag}, like {ppter}")
+	}
+	if c.Admin.Token != "" && len(c.Admin.Token) < 16 {
+		return invalid("admin.token", "shorter than 16 characters")
+	}
+	if p := strings.ToLower(c.Aliyun.Protocol); p != "" && p != "http" && p != "https" {
+		return invalid("aliyun.protocol", "must be http or https")
+	}
+	if c.Ping.Interval == 0 {
+		c.Ping.Interval = Duration(DefaultInterval)
+	}
+	if c.Ping.Interval < 0 {
+		return invalid("ping.interval", "must be positive")
+	}
+	if c.Ping.StaleAfter == 0 {
+		c.Ping.StaleAfter = 3 * c.Ping.Interval
+	}
+	if c.Ping.StaleAfter < 0 {
+		return invalid("ping.stale_after", "must be positive")
+	}
+	if c.Auth.MaxFailures == 0 {
+		c.Auth.MaxFailures = DefaultMaxFailures
+	}
+	if c.Auth.MaxFailures < 0 {
+		return invalid("auth.max_failures", "must be positive")
+	}
+	if c.Auth.FailureWindow == 0 {
+		c.Auth.FailureWindow = Duration(DefaultFailureWindow)
+	}
+	if c.Auth.FailureWindow < Duration(time.Second) {
+		return invalid("auth.failure_window", "must be at least 1s")
+	}
+	if c.Events.Max == 0 {
+		c.Events.Max = DefaultEventsMax
+	}
+	if c.Events.Max < 10 {
+		return invalid("events.max", "must be at least 10")
+	}
+	if len(c.Sites) == 0 {
+		return invalid("sites", "no sites configured")
+	}
+	names := make([]string, 0, len(c.Sites))
+	for name := range c.Sites {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		n, err := site.Parse(name)
+		if err != nil {
+			return invalid("sites", "%v", err)
+		}
+		c.SiteNames = append(c.SiteNames, n)
+	}
+	for _, name := range names {
+		s := c.Sites[name]
+		if err := s.validate("sites."+name, name, names); err != nil {
+			return err
+		}
+		c.Sites[name] = s
+	}
+	seen := map[string]string{}
+	for _, name := range names {
+		for i, r := range c.Sites[name].DNS {
+			k := strings.ToLower(r.Name())
+			if other, dup := seen[k]; dup {
+				return invalid(fmt.Sprintf("sites.%s.dns[%d]", name, i), "record %s is also configured at %s", r.Name(), other)
+			}
+			seen[k] = fmt.Sprintf("sites.%s.dns[%d]", name, i)
+		}
+		for i, v := range c.Sites[name].VPN {
+			k := "vpn " + v.Gateway + "/" + v.Connection
+			if other, dup := seen[k]; dup {
+				return invalid(fmt.Sprintf("sites.%s.vpn[%d]", name, i), "connection %s of %s is also configured at %s", v.Connection, v.Gateway, other)
+			}
+			seen[k] = fmt.Sprintf("sites.%s.vpn[%d]", name, i)
+		}
+	}
+	for i, w := range c.Notify {
+		key := fmt.Sprintf("notify[%d]", i)
+		switch w.Kind {
+		case "dingtalk", "wecom", "feishu", "json":
+		default:
+			return invalid(key+".kind", "%q is not one of dingtalk, wecom, feishu, json", w.Kind)
+		}
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return invalid(key+".url", "not an http(s) URL")
+		}
+	}
+	return nil
+}
+
+var hostLabelRE = regexp.MustCompile(`^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$`)
+
+func validHost(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for l := range strings.SplitSeq(s, ".") {
+		if !hostLabelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Site) validate(key, name string, all []string) error {
+	if s.Key == "" {
+		return invalid(key+".key", "missing (the site's secret; use ${PPTER_KEY_%s})", strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+	}
+	if len(s.Key) < 16 {
+		return invalid(key+".key", "shorter than 16 characters")
+	}
+	if len(s.Peers) == 0 {
+		for _, o := range all {
+			if o != name {
+				s.PeerNames = append(s.PeerNames, site.Name(o))
+			}
+		}
+	}
+	for i, p := range s.Peers {
+		switch {
+		case p == name:
+			return invalid(fmt.Sprintf("%s.peers[%d]", key, i), "a site cannot be its own peer")
+		case !slices.Contains(all, p):
+			return invalid(fmt.Sprintf("%s.peers[%d]", key, i), "unknown site %q", p)
+		case slices.Contains(s.Peers[:i], p):
+			return invalid(fmt.Sprintf("%s.peers[%d]", key, i), "site %q listed twice", p)
+		}
+		s.PeerNames = append(s.PeerNames, site.Name(p))
+	}
+	for i := range s.DNS {
+		r := &s.DNS[i]
+		k := fmt.Sprintf("%s.dns[%d]", key, i)
+		if !validHost(r.Zone) || !strings.Contains(r.Zone, ".") {
+			return invalid(k+".zone", "%q is not a domain name", r.Zone)
+		}
+		if r.RR == "" {
+			return invalid(k+".rr", "missing (the host part, or @ for the zone apex)")
+		}
+		if r.RR != "@" && !validHost(r.RR) {
+			return invalid(k+".rr", "%q is not a host name", r.RR)
+		}
+		r.Type = strings.ToUpper(r.Type)
+		if r.Type != "A" && r.Type != "AAAA" {
+			return invalid(k+".type", "must be A or AAAA")
+		}
+		if r.Edition == "" {
+			r.Edition = "free"
+		}
+		minTTL, ok := map[string]int{"free": 600, "personal": 600, "enterprise": 60, "ultimate": 1}[r.Edition]
+		if !ok {
+			return invalid(k+".edition", "%q is not one of free, personal, enterprise, ultimate", r.Edition)
+		}
+		if r.TTL == 0 {
+			r.TTL = max(DefaultDNSTTL, minTTL)
+		}
+		if r.TTL < minTTL || r.TTL > 86400 {
+			return invalid(k+".ttl", "%d is outside %d–86400 allowed on the %s edition (set edition: if the zone's plan allows less)", r.TTL, minTTL, r.Edition)
+		}
+		if r.Line == "" {
+			r.Line = "default"
+		}
+	}
+	for i := range s.VPN {
+		v := &s.VPN[i]
+		k := fmt.Sprintf("%s.vpn[%d]", key, i)
+		if !regexp.MustCompile(`^vpn-[a-z0-9]+$`).MatchString(v.Gateway) {
+			return invalid(k+".gateway", "%q is not a VPN gateway ID (vpn-…)", v.Gateway)
+		}
+		if v.Connection == "" {
+			return invalid(k+".connection", "missing (the IPsec connection's name)")
+		}
+		if v.Strategy == "" {
+			v.Strategy = DefaultVPNStrategy
+		}
+		if v.Strategy != "recreate" && v.Strategy != "modify" {
+			return invalid(k+".strategy", "must be recreate or modify")
+		}
+		if v.MinInterval == 0 {
+			v.MinInterval = Duration(DefaultVPNInterval)
+		}
+		if v.MinInterval < 0 {
+			return invalid(k+".min_interval", "must be positive")
+		}
+	}
+	return nil
+}
+
+// Peers returns the configured peers of s.
+func (c *Config) Peers(s site.Name) []site.Name { return c.Sites[string(s)].PeerNames }
+
+// Key returns the secret of s and whether s is configured.
+func (c *Config) Key(s site.Name) ([]byte, bool) {
+	st, ok := c.Sites[string(s)]
+	if !ok {
+		return nil, false
+	}
+	return []byte(st.Key), true
+}
+
+// PublicAddr reports whether a is a public unicast address that may be recorded for a site.
+func PublicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() &&
+		!netip.MustParsePrefix("100.64.0.0/10").Contains(a)
+}

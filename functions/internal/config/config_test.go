@@ -1,0 +1,140 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) Env {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func noFiles(string) ([]byte, error) { return nil, os.ErrNotExist }
+
+const base = `
+redis: { url: "redis://127.0.0.1:6379/0" }
+sites:
+  hz: { key: "${KEY_HZ}" }
+  bj: { key: "0123456789abcdef-bj" }
+`
+
+var baseEnv = map[string]string{"KEY_HZ": "0123456789abcdef-hz"}
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse([]byte(base), envOf(baseEnv), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Sites["hz"].Key, "0123456789abcdef-hz"; got != want {
+		t.Errorf("key = %q, want %q", got, want)
+	}
+	if got := c.Ping.StaleAfter.D(); got != 3*time.Minute {
+		t.Errorf("stale_after = %v, want 3m", got)
+	}
+	if got := c.Redis.Prefix; got != "{ppter}" {
+		t.Errorf("prefix = %q, want {ppter}", got)
+	}
+	if got := c.Peers("hz"); len(got) != 1 || got[0] != "bj" {
+		t.Errorf("peers(hz) = %v, want [bj]", got)
+	}
+	if got := len(c.SiteNames); got != 2 || c.SiteNames[0] != "bj" {
+		t.Errorf("SiteNames = %v, want [bj hz]", c.SiteNames)
+	}
+}
+
+func TestExampleParses(t *testing.T) {
+	c, err := Parse(Example, envOf(map[string]string{
+		"PPTER_KEY_HZ": "0123456789abcdef-hz", "PPTER_KEY_BJ": "0123456789abcdef-bj", "PPTER_ADMIN_TOKEN": "0123456789abcdef-admin",
+	}), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Aliyun.DryRun || c.Redis.URL != "memory://" {
+		t.Errorf("example = %+v, want dry run on the memory store", c)
+	}
+	if r := c.Sites["hz"].DNS[0]; r.Name() != "hz.vpn.example.com/A" || r.Line != "default" {
+		t.Errorf("dns = %+v", r)
+	}
+	if v := c.Sites["hz"].VPN[0]; v.Strategy != "recreate" || v.MinInterval.D() != 5*time.Minute {
+		t.Errorf("vpn = %+v, want recreate every 5m", v)
+	}
+}
+
+func TestEnvValuesStayStrings(t *testing.T) {
+	// A secret that looks like YAML must not change the document's structure or type.
+	env := map[string]string{"KEY_HZ": "0123456789: #{x} yes\nz"}
+	c, err := Parse([]byte(base), envOf(env), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Sites["hz"].Key; got != env["KEY_HZ"] {
+		t.Errorf("key = %q, want %q", got, env["KEY_HZ"])
+	}
+}
+
+func TestFileReference(t *testing.T) {
+	files := func(p string) ([]byte, error) {
+		if p == "/run/secrets/hz" {
+			return []byte("0123456789abcdef-file\n"), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	c, err := Parse([]byte(base), envOf(map[string]string{"KEY_HZ_FILE": "/run/secrets/hz"}), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Sites["hz"].Key; got != "0123456789abcdef-file" {
+		t.Errorf("key = %q, want the file's content", got)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want string // substring of the error
+	}{
+		{"missing env var", base, map[string]string{}, "sites.hz.key: environment variable KEY_HZ is not set"},
+		{"not yaml", "redis: [", baseEnv, "invalid config"},
+		{"unknown top key", base + "bogus: 1\n", baseEnv, "field bogus not found"},
+		{"unknown site key", strings.Replace(base, `key: "${KEY_HZ}"`, `key: "${KEY_HZ}", tust_myip: true`, 1), baseEnv, "field tust_myip not found"},
+		{"no redis url", "sites: {hz: {key: 0123456789abcdefgh}}", nil, "redis.url: missing"},
+		{"bad redis scheme", strings.Replace(base, "redis://127.0.0.1:6379/0", "http://x", 1), baseEnv, `redis.url: scheme "http" not supported`},
+		{"redis no host", strings.Replace(base, "redis://127.0.0.1:6379/0", "redis://", 1), baseEnv, "redis.url: no host"},
+		{"prefix without tag", strings.Replace(base, `url: "redis://127.0.0.1:6379/0"`, `url: "redis://127.0.0.1:6379/0", prefix: "ppter"`, 1), baseEnv, "redis.prefix: must contain one {hash tag}"},
+		{"no sites", `redis: { url: "memory://" }`, nil, "sites: no sites configured"},
+		{"bad site name", strings.Replace(base, "bj:", "Bj:", 1), baseEnv, `invalid site name "Bj"`},
+		{"duplicate site", base + "  hz: { key: 0123456789abcdefgh }\n", baseEnv, `mapping key "hz" already defined`},
+		{"missing key", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ peers: [hz] }`, 1), baseEnv, "sites.bj.key: missing"},
+		{"short key", strings.Replace(base, "0123456789abcdef-bj", "short", 1), baseEnv, "sites.bj.key: shorter than 16"},
+		{"unknown peer", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", peers: [sh] }`, 1), baseEnv, `sites.bj.peers[0]: unknown site "sh"`},
+		{"self peer", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", peers: [bj] }`, 1), baseEnv, "own peer"},
+		{"ttl too small", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: example.com, rr: bj, type: A, ttl: 60}] }`, 1), baseEnv, "sites.bj.dns[0].ttl: 60 is outside 600"},
+		{"bad record type", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: example.com, rr: bj, type: CNAME}] }`, 1), baseEnv, "sites.bj.dns[0].type: must be A or AAAA"},
+		{"bad zone", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: "exa mple", rr: bj, type: A}] }`, 1), baseEnv, "sites.bj.dns[0].zone"},
+		{"bad gateway", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: gw1, connection: to-bj}] }`, 1), baseEnv, "sites.bj.vpn[0].gateway"},
+		{"bad strategy", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: vpn-bp1, connection: to-bj, strategy: yolo}] }`, 1), baseEnv, "sites.bj.vpn[0].strategy"},
+		{"bad duration", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: vpn-bp1, connection: to-bj, min_interval: soon}] }`, 1), baseEnv, `"soon" is not a duration`},
+		{"bad notify kind", base + "notify: [{kind: slack, url: 'https://x.example'}]\n", baseEnv, "notify[0].kind"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), envOf(tt.env), noFiles)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse error = %v, want ErrInvalid containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSecretsNotInErrors(t *testing.T) {
+	y := strings.Replace(base, "0123456789abcdef-bj", "tiny-secret", 1)
+	_, err := Parse([]byte(y), envOf(baseEnv), noFiles)
+	if err == nil || strings.Contains(err.Error(), "tiny-secret") {
+		t.Fatalf("error %v must name the key without its value", err)
+	}
+}

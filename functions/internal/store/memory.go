@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ppter/ppter/shared/site"
+)
+
+// Memory is the in-process store for local runs and logic tests. It has the same semantics
+// as Redis (the contract tests run against both) but keeps nothing across restarts.
+type Memory struct {
+	opt Options
+
+	mu      sync.Mutex
+	sites   map[site.Name]Record
+	version int64
+	events  []Event // oldest first
+	seq     int64
+	nonces  map[string]time.Time // expiry
+	fails   map[netip.Addr]failCount
+}
+
+type failCount struct {
+	n       int
+	expires time.Time
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an empty memory store.
+func NewMemory(opt Options) *Memory {
+	opt.fill()
+	return &Memory{opt: opt, sites: map[site.Name]Record{}, nonces: map[string]time.Time{}, fails: map[netip.Addr]failCount{}}
+}
+
+func (m *Memory) failuresLocked(src netip.Addr, now time.Time) int {
+	f, ok := m.fails[src]
+	if !ok || !now.Before(f.expires) {
+		delete(m.fails, src)
+		return 0
+	}
+	return f.n
+}
+
+// Ping implements Store.
+func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
+	if err := ctx.Err(); err != nil {
+		return PingResult{}, unavailable(err)
+	}
+	now := m.opt.Now()
+	ms := time.UnixMilli(now.UnixMilli()).UTC()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failuresLocked(in.Source, now) >= m.opt.MaxFailures {
+		return PingResult{}, ErrLimited
+	}
+	if in.Nonce != "" {
+		for k, exp := range m.nonces {
+			if !now.Before(exp) {
+				delete(m.nonces, k)
+			}
+		}
+		k := string(in.Site) + ":" + in.Nonce
+		if _, used := m.nonces[k]; used {
+			return PingResult{}, ErrReplay
+		}
+		m.nonces[k] = now.Add(m.opt.NonceTTL)
+	}
+	r := m.sites[in.Site]
+	r.Site = in.Site
+	addr := in.Addr.Unmap()
+	ip, seen, changed := &r.IPv4, &r.Seen4, &r.Changed4
+	if Family(addr) == "6" {
+		ip, seen, changed = &r.IPv6, &r.Seen6, &r.Changed6
+	}
+	res := PingResult{Previous: *ip}
+	if *ip != addr {
+		res.Changed = true
+		*ip, *changed = addr, ms
+		m.version++
+		m.appendLocked(Event{At: ms, Kind: EventAddressChanged, Site: in.Site, Family: "ipv" + Family(addr),
+			IP: addr.String(), Previous: addrString(res.Previous)})
+	}
+	*seen = ms
+	m.sites[in.Site] = r
+	res.Self, res.Version = r, m.version
+	res.Peers = make([]Record, len(in.Peers))
+	for i, p := range in.Peers {
+		res.Peers[i] = m.sites[p]
+		res.Peers[i].Site = p
+	}
+	return res, nil
+}
+
+func (m *Memory) appendLocked(e Event) {
+	m.seq++
+	e.ID = strconv.FormatInt(e.At.UnixMilli(), 10) + "-" + strconv.FormatInt(m.seq, 10)
+	m.events = append(m.events, e)
+	if over := int64(len(m.events)) - m.opt.EventsMax; over > 0 {
+		m.events = slices.Delete(m.events, 0, int(over))
+	}
+}
+
+// AuthFailure implements Store.
+func (m *Memory) AuthFailure(ctx context.Context, src netip.Addr) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, unavailable(err)
+	}
+	now := m.opt.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.failuresLocked(src, now)
+	f := m.fails[src]
+	if n == 0 {
+		f.expires = now.Add(m.opt.FailureWindow)
+	}
+	f.n = n + 1
+	m.fails[src] = f
+	return f.n > m.opt.MaxFailures, nil
+}
+
+// Fleet implements Store.
+func (m *Memory) Fleet(ctx context.Context) ([]Record, int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	recs := make([]Record, 0, len(m.sites))
+	for _, r := range m.sites {
+		recs = append(recs, r)
+	}
+	sortRecords(recs)
+	return recs, m.version, nil
+}
+
+// Events implements Store.
+func (m *Memory) Events(ctx context.Context, n int) ([]Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Event, 0, min(n, len(m.events)))
+	for i := len(m.events) - 1; i >= 0 && len(out) < n; i-- {
+		out = append(out, m.events[i])
+	}
+	return out, nil
+}
+
+// AppendEvent implements Store.
+func (m *Memory) AppendEvent(ctx context.Context, e Event) error {
+	if e.At.IsZero() {
+		e.At = m.opt.Now()
+	}
+	e.At = time.UnixMilli(e.At.UnixMilli()).UTC()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.appendLocked(e)
+	return nil
+}
+
+// Close implements Store.
+func (m *Memory) Close() error { return nil }
+
+func sortRecords(recs []Record) {
+	slices.SortFunc(recs, func(a, b Record) int {
+		switch {
+		case a.Site < b.Site:
+			return -1
+		case a.Site > b.Site:
+			return 1
+		}
+		return 0
+	})
+}

@@ -1,0 +1,240 @@
+// Package store keeps the fleet's state: each site's addresses, the replay guard of signed
+// requests, the counters that slow repeated authentication failures, and a capped stream of
+// events. Redis is the production store (one server-side script per ping: replay check,
+// record, change detection and peer read in a single round trip, all keys under one hash
+// tag); the memory store serves local runs and refuses to start inside Function Compute.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ppter/ppter/shared/site"
+)
+
+// Errors returned (wrapped) by stores.
+var (
+	// ErrReplay means the nonce was already used by this site within the window.
+	ErrReplay = errors.New("nonce already used")
+	// ErrLimited means the source address made too many failed attempts recently.
+	ErrLimited = errors.New("too many failed attempts from this address")
+	// ErrUnavailable means the store could not be reached.
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrInsideFC means the memory store was asked for inside Function Compute.
+	ErrInsideFC = errors.New("the memory:// store is for local runs only and refuses to start inside Function Compute; set redis.url to a Redis server")
+)
+
+// Event kinds written by the store.
+const (
+	EventAddressChanged = "address_changed"
+)
+
+// Store is the state of the fleet.
+type Store interface {
+	// Ping records in.Addr for in.Site in one atomic step: it refuses a replayed nonce
+	// (ErrReplay) or a source address over its failure limit (ErrLimited), records the
+	// address and the time, detects a change (bumping the fleet version and appending an
+	// event) and reads the peers' records.
+	Ping(ctx context.Context, in PingInput) (PingResult, error)
+	// AuthFailure counts a failed authentication from src and reports whether src is now
+	// over its limit.
+	AuthFailure(ctx context.Context, src netip.Addr) (limited bool, err error)
+	// Fleet returns every recorded site and the fleet version.
+	Fleet(ctx context.Context) ([]Record, int64, error)
+	// Events returns up to n most recent events, newest first.
+	Events(ctx context.Context, n int) ([]Event, error)
+	// AppendEvent adds an event to the capped stream.
+	AppendEvent(ctx context.Context, e Event) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Options tune a store.
+type Options struct {
+	// Prefix starts every Redis key; it contains the {hash tag}.
+	Prefix string
+	// EventsMax caps the event stream (approximately, for Redis).
+	EventsMax int64
+	// NonceTTL is how long a nonce is remembered; at least twice the timestamp window.
+	NonceTTL time.Duration
+	// MaxFailures per FailureWindow from one source address before ErrLimited.
+	MaxFailures   int
+	FailureWindow time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+func (o *Options) fill() {
+	if o.Prefix == "" {
+		o.Prefix = "{ppter}"
+	}
+	if o.EventsMax == 0 {
+		o.EventsMax = 1000
+	}
+	if o.NonceTTL == 0 {
+		o.NonceTTL = 11 * time.Minute
+	}
+	if o.MaxFailures == 0 {
+		o.MaxFailures = 10
+	}
+	if o.FailureWindow == 0 {
+		o.FailureWindow = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// PingInput is one authenticated ping.
+type PingInput struct {
+	Site site.Name
+	// Addr is the address to record (IPv4 and IPv6 are kept apart).
+	Addr netip.Addr
+	// Nonce is the signed request's nonce; empty for Basic authentication.
+	Nonce string
+	// Source is the caller's address, checked against the failure limit.
+	Source netip.Addr
+	// Peers are the sites whose records are returned.
+	Peers []site.Name
+}
+
+// PingResult is what a ping recorded and read.
+type PingResult struct {
+	Changed  bool
+	Previous netip.Addr // invalid when the site had no address of this family
+	Self     Record
+	Version  int64
+	Peers    []Record // in the order of PingInput.Peers; never-seen peers have zero fields
+}
+
+// Record is a site's last known addresses. Times are zero when never set.
+type Record struct {
+	Site               site.Name
+	IPv4, IPv6         netip.Addr
+	Seen4, Seen6       time.Time
+	Changed4, Changed6 time.Time
+}
+
+// SeenAt is the last time the site pinged, over either family.
+func (r Record) SeenAt() time.Time { return later(r.Seen4, r.Seen6) }
+
+// ChangedAt is the last time one of the site's addresses changed.
+func (r Record) ChangedAt() time.Time { return later(r.Changed4, r.Changed6) }
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// Event is one entry of the event stream.
+type Event struct {
+	ID       string
+	At       time.Time
+	Kind     string
+	Site     site.Name
+	Family   string
+	IP       string
+	Previous string
+	Detail   string
+}
+
+// encode writes a record as the compact form kept in Redis:
+// ip4|seen4ms|changed4ms|ip6|seen6ms|changed6ms.
+func (r Record) encode() string {
+	return strings.Join([]string{addrString(r.IPv4), ms(r.Seen4), ms(r.Changed4), addrString(r.IPv6), ms(r.Seen6), ms(r.Changed6)}, "|")
+}
+
+func decodeRecord(s site.Name, v string) (Record, error) {
+	r := Record{Site: s}
+	if v == "" {
+		return r, nil
+	}
+	f := strings.Split(v, "|")
+	if len(f) != 6 {
+		return r, fmt.Errorf("record of %s: %d fields, want 6", s, len(f))
+	}
+	var err error
+	if r.IPv4, err = parseAddr(f[0]); err != nil {
+		return r, err
+	}
+	if r.IPv6, err = parseAddr(f[3]); err != nil {
+		return r, err
+	}
+	r.Seen4, r.Changed4, r.Seen6, r.Changed6 = fromMS(f[1]), fromMS(f[2]), fromMS(f[4]), fromMS(f[5])
+	return r, nil
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func parseAddr(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, nil
+	}
+	return netip.ParseAddr(s)
+}
+
+func ms(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10)
+}
+
+func fromMS(s string) time.Time {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+// Family returns "4" or "6" for a.
+func Family(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return "4"
+	}
+	return "6"
+}
+
+// InsideFC reports whether the environment is a real Function Compute instance. The local
+// emulator sets none of these variables.
+func InsideFC(env func(string) (string, bool)) bool {
+	for _, k := range []string{"FC_FUNCTION_NAME", "FC_INSTANCE_ID", "FC_ACCOUNT_ID"} {
+		if v, ok := env(k); ok && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Open returns the store named by rawURL: redis://, rediss:// or memory://.
+func Open(ctx context.Context, rawURL string, opt Options, env func(string) (string, bool)) (Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("store url: not a URL")
+	}
+	switch u.Scheme {
+	case "memory":
+		if InsideFC(env) {
+			return nil, ErrInsideFC
+		}
+		return NewMemory(opt), nil
+	case "redis", "rediss":
+		return NewRedis(ctx, rawURL, opt)
+	default:
+		return nil, fmt.Errorf("store url: scheme %q not supported", u.Scheme)
+	}
+}

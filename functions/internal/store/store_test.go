@@ -1,0 +1,392 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ppter/ppter/internal/redistest"
+	"github.com/ppter/ppter/shared/site"
+)
+
+// clock is a manual clock shared by a store and its test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type factory func(t *testing.T, opt Options) Store
+
+func stores() map[string]factory {
+	return map[string]factory{
+		"memory": func(t *testing.T, opt Options) Store { return NewMemory(opt) },
+		"redis": func(t *testing.T, opt Options) Store {
+			opt.Prefix = redistest.Namespace()
+			return NewRedisClient(redistest.Client(t), opt)
+		},
+	}
+}
+
+var (
+	src  = netip.MustParseAddr("203.0.113.7")
+	src2 = netip.MustParseAddr("198.51.100.2")
+	v6   = netip.MustParseAddr("2001:db8::7")
+)
+
+// TestContract runs the same behaviour checks against every store.
+func TestContract(t *testing.T) {
+	for name, newStore := range stores() {
+		t.Run(name, func(t *testing.T) {
+			for _, c := range contractCases {
+				t.Run(c.name, func(t *testing.T) {
+					clk := &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
+					s := newStore(t, Options{Now: clk.Now, MaxFailures: 3, EventsMax: 50})
+					c.run(t, s, clk)
+				})
+			}
+		})
+	}
+}
+
+func ping(t *testing.T, s Store, st site.Name, addr netip.Addr, nonce string, peers ...site.Name) PingResult {
+	t.Helper()
+	r, err := s.Ping(context.Background(), PingInput{Site: st, Addr: addr, Nonce: nonce, Source: addr, Peers: peers})
+	if err != nil {
+		t.Fatalf("Ping(%s, %s) = %v", st, addr, err)
+	}
+	return r
+}
+
+var contractCases = []struct {
+	name string
+	run  func(t *testing.T, s Store, clk *clock)
+}{
+	{"first ping is a change", func(t *testing.T, s Store, clk *clock) {
+		r := ping(t, s, "hz", src, "nonce-0000000001")
+		if !r.Changed || r.Previous.IsValid() || r.Version != 1 {
+			t.Fatalf("got changed=%v previous=%v version=%d, want true, none, 1", r.Changed, r.Previous, r.Version)
+		}
+		if r.Self.IPv4 != src || !r.Self.Seen4.Equal(clk.Now()) || !r.Self.Changed4.Equal(clk.Now()) || r.Self.IPv6.IsValid() {
+			t.Fatalf("self = %+v", r.Self)
+		}
+	}},
+	{"same address is no change", func(t *testing.T, s Store, clk *clock) {
+		first := ping(t, s, "hz", src, "nonce-0000000001")
+		clk.Add(time.Minute)
+		r := ping(t, s, "hz", src, "nonce-0000000002")
+		if r.Changed || r.Previous != src || r.Version != 1 {
+			t.Fatalf("got changed=%v previous=%v version=%d, want false, %v, 1", r.Changed, r.Previous, r.Version, src)
+		}
+		if !r.Self.Seen4.Equal(clk.Now()) || !r.Self.Changed4.Equal(first.Self.Changed4) {
+			t.Fatalf("self = %+v: want seen now, changed unchanged", r.Self)
+		}
+	}},
+	{"new address is a change", func(t *testing.T, s Store, clk *clock) {
+		ping(t, s, "hz", src, "nonce-0000000001")
+		clk.Add(time.Minute)
+		r := ping(t, s, "hz", src2, "nonce-0000000002")
+		if !r.Changed || r.Previous != src || r.Version != 2 || !r.Self.Changed4.Equal(clk.Now()) {
+			t.Fatalf("got %+v, want a change from %v at version 2", r, src)
+		}
+	}},
+	{"families are apart", func(t *testing.T, s Store, clk *clock) {
+		ping(t, s, "hz", src, "nonce-0000000001")
+		r := ping(t, s, "hz", v6, "nonce-0000000002")
+		if !r.Changed || r.Previous.IsValid() || r.Self.IPv4 != src || r.Self.IPv6 != v6 {
+			t.Fatalf("got %+v, want v6 recorded beside v4", r)
+		}
+		r = ping(t, s, "hz", src, "nonce-0000000003")
+		if r.Changed || r.Self.IPv6 != v6 {
+			t.Fatalf("v4 ping after v6: %+v", r)
+		}
+		mapped := netip.AddrFrom16(src.As16())
+		if r := ping(t, s, "hz", mapped, "nonce-0000000004"); r.Changed {
+			t.Fatalf("v4-mapped v6 form of the same address counted as a change: %+v", r)
+		}
+	}},
+	{"peers are read", func(t *testing.T, s Store, clk *clock) {
+		ping(t, s, "hz", src, "nonce-0000000001")
+		r := ping(t, s, "bj", src2, "nonce-0000000001", "hz", "sh")
+		if len(r.Peers) != 2 || r.Peers[0].Site != "hz" || r.Peers[0].IPv4 != src || r.Peers[1].Site != "sh" || r.Peers[1].IPv4.IsValid() {
+			t.Fatalf("peers = %+v", r.Peers)
+		}
+	}},
+	{"replayed nonce writes nothing", func(t *testing.T, s Store, clk *clock) {
+		ping(t, s, "hz", src, "nonce-0000000001")
+		clk.Add(time.Second)
+		_, err := s.Ping(context.Background(), PingInput{Site: "hz", Addr: src2, Nonce: "nonce-0000000001", Source: src2})
+		if !errors.Is(err, ErrReplay) {
+			t.Fatalf("replay error = %v, want ErrReplay", err)
+		}
+		recs, ver, _ := s.Fleet(context.Background())
+		if ver != 1 || len(recs) != 1 || recs[0].IPv4 != src || recs[0].Seen4.Equal(clk.Now()) {
+			t.Fatalf("after replay: version %d records %+v", ver, recs)
+		}
+		// The same nonce is fine for another site.
+		ping(t, s, "bj", src, "nonce-0000000001")
+	}},
+	{"basic pings need no nonce", func(t *testing.T, s Store, clk *clock) {
+		ping(t, s, "hz", src, "")
+		if r := ping(t, s, "hz", src, ""); r.Changed {
+			t.Fatal("second Basic ping changed")
+		}
+	}},
+	{"failure limit", func(t *testing.T, s Store, clk *clock) {
+		ctx := context.Background()
+		for i := 1; i <= 4; i++ {
+			limited, err := s.AuthFailure(ctx, src)
+			if err != nil || limited != (i > 3) {
+				t.Fatalf("failure %d: limited=%v err=%v", i, limited, err)
+			}
+		}
+		_, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000001", Source: src})
+		if !errors.Is(err, ErrLimited) {
+			t.Fatalf("ping from limited source = %v, want ErrLimited", err)
+		}
+		if recs, ver, _ := s.Fleet(ctx); len(recs) != 0 || ver != 0 {
+			t.Fatalf("limited ping wrote: %+v %d", recs, ver)
+		}
+		// The nonce was not consumed and another source is not affected.
+		r, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000001", Source: src2})
+		if err != nil || !r.Changed {
+			t.Fatalf("ping from other source = %+v, %v", r, err)
+		}
+	}},
+	{"events newest first", func(t *testing.T, s Store, clk *clock) {
+		ctx := context.Background()
+		ping(t, s, "hz", src, "nonce-0000000001")
+		ping(t, s, "hz", src, "nonce-0000000002")
+		clk.Add(time.Second)
+		ping(t, s, "hz", src2, "nonce-0000000003")
+		if err := s.AppendEvent(ctx, Event{Kind: "target_failed", Site: "hz", Detail: "dns hz.example.com/A: boom"}); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := s.Events(ctx, 10)
+		if err != nil || len(ev) != 3 {
+			t.Fatalf("events = %+v, %v; want 3", ev, err)
+		}
+		if ev[0].Kind != "target_failed" || ev[0].Detail != "dns hz.example.com/A: boom" {
+			t.Errorf("ev[0] = %+v", ev[0])
+		}
+		if e := ev[1]; e.Kind != EventAddressChanged || e.IP != src2.String() || e.Previous != src.String() || e.Family != "ipv4" || !e.At.Equal(clk.Now()) {
+			t.Errorf("ev[1] = %+v", e)
+		}
+		if e := ev[2]; e.Previous != "" || e.IP != src.String() {
+			t.Errorf("ev[2] = %+v", e)
+		}
+		if ev, _ := s.Events(ctx, 1); len(ev) != 1 {
+			t.Errorf("Events(1) returned %d", len(ev))
+		}
+	}},
+	{"event stream is capped", func(t *testing.T, s Store, clk *clock) {
+		ctx := context.Background()
+		for i := range 500 {
+			if err := s.AppendEvent(ctx, Event{Kind: "k", Detail: strconv.Itoa(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev, _ := s.Events(ctx, 1000)
+		if len(ev) < 50 || len(ev) > 200 || ev[0].Detail != "499" {
+			t.Fatalf("%d events kept (newest %q), want about 50 ending with 499", len(ev), ev[0].Detail)
+		}
+	}},
+	{"fleet", func(t *testing.T, s Store, clk *clock) {
+		ping(t, s, "hz", src, "")
+		ping(t, s, "bj", v6, "")
+		recs, ver, err := s.Fleet(context.Background())
+		if err != nil || ver != 2 || len(recs) != 2 || recs[0].Site != "bj" || recs[0].IPv6 != v6 || recs[1].IPv4 != src {
+			t.Fatalf("Fleet = %+v, %d, %v", recs, ver, err)
+		}
+	}},
+	{"concurrent pings lose nothing", func(t *testing.T, s Store, clk *clock) {
+		const sites, pings, every = 20, 50, 5
+		var changes atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, sites)
+		for i := range sites {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := site.Name(fmt.Sprintf("s%d", i))
+				for j := range pings {
+					addr := netip.AddrFrom4([4]byte{198, 51, byte(i), byte(j / every)})
+					r, err := s.Ping(context.Background(), PingInput{Site: name, Addr: addr, Nonce: fmt.Sprintf("n-%d-%d-0123456789", i, j), Source: addr, Peers: []site.Name{"s0"}})
+					if err != nil {
+						errs <- err
+						return
+					}
+					if r.Changed {
+						changes.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		want := int64(sites * pings / every)
+		if got := changes.Load(); got != want {
+			t.Fatalf("%d changes reported, want exactly %d", got, want)
+		}
+		recs, ver, _ := s.Fleet(context.Background())
+		if ver != want || len(recs) != sites {
+			t.Fatalf("version %d, %d sites; want %d, %d", ver, len(recs), want, sites)
+		}
+		for _, r := range recs {
+			i, _ := strconv.Atoi(strings.TrimPrefix(string(r.Site), "s"))
+			if want := netip.AddrFrom4([4]byte{198, 51, byte(i), (pings - 1) / every}); r.IPv4 != want {
+				t.Errorf("%s = %v, want %v", r.Site, r.IPv4, want)
+			}
+		}
+	}},
+}
+
+func TestMemoryWindowsExpire(t *testing.T) {
+	clk := &clock{t: time.Unix(1795860000, 0)}
+	s := NewMemory(Options{Now: clk.Now, MaxFailures: 1, FailureWindow: time.Minute, NonceTTL: 11 * time.Minute})
+	ctx := context.Background()
+	s.AuthFailure(ctx, src)
+	if limited, _ := s.AuthFailure(ctx, src); !limited {
+		t.Fatal("second failure not limited")
+	}
+	clk.Add(time.Minute)
+	if _, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Source: src, Nonce: "nonce-0000000001"}); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+	clk.Add(11 * time.Minute)
+	if _, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Source: src, Nonce: "nonce-0000000001"}); err != nil {
+		t.Fatalf("nonce after its TTL: %v", err)
+	}
+}
+
+func TestRedisKeysExpire(t *testing.T) {
+	c := redistest.Client(t)
+	prefix := redistest.Namespace()
+	s := NewRedisClient(c, Options{Prefix: prefix, FailureWindow: time.Minute, NonceTTL: 11 * time.Minute})
+	ctx := context.Background()
+	ping(t, s, "hz", src, "nonce-0000000001")
+	s.AuthFailure(ctx, src2)
+	if ttl := c.PTTL(ctx, prefix+":nonce:hz:nonce-0000000001").Val(); ttl <= 10*time.Minute || ttl > 11*time.Minute {
+		t.Errorf("nonce TTL %v, want about 11m", ttl)
+	}
+	if ttl := c.PTTL(ctx, prefix+":fail:"+src2.String()).Val(); ttl <= 50*time.Second || ttl > time.Minute {
+		t.Errorf("failure TTL %v, want about 1m", ttl)
+	}
+	keys, _ := c.Keys(ctx, prefix+"*").Result()
+	for _, k := range keys {
+		if !strings.HasPrefix(k, prefix+":") {
+			t.Errorf("key %q outside the hash tag", k)
+		}
+	}
+}
+
+// roundTrips counts the commands and pipelines a client sends.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+// TestOneRoundTrip proves a steady-state ping is one Redis round trip: counted at the client
+// (hook) and at the server (commandstats: one EVALSHA, nothing else sent by this client).
+func TestOneRoundTrip(t *testing.T) {
+	c := redistest.Client(t)
+	hook := &roundTrips{}
+	c.AddHook(hook)
+	s := NewRedisClient(c, Options{Prefix: redistest.Namespace()})
+	peers := []site.Name{"bj", "sh", "gz"}
+	ping(t, s, "hz", src, "nonce-warmup-00001", peers...) // loads the script
+	ctx := context.Background()
+	admin := redistest.Client(t)
+	before := evalshaCalls(t, admin)
+	hook.n.Store(0)
+	const n = 10
+	for i := range n {
+		if r := ping(t, s, "hz", src, fmt.Sprintf("nonce-steady-%05d", i), peers...); r.Changed {
+			t.Fatal("steady ping changed")
+		}
+	}
+	if got := hook.n.Load(); got != n {
+		t.Fatalf("%d round trips for %d pings, want %d", got, n, n)
+	}
+	if got := evalshaCalls(t, admin) - before; got != n {
+		t.Fatalf("server saw %d EVALSHA for %d pings, want %d", got, n, n)
+	}
+	_ = ctx
+}
+
+func evalshaCalls(t *testing.T, c *redis.Client) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:calls="); ok {
+			n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func TestRedisUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	s, err := NewRedis(context.Background(), "redis://:hunter2hunter2@"+addr+"/0", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Ping(context.Background(), PingInput{Site: "hz", Addr: src, Source: src})
+	if !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("Ping = %v, want ErrUnavailable without the password", err)
+	}
+	if _, err := s.AuthFailure(context.Background(), src); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("AuthFailure = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	none := func(string) (string, bool) { return "", false }
+	inFC := func(k string) (string, bool) { return "ppter", k == "FC_FUNCTION_NAME" }
+	ctx := context.Background()
+	if s, err := Open(ctx, "memory://", Options{}, none); err != nil {
+		t.Fatalf("memory outside FC: %v", err)
+	} else {
+		s.Close()
+	}
+	if _, err := Open(ctx, "memory://", Options{}, inFC); !errors.Is(err, ErrInsideFC) {
+		t.Fatalf("memory inside FC = %v, want ErrInsideFC", err)
+	}
+	if _, err := Open(ctx, "mysql://x", Options{}, none); err == nil {
+		t.Fatal("mysql:// accepted")
+	}
+}
