@@ -57,8 +57,8 @@ type Peer struct {
 	Site      string    `json:"site"`
 	IPv4      string    `json:"ipv4"`
 	IPv6      string    `json:"ipv6"`
-	ChangedAt time.Time `json:"changed_at"`
-	SeenAt    time.Time `json:"seen_at"`
+	ChangedAt time.Time `json:"changed_at,omitzero"` // absent when the peer never pinged
+	SeenAt    time.Time `json:"seen_at,omitzero"`    // absent when the peer never pinged
 	Stale     bool      `json:"stale"`
 }
 

@@ -1,0 +1,310 @@
+// Package api serves ppter's HTTP protocol (DESIGN.md section 3) on decoded Function Compute
+// events: routing, site authentication, the ping, and the JSON errors. It holds no global
+// state: a Server is built from the validated config, a store and a clock.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/ppter/ppter/functions/internal/config"
+	"github.com/ppter/ppter/functions/internal/fcevent"
+	"github.com/ppter/ppter/functions/internal/store"
+	"github.com/ppter/ppter/shared/auth"
+	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
+)
+
+// Reconciler brings a site's cloud targets (DNS records, VPN connections) in line with its
+// addresses. Ping calls it only when an address changed.
+type Reconciler interface {
+	Reconcile(ctx context.Context, s site.Name, v4, v6 netip.Addr) []wire.Target
+}
+
+// Server answers HTTP trigger events.
+type Server struct {
+	cfg        *config.Config
+	store      store.Store
+	reconciler Reconciler
+	now        func() time.Time
+	log        *slog.Logger
+}
+
+// Options are a Server's optional parts.
+type Options struct {
+	Reconciler Reconciler       // nil: no cloud targets
+	Now        func() time.Time // nil: time.Now
+	Log        *slog.Logger     // nil: discard
+}
+
+// New returns a Server.
+func New(cfg *config.Config, st store.Store, opt Options) *Server {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log}
+}
+
+// Outcome describes how a request ended, for the invocation's log line. It never holds
+// secrets.
+type Outcome struct {
+	Route   string
+	Site    site.Name
+	Code    string // error code, or "ok"
+	Changed bool
+}
+
+// apiError is an answer other than success.
+type apiError struct {
+	status int
+	code   string
+	msg    string
+	header map[string]string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.msg }
+
+func fail(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// Errors of the request envelope, shared by every route.
+var (
+	errNotFound = fail(http.StatusNotFound, wire.CodeNotFound, "no such endpoint")
+	errTooLarge = fail(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "the body is larger than %d bytes", wire.MaxBodyBytes)
+	errBase64   = fail(http.StatusBadRequest, wire.CodeBadBody, "the body is marked base64 but does not decode")
+)
+
+// Serve answers one HTTP request. decodeErr is the error fcevent.Decode returned with h.
+func (s *Server) Serve(ctx context.Context, h *fcevent.HTTP, decodeErr error) (fcevent.Response, Outcome) {
+	out := Outcome{Route: h.Method + " " + h.Path}
+	var (
+		body any
+		err  error
+	)
+	switch {
+	case errors.Is(decodeErr, fcevent.ErrTooLarge):
+		err = errTooLarge
+	case errors.Is(decodeErr, fcevent.ErrBadBase64):
+		err = errBase64
+	case decodeErr != nil:
+		err = fail(http.StatusBadRequest, wire.CodeBadRequest, "unreadable request")
+	default:
+		body, err = s.route(ctx, h, &out)
+	}
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			s.log.ErrorContext(ctx, "internal error", "request_id", h.RequestID, "err", err.Error())
+			ae = fail(http.StatusInternalServerError, wire.CodeInternal, "internal error (request %s)", h.RequestID)
+		}
+		out.Code = ae.code
+		return errorResponse(ae), out
+	}
+	out.Code = "ok"
+	if r, ok := body.(fcevent.Response); ok {
+		return r, out
+	}
+	return jsonResponse(http.StatusOK, body), out
+}
+
+func (s *Server) route(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
+	type handler func(context.Context, *fcevent.HTTP, *Outcome) (any, error)
+	routes := map[string]struct {
+		method string
+		fn     handler
+	}{
+		wire.PathPing:   {http.MethodPost, s.ping},
+		wire.PathHealth: {http.MethodGet, s.health},
+	}
+	r, ok := routes[h.Path]
+	if !ok {
+		return nil, errNotFound
+	}
+	if h.Method != r.method && !(r.method == http.MethodGet && h.Method == http.MethodHead) {
+		e := fail(http.StatusMethodNotAllowed, wire.CodeMethodNotAllowed, "%s takes %s, not %s", h.Path, r.method, h.Method)
+		e.header = map[string]string{"Allow": r.method}
+		return nil, e
+	}
+	return r.fn(ctx, h, out)
+}
+
+func (s *Server) health(context.Context, *fcevent.HTTP, *Outcome) (any, error) {
+	return map[string]string{"status": "ok"}, nil
+}
+
+// authenticate checks the request's site credentials. Every failure counts against the
+// source address; past the limit the answer is 429 instead of 401.
+func (s *Server) authenticate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (auth.Credentials, error) {
+	c, err := auth.Parse(h.Header.Get("Authorization"))
+	if err == nil {
+		out.Site = c.Site
+		key, known := s.cfg.Key(c.Site)
+		if !known {
+			key = []byte("\x00unknown-site") // same work, same answer as a wrong secret
+		}
+		err = c.VerifySecret(key, h.Method, h.Path, h.Body)
+		if err == nil && !known {
+			err = auth.ErrBadSignature
+		}
+	}
+	if err == nil {
+		if err := c.CheckTime(s.now()); err != nil {
+			return c, fail(http.StatusUnauthorized, wire.CodeStaleTimestamp, "%v; check the office clock (NTP)", err)
+		}
+		return c, nil
+	}
+	limited, serr := s.store.AuthFailure(ctx, h.Source)
+	switch {
+	case serr != nil:
+		return c, storeError(serr)
+	case limited:
+		return c, s.tooMany()
+	}
+	var e *apiError
+	switch {
+	case errors.Is(err, auth.ErrMissing):
+		e = fail(http.StatusUnauthorized, wire.CodeUnauthorized, "missing Authorization header (use PPTER-HMAC-SHA256 or Basic site:secret)")
+	case errors.Is(err, auth.ErrMalformed), errors.Is(err, auth.ErrScheme):
+		e = fail(http.StatusUnauthorized, wire.CodeUnauthorized, "%v", err)
+	default:
+		e = fail(http.StatusUnauthorized, wire.CodeUnauthorized, "invalid credentials (unknown site or wrong secret)")
+	}
+	e.header = map[string]string{"WWW-Authenticate": auth.Scheme + `, Basic realm="ppter"`}
+	return c, e
+}
+
+func (s *Server) tooMany() *apiError {
+	e := fail(http.StatusTooManyRequests, wire.CodeTooManyFailures, "too many failed attempts from this address; wait and retry")
+	e.header = map[string]string{"Retry-After": strconv.Itoa(int(s.cfg.Auth.FailureWindow.D().Seconds()))}
+	return e
+}
+
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrReplay):
+		return fail(http.StatusConflict, wire.CodeReplayed, "this nonce was already used; sign every request with a fresh nonce")
+	case errors.Is(err, store.ErrUnavailable):
+		return fail(http.StatusServiceUnavailable, wire.CodeUnavailable, "the state store is unavailable; retry later")
+	}
+	return err
+}
+
+func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
+	c, err := s.authenticate(ctx, h, out)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := decodePing(h.Body); err != nil {
+		return nil, err
+	}
+	if !h.Source.IsValid() {
+		return nil, fail(http.StatusBadRequest, wire.CodeBadRequest, "the gateway gave no source address")
+	}
+	res, err := s.store.Ping(ctx, store.PingInput{Site: c.Site, Addr: h.Source, Nonce: c.Nonce, Source: h.Source, Peers: s.cfg.Peers(c.Site)})
+	switch {
+	case errors.Is(err, store.ErrLimited):
+		return nil, s.tooMany()
+	case err != nil:
+		return nil, storeError(err)
+	}
+	out.Changed = res.Changed
+	now := s.now()
+	resp := wire.PingResponse{
+		Site:         string(c.Site),
+		IP:           h.Source.String(),
+		Family:       "ipv" + store.Family(h.Source),
+		Changed:      res.Changed,
+		PreviousIP:   addrString(res.Previous),
+		SeenAt:       seenAt(res.Self, h.Source),
+		FleetVersion: res.Version,
+		Peers:        make([]wire.Peer, 0, len(res.Peers)),
+		Targets:      []wire.Target{},
+	}
+	for _, p := range res.Peers {
+		resp.Peers = append(resp.Peers, s.peer(p, now))
+	}
+	if res.Changed && s.reconciler != nil {
+		resp.Targets = s.reconciler.Reconcile(ctx, c.Site, res.Self.IPv4, res.Self.IPv6)
+	}
+	return resp, nil
+}
+
+// decodePing checks the ping body: empty, or one JSON object.
+func decodePing(body []byte) (wire.PingRequest, error) {
+	var req wire.PingRequest
+	if len(bytes.TrimSpace(body)) == 0 {
+		return req, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return req, fail(http.StatusBadRequest, wire.CodeBadJSON, "the body is not valid JSON")
+	}
+	if dec.More() {
+		return req, fail(http.StatusBadRequest, wire.CodeBadJSON, "the body holds more than one JSON value")
+	}
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return req, fail(http.StatusBadRequest, wire.CodeBadJSON, "the body must be a JSON object")
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return req, fail(http.StatusBadRequest, wire.CodeBadJSON, "the body's fields have the wrong types")
+	}
+	return req, nil
+}
+
+func (s *Server) peer(r store.Record, now time.Time) wire.Peer {
+	seen := r.SeenAt()
+	return wire.Peer{
+		Site:      string(r.Site),
+		IPv4:      addrString(r.IPv4),
+		IPv6:      addrString(r.IPv6),
+		ChangedAt: r.ChangedAt(),
+		SeenAt:    seen,
+		Stale:     seen.IsZero() || now.Sub(seen) > s.cfg.Ping.StaleAfter.D(),
+	}
+}
+
+func seenAt(r store.Record, a netip.Addr) time.Time {
+	if store.Family(a) == "4" {
+		return r.Seen4
+	}
+	return r.Seen6
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func jsonResponse(status int, v any) fcevent.Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding failed"}}`)
+	}
+	return fcevent.Response{Status: status, Header: map[string]string{
+		"Content-Type":  "application/json; charset=utf-8",
+		"Cache-Control": "no-store",
+	}, Body: append(b, '\n')}
+}
+
+func errorResponse(e *apiError) fcevent.Response {
+	r := jsonResponse(e.status, wire.ErrorResponse{Error: wire.ErrorBody{Code: e.code, Message: e.msg}})
+	for k, v := range e.header {
+		r.Header[k] = v
+	}
+	return r
+}

@@ -1,0 +1,134 @@
+// Package app wires the function together: it reads the configuration once, opens the
+// store, and turns each Function Compute invocation (HTTP trigger or timer) into a call on
+// the API server, writing one structured log line per invocation.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
+
+	"github.com/ppter/ppter/functions/internal/api"
+	"github.com/ppter/ppter/functions/internal/config"
+	"github.com/ppter/ppter/functions/internal/fcevent"
+	"github.com/ppter/ppter/functions/internal/store"
+)
+
+// App is the function's state for the life of an instance.
+type App struct {
+	Config *config.Config
+	Store  store.Store
+	api    *api.Server
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Env is the process environment (os.LookupEnv in production).
+type Env = config.Env
+
+// New reads the configuration (PPTER_CONFIG, else ppter.yaml in dir, else the embedded
+// example) and opens the store.
+func New(ctx context.Context, env Env, readFile config.ReadFile, dir string, logOut io.Writer) (*App, error) {
+	log := slog.New(slog.NewJSONHandler(logOut, nil))
+	cfg, from, err := config.Load(env, readFile, dir)
+	if err != nil {
+		return nil, fmt.Errorf("config (%s): %w", from, err)
+	}
+	st, err := store.Open(ctx, cfg.Redis.URL, StoreOptions(cfg), env)
+	if err != nil {
+		return nil, fmt.Errorf("config (%s): redis.url: %w", from, err)
+	}
+	log.Info("ppter ready", "config", from, "sites", len(cfg.Sites), "store", storeKind(cfg.Redis.URL))
+	return NewWith(cfg, st, log, time.Now), nil
+}
+
+// StoreOptions maps the configuration onto store options.
+func StoreOptions(cfg *config.Config) store.Options {
+	return store.Options{
+		Prefix:        cfg.Redis.Prefix,
+		EventsMax:     cfg.Events.Max,
+		MaxFailures:   cfg.Auth.MaxFailures,
+		FailureWindow: cfg.Auth.FailureWindow.D(),
+	}
+}
+
+// NewWith builds an App from parts (tests and benchmarks).
+func NewWith(cfg *config.Config, st store.Store, log *slog.Logger, now func() time.Time) *App {
+	return &App{
+		Config: cfg,
+		Store:  st,
+		api:    api.New(cfg, st, api.Options{Now: now, Log: log}),
+		log:    log,
+		now:    now,
+	}
+}
+
+func storeKind(u string) string {
+	if len(u) >= 9 && u[:9] == "memory://" {
+		return "memory"
+	}
+	return "redis"
+}
+
+// Handle is the function's handler for fc.Start: it answers HTTP trigger events with an
+// HTTP trigger response and runs the periodic reconcile on timer events.
+func (a *App) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+	start := a.now()
+	reqID := ""
+	if fc, ok := fccontext.FromContext(ctx); ok {
+		reqID = fc.RequestID
+	}
+	ev, err := fcevent.Decode(payload)
+	switch ev := ev.(type) {
+	case *fcevent.HTTP:
+		if ev.RequestID == "" {
+			ev.RequestID = reqID
+		}
+		resp, out := a.api.Serve(ctx, ev, err)
+		a.log.LogAttrs(ctx, level(resp.Status), "request",
+			slog.String("request_id", ev.RequestID),
+			slog.String("route", out.Route),
+			slog.String("site", string(out.Site)),
+			slog.String("source", ev.Source.String()),
+			slog.Int("status", resp.Status),
+			slog.String("outcome", out.Code),
+			slog.Bool("changed", out.Changed),
+			slog.Float64("latency_ms", float64(a.now().Sub(start).Microseconds())/1000),
+		)
+		return fcevent.Encode(resp), nil
+	case *fcevent.Timer:
+		a.log.LogAttrs(ctx, slog.LevelInfo, "timer",
+			slog.String("request_id", reqID),
+			slog.String("trigger", ev.TriggerName),
+			slog.Float64("latency_ms", float64(a.now().Sub(start).Microseconds())/1000),
+		)
+		return map[string]any{"ok": true}, nil
+	default:
+		a.log.LogAttrs(ctx, slog.LevelWarn, "unrecognised event", slog.String("request_id", reqID), slog.String("err", errString(err)))
+		return nil, errors.New("ppter: unrecognised event (expected an HTTP trigger or timer event)")
+	}
+}
+
+func level(status int) slog.Level {
+	switch {
+	case status >= http.StatusInternalServerError:
+		return slog.LevelError
+	case status >= http.StatusBadRequest:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

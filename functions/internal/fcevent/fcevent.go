@@ -1,0 +1,150 @@
+// Package fcevent decodes the events Function Compute 3 hands to a go1 function — HTTP
+// trigger events and timer events — into plain Go values, and encodes HTTP answers back.
+// It checks what the gateway may send: base64 bodies, comma-joined repeated headers, the
+// source address in requestContext.http.sourceIp (the only address ppter trusts).
+package fcevent
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/aliyun/fc-runtime-go-sdk/events"
+
+	"github.com/ppter/ppter/shared/wire"
+)
+
+// Errors returned (wrapped) by Decode.
+var (
+	// ErrBadEvent means the payload is neither an HTTP trigger event nor a timer event.
+	ErrBadEvent = errors.New("unrecognised event")
+	// ErrBadBase64 means isBase64Encoded was true but the body does not decode.
+	ErrBadBase64 = errors.New("body is not valid base64")
+	// ErrTooLarge means the body exceeds wire.MaxBodyBytes.
+	ErrTooLarge = errors.New("body too large")
+)
+
+// HTTP is a decoded HTTP trigger event. Header keys are canonical; Query holds each
+// parameter's value as the gateway gave it.
+type HTTP struct {
+	RequestID string
+	Method    string
+	Path      string
+	Query     url.Values
+	Header    http.Header
+	Body      []byte
+	// Source is the caller's address as the FC gateway saw it; invalid when absent.
+	Source    netip.Addr
+	UserAgent string
+}
+
+// Timer is a decoded timer trigger event.
+type Timer struct {
+	TriggerName string
+	TriggerTime string
+	Payload     string
+}
+
+// Decode parses one invocation payload into *HTTP or *Timer. For an HTTP event whose body
+// is broken (ErrBadBase64, ErrTooLarge) it returns the *HTTP without its body together with
+// the error, so the caller can answer it.
+func Decode(raw []byte) (any, error) {
+	var probe struct {
+		RequestContext json.RawMessage `json:"requestContext"`
+		TriggerTime    *string         `json:"triggerTime"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	switch {
+	case probe.RequestContext != nil:
+		var ev events.HTTPTriggerEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
+		}
+		return decodeHTTP(&ev)
+	case probe.TriggerTime != nil:
+		var ev events.TimerEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
+		}
+		return &Timer{TriggerName: deref(ev.TriggerName), TriggerTime: deref(ev.TriggerTime), Payload: deref(ev.Payload)}, nil
+	default:
+		return nil, ErrBadEvent
+	}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func decodeHTTP(ev *events.HTTPTriggerEvent) (*HTTP, error) {
+	h := &HTTP{
+		RequestID: deref(ev.TriggerContext.RequestId),
+		Method:    strings.ToUpper(deref(ev.TriggerContext.Http.Method)),
+		Path:      deref(ev.TriggerContext.Http.Path),
+		Query:     url.Values{},
+		Header:    http.Header{},
+		UserAgent: deref(ev.TriggerContext.Http.UserAgent),
+	}
+	if h.Path == "" {
+		h.Path = deref(ev.RawPath)
+	}
+	if i := strings.IndexByte(h.Path, '?'); i >= 0 {
+		h.Path = h.Path[:i]
+	}
+	if a, err := netip.ParseAddr(deref(ev.TriggerContext.Http.SourceIp)); err == nil {
+		h.Source = a.Unmap()
+	}
+	for k, v := range deref(ev.Headers) {
+		h.Header.Set(k, v)
+	}
+	for k, v := range deref(ev.QueryParameters) {
+		h.Query.Set(k, v)
+	}
+	body := deref(ev.Body)
+	if deref(ev.IsBase64Encoded) {
+		if base64.StdEncoding.DecodedLen(len(body)) > wire.MaxBodyBytes+3 {
+			return h, ErrTooLarge
+		}
+		b, err := base64.StdEncoding.DecodeString(body)
+		if err != nil {
+			return h, ErrBadBase64
+		}
+		h.Body = b
+	} else {
+		h.Body = []byte(body)
+	}
+	if len(h.Body) > wire.MaxBodyBytes {
+		h.Body = nil
+		return h, ErrTooLarge
+	}
+	return h, nil
+}
+
+// Response is an HTTP answer.
+type Response struct {
+	Status int
+	Header map[string]string
+	Body   []byte
+}
+
+// Encode returns the HTTP trigger response for r. Bodies are sent as base64 so any bytes
+// survive the gateway.
+func Encode(r Response) events.HTTPTriggerResponse {
+	return events.HTTPTriggerResponse{
+		StatusCode:      r.Status,
+		Headers:         r.Header,
+		IsBase64Encoded: true,
+		Body:            base64.StdEncoding.EncodeToString(r.Body),
+	}
+}
