@@ -1,0 +1,147 @@
+package notify
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ppter/ppter/shared/site"
+)
+
+// Event is something an operator wants to hear about. Which fields are set depends on Kind:
+//
+//   - address_changed: IP (new), PreviousIP (zero for a site's first address)
+//   - target_failed: TargetKind, Target, IP (the address it should point at), Error
+//   - target_recovered: TargetKind, Target, IP
+//   - site_stale: SeenAt (last ping), IP (last address)
+//   - site_back: IP, SeenAt (the ping that brought it back)
+type Event struct {
+	Kind       Kind
+	Site       site.Name
+	At         time.Time
+	IP         netip.Addr
+	PreviousIP netip.Addr
+	TargetKind string // "dns" or "vpn" (wire.KindDNS, wire.KindVPN)
+	Target     string // e.g. "hz.vpn.example.com/A" or "to-hz"
+	Error      string
+	SeenAt     time.Time
+}
+
+// payload is the JSON body of the json sink. Field names follow the wire protocol's style
+// and may be added to, never renamed.
+type payload struct {
+	Kind       Kind   `json:"kind"`
+	Site       string `json:"site"`
+	At         string `json:"at"`
+	IP         string `json:"ip,omitempty"`
+	PreviousIP string `json:"previous_ip,omitempty"`
+	TargetKind string `json:"target_kind,omitempty"`
+	Target     string `json:"target,omitempty"`
+	Error      string `json:"error,omitempty"`
+	SeenAt     string `json:"seen_at,omitempty"`
+	Text       string `json:"text"`
+}
+
+func timeString(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func (e Event) payload() payload {
+	return payload{
+		Kind:       e.Kind,
+		Site:       string(e.Site),
+		At:         timeString(e.At),
+		IP:         addrString(e.IP),
+		PreviousIP: addrString(e.PreviousIP),
+		TargetKind: e.TargetKind,
+		Target:     e.Target,
+		Error:      e.Error,
+		SeenAt:     timeString(e.SeenAt),
+		Text:       e.Text(),
+	}
+}
+
+// Title is a one-line summary: "ppter hz: address changed".
+func (e Event) Title() string {
+	var what string
+	switch e.Kind {
+	case AddressChanged:
+		what = "address changed"
+	case TargetFailed:
+		what = e.TargetKind + " " + e.Target + " failed"
+	case TargetRecovered:
+		what = e.TargetKind + " " + e.Target + " recovered"
+	case SiteStale:
+		what = "stale"
+	case SiteBack:
+		what = "back"
+	default:
+		what = string(e.Kind)
+	}
+	return fmt.Sprintf("ppter %s: %s", e.Site, what)
+}
+
+// Text is the plain-text message: the title and the details, one per line.
+func (e Event) Text() string {
+	var b strings.Builder
+	b.WriteString(e.Title())
+	for _, kv := range e.details() {
+		fmt.Fprintf(&b, "\n%s: %s", kv[0], kv[1])
+	}
+	return b.String()
+}
+
+// Markdown is the message for DingTalk and WeCom markdown robots.
+func (e Event) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s", mdEscape(e.Title()))
+	for _, kv := range e.details() {
+		fmt.Fprintf(&b, "\n- **%s**: %s", kv[0], mdEscape(kv[1]))
+	}
+	return b.String()
+}
+
+// mdEscape keeps error texts and names from turning into markup.
+var mdEscape = strings.NewReplacer(
+	`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`", "[", `\[`, "]", `\]`, "<", "&lt;", ">", "&gt;", "#", `\#`,
+).Replace
+
+func (e Event) details() [][2]string {
+	var d [][2]string
+	add := func(k, v string) {
+		if v != "" {
+			d = append(d, [2]string{k, v})
+		}
+	}
+	switch e.Kind {
+	case AddressChanged:
+		prev := addrString(e.PreviousIP)
+		if prev == "" {
+			prev = "none"
+		}
+		add("address", prev+" → "+addrString(e.IP))
+	case TargetFailed:
+		add("address", addrString(e.IP))
+		add("error", e.Error)
+	case TargetRecovered:
+		add("address", addrString(e.IP))
+	case SiteStale:
+		add("last seen", timeString(e.SeenAt))
+		add("last address", addrString(e.IP))
+	case SiteBack:
+		add("address", addrString(e.IP))
+	}
+	add("at", timeString(e.At))
+	return d
+}
