@@ -164,9 +164,13 @@ func newID() string {
 // Invoke runs one invocation with a raw event payload (for example a timer event) and
 // returns the function's result. ok is false when the function reported an error.
 func (e *Emulator) Invoke(ctx context.Context, payload []byte) (body []byte, ok bool, err error) {
+	return e.invoke(ctx, newID(), payload)
+}
+
+func (e *Emulator) invoke(ctx context.Context, id string, payload []byte) (body []byte, ok bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	inv := &invocation{id: newID(), payload: payload, deadline: time.Now().Add(e.opt.Timeout), done: make(chan result, 1)}
+	inv := &invocation{id: id, payload: payload, deadline: time.Now().Add(e.opt.Timeout), done: make(chan result, 1)}
 	e.pending.Store(inv.id, inv)
 	defer e.pending.Delete(inv.id)
 	ctx, cancel := context.WithDeadline(ctx, inv.deadline)
@@ -282,7 +286,7 @@ func (e *Emulator) gateway(w http.ResponseWriter, r *http.Request) {
 		},
 	}
 	payload, _ := json.Marshal(ev)
-	out, ok, err := e.Invoke(r.Context(), payload)
+	out, ok, err := e.invoke(r.Context(), id, payload)
 	w.Header().Set("X-Fc-Request-Id", id)
 	if err != nil || !ok {
 		msg := "function error"
