@@ -1,0 +1,218 @@
+// Package statuspage renders the answer of GET /v1/status: the fleet's sites, the cloud
+// targets that follow them and the recent events, as JSON for programs and as a small
+// self-contained HTML page for browsers (inline CSS, no script, no external asset).
+//
+// The handler fills a [Fleet] from the store, picks the format with [WantsHTML] and answers
+// with [JSON] or [HTML] and the matching content type (plus [ContentSecurityPolicy] for
+// HTML). Rows are rendered in the order given; stale sites and failed targets stand out by
+// colour ([ColorStale], [ColorFailed]) and by a text label, so the page reads without
+// colour too.
+package statuspage
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"mime"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ppter/ppter/shared/site"
+)
+
+// Fleet is the whole status view.
+type Fleet struct {
+	GeneratedAt time.Time `json:"generated_at"`
+	Sites       []Site    `json:"sites"`
+	Targets     []Target  `json:"targets"`
+	Events      []Event   `json:"events"`
+}
+
+// Site is one office's last known addresses. A zero address or time means "never".
+type Site struct {
+	Name      site.Name  `json:"name"`
+	IPv4      netip.Addr `json:"ipv4"`
+	IPv6      netip.Addr `json:"ipv6"`
+	SeenAt    time.Time  `json:"seen_at,omitzero"`
+	ChangedAt time.Time  `json:"changed_at,omitzero"`
+	Stale     bool       `json:"stale"`
+}
+
+// Target is the state of one cloud resource following a site's address. Kind and State
+// take the values of the wire package (wire.KindDNS, wire.StateApplied…).
+type Target struct {
+	Site      site.Name  `json:"site"`
+	Kind      string     `json:"kind"`
+	Name      string     `json:"name"`
+	State     string     `json:"state"`
+	IP        netip.Addr `json:"ip"`
+	Error     string     `json:"error,omitempty"`
+	UpdatedAt time.Time  `json:"updated_at,omitzero"`
+}
+
+// Failed reports whether the target is in the error state.
+func (t Target) Failed() bool { return t.State == stateError }
+
+// stateError mirrors wire.StateError (kept local: statuspage renders, it does not decide).
+const stateError = "error"
+
+// Event is one entry of the event stream, newest first as the handler reads it.
+type Event struct {
+	At     time.Time `json:"at"`
+	Site   site.Name `json:"site"`
+	Kind   string    `json:"kind"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Content types of the two renderings.
+const (
+	ContentTypeJSON = "application/json; charset=utf-8"
+	ContentTypeHTML = "text/html; charset=utf-8"
+)
+
+// ContentSecurityPolicy is the header to send with the HTML page: it needs nothing but
+// its own inline style.
+const ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// Row colours of the HTML page (CSS hex), exported for tests and documentation.
+const (
+	ColorStale  = "#f4b400" // amber background of a stale site's row
+	ColorFailed = "#e06666" // red background of a failed target's row
+	ColorOK     = "#d9ead3" // pale green of a fresh site or an applied target
+)
+
+// JSON renders f as indented JSON with a trailing newline.
+func JSON(f Fleet) ([]byte, error) {
+	f = f.normalised()
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// normalised turns nil slices into empty ones so JSON has [] rather than null.
+func (f Fleet) normalised() Fleet {
+	if f.Sites == nil {
+		f.Sites = []Site{}
+	}
+	if f.Targets == nil {
+		f.Targets = []Target{}
+	}
+	if f.Events == nil {
+		f.Events = []Event{}
+	}
+	return f
+}
+
+//go:embed page.html.tmpl
+var pageSource string
+
+var page = template.Must(template.New("page").Funcs(template.FuncMap{
+	"addr": func(a netip.Addr) string {
+		if !a.IsValid() {
+			return "—"
+		}
+		return a.String()
+	},
+	"stamp": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05Z")
+	},
+	"ago":         ago,
+	"colorStale":  func() template.CSS { return template.CSS(ColorStale) },
+	"colorFailed": func() template.CSS { return template.CSS(ColorFailed) },
+	"colorOK":     func() template.CSS { return template.CSS(ColorOK) },
+}).Parse(pageSource))
+
+// HTML renders f as the status page.
+func HTML(f Fleet) ([]byte, error) {
+	var b bytes.Buffer
+	stale, failed := 0, 0
+	for _, s := range f.Sites {
+		if s.Stale {
+			stale++
+		}
+	}
+	for _, t := range f.Targets {
+		if t.Failed() {
+			failed++
+		}
+	}
+	err := page.Execute(&b, struct {
+		Fleet
+		StaleCount, FailedCount int
+	}{f, stale, failed})
+	if err != nil {
+		return nil, fmt.Errorf("statuspage: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// ago formats the time from t to now coarsely: "42s ago", "5m ago", "3h ago", "2d ago".
+func ago(now, t time.Time) string {
+	if t.IsZero() || now.IsZero() {
+		return ""
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "in the future"
+	}
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h ago"
+	default:
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d ago"
+	}
+}
+
+// WantsHTML reports whether a request's Accept header prefers an HTML page to JSON: it
+// must list text/html (or application/xhtml+xml) with a quality above that of JSON (which
+// application/json, application/* or */* give). Browsers send such a header; curl (*/*)
+// and programs get JSON, also on a tie or an absent or garbled header.
+func WantsHTML(accept string) bool {
+	html, jsonExact, appAny, anyAny := -1.0, -1.0, -1.0, -1.0
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1 {
+				continue
+			}
+			q = f
+		}
+		switch mt {
+		case "text/html", "application/xhtml+xml":
+			html = max(html, q)
+		case "application/json":
+			jsonExact = max(jsonExact, q)
+		case "application/*":
+			appAny = max(appAny, q)
+		case "*/*":
+			anyAny = max(anyAny, q)
+		}
+	}
+	// The most specific range that matches JSON gives its quality.
+	js := anyAny
+	if appAny >= 0 {
+		js = appAny
+	}
+	if jsonExact >= 0 {
+		js = jsonExact
+	}
+	return html > 0 && html > js
+}
