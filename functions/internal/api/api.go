@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/functions/internal/config"
+	"github.com/ppter/ppter/functions/internal/dyndns"
 	"github.com/ppter/ppter/functions/internal/fcevent"
 	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/shared/auth"
@@ -36,6 +37,7 @@ type Server struct {
 	reconciler Reconciler
 	now        func() time.Time
 	log        *slog.Logger
+	hosts      dyndns.Lookup
 }
 
 // Options are a Server's optional parts.
@@ -53,7 +55,7 @@ func New(cfg *config.Config, st store.Store, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log}
+	return &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg)}
 }
 
 // Outcome describes how a request ended, for the invocation's log line. It never holds
@@ -125,8 +127,9 @@ func (s *Server) route(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any,
 		method string
 		fn     handler
 	}{
-		wire.PathPing:   {http.MethodPost, s.ping},
-		wire.PathHealth: {http.MethodGet, s.health},
+		wire.PathPing:    {http.MethodPost, s.ping},
+		wire.PathHealth:  {http.MethodGet, s.health},
+		wire.PathDynDNS2: {http.MethodGet, s.nicUpdate},
 	}
 	r, ok := routes[h.Path]
 	if !ok {
@@ -235,10 +238,19 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 	for _, p := range res.Peers {
 		resp.Peers = append(resp.Peers, s.peer(p, now))
 	}
-	if res.Changed && s.reconciler != nil {
-		resp.Targets = s.reconciler.Reconcile(ctx, c.Site, res.Self.IPv4, res.Self.IPv6)
+	if res.Changed {
+		resp.Targets = s.afterChange(ctx, c.Site, res)
 	}
 	return resp, nil
+}
+
+// afterChange brings the site's cloud targets in line with its new address and returns
+// their states.
+func (s *Server) afterChange(ctx context.Context, st site.Name, res store.PingResult) []wire.Target {
+	if s.reconciler == nil {
+		return []wire.Target{}
+	}
+	return s.reconciler.Reconcile(ctx, st, res.Self.IPv4, res.Self.IPv6)
 }
 
 // decodePing checks the ping body: empty, or one JSON object.

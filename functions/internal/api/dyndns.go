@@ -1,0 +1,95 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/ppter/ppter/functions/internal/config"
+	"github.com/ppter/ppter/functions/internal/dyndns"
+	"github.com/ppter/ppter/functions/internal/fcevent"
+	"github.com/ppter/ppter/functions/internal/store"
+	"github.com/ppter/ppter/shared/auth"
+	"github.com/ppter/ppter/shared/site"
+)
+
+// hostLookup maps a dyndns2 hostname to a site: the site's name itself, or the full name of
+// one of its DNS records (hz.vpn.example.com), which is what routers' DDNS clients send.
+func hostLookup(cfg *config.Config) dyndns.Lookup {
+	m := map[string]site.Name{}
+	for _, n := range cfg.SiteNames {
+		m[string(n)] = n
+		for _, r := range cfg.Sites[string(n)].DNS {
+			host := r.Zone
+			if r.RR != "@" {
+				host = r.RR + "." + r.Zone
+			}
+			m[strings.ToLower(host)] = n
+		}
+	}
+	return func(h string) (site.Name, bool) { n, ok := m[h]; return n, ok }
+}
+
+// nicUpdate serves GET /nic/update, the dyndns2 protocol, so a router's own DDNS client can
+// act as a pinger. Answers are plain text; only Basic credentials are accepted.
+func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
+	text := func(c dyndns.Code, body string) (any, error) {
+		out.Code = string(c)
+		r := fcevent.Response{Status: dyndns.StatusCode(c), Body: []byte(body),
+			Header: map[string]string{"Content-Type": dyndns.ContentType, "Cache-Control": "no-store"}}
+		if c == dyndns.BadAuth {
+			r.Header["WWW-Authenticate"] = dyndns.Challenge
+		}
+		return r, nil
+	}
+	c, err := s.authenticate(ctx, h, out)
+	if err == nil && c.Kind != auth.KindBasic {
+		err = fail(http.StatusUnauthorized, "unauthorized", "dyndns2 takes Basic credentials")
+	}
+	var ae *apiError
+	switch {
+	case err == nil:
+	case errors.As(err, &ae) && ae.status == http.StatusTooManyRequests:
+		return text(dyndns.Abuse, dyndns.Reply(dyndns.Answer{Code: dyndns.Abuse}))
+	case errors.As(err, &ae) && ae.status == http.StatusUnauthorized:
+		return text(dyndns.BadAuth, dyndns.Reply(dyndns.Answer{Code: dyndns.BadAuth}))
+	default:
+		return text(dyndns.Code911, dyndns.Reply(dyndns.Answer{Code: dyndns.Code911}))
+	}
+	q, err := dyndns.ParseQuery(h.Query)
+	if err != nil {
+		code := dyndns.CodeOf(err)
+		return text(code, dyndns.Reply(dyndns.Answer{Code: code}))
+	}
+	d := dyndns.Decide(q, dyndns.Account{Site: c.Site, TrustMyIP: s.cfg.Sites[string(c.Site)].TrustMyIP}, h.Source, s.hosts)
+	if !d.Record {
+		return text(firstCode(d), d.Reply(false))
+	}
+	res, err := s.store.Ping(ctx, store.PingInput{Site: d.Site, Addr: d.Addr, Source: h.Source})
+	switch {
+	case errors.Is(err, store.ErrLimited):
+		return text(dyndns.Abuse, dyndns.Reply(dyndns.Answer{Code: dyndns.Abuse}))
+	case err != nil:
+		s.log.WarnContext(ctx, "dyndns store error", "request_id", h.RequestID, "err", err.Error())
+		return text(dyndns.Code911, dyndns.Reply(dyndns.Answer{Code: dyndns.Code911}))
+	}
+	out.Changed = res.Changed
+	if res.Changed {
+		s.afterChange(ctx, d.Site, res)
+	}
+	code := dyndns.NoChg
+	if res.Changed {
+		code = dyndns.Good
+	}
+	return text(code, d.Reply(res.Changed))
+}
+
+func firstCode(d dyndns.Decision) dyndns.Code {
+	for _, a := range d.Hosts {
+		if a.Code != "" {
+			return a.Code
+		}
+	}
+	return dyndns.Code911
+}
