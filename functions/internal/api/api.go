@@ -114,7 +114,9 @@ func (s *Server) Serve(ctx context.Context, h *fcevent.HTTP, decodeErr error) (f
 		out.Code = ae.code
 		return errorResponse(ae), out
 	}
-	out.Code = "ok"
+	if out.Code == "" {
+		out.Code = "ok"
+	}
 	if r, ok := body.(fcevent.Response); ok {
 		return r, out
 	}
