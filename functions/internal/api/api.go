@@ -38,11 +38,13 @@ type Server struct {
 	now        func() time.Time
 	log        *slog.Logger
 	hosts      dyndns.Lookup
+	targets    TargetLister
 }
 
 // Options are a Server's optional parts.
 type Options struct {
 	Reconciler Reconciler       // nil: no cloud targets
+	Targets    TargetLister     // nil: the status page lists no targets
 	Now        func() time.Time // nil: time.Now
 	Log        *slog.Logger     // nil: discard
 }
@@ -55,7 +57,7 @@ func New(cfg *config.Config, st store.Store, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg)}
+	return &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), targets: opt.Targets}
 }
 
 // Outcome describes how a request ended, for the invocation's log line. It never holds
@@ -132,6 +134,7 @@ func (s *Server) route(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any,
 		wire.PathPing:    {http.MethodPost, s.ping},
 		wire.PathHealth:  {http.MethodGet, s.health},
 		wire.PathDynDNS2: {http.MethodGet, s.nicUpdate},
+		wire.PathStatus:  {http.MethodGet, s.status},
 	}
 	r, ok := routes[h.Path]
 	if !ok {

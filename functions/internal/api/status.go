@@ -1,0 +1,134 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ppter/ppter/functions/internal/fcevent"
+	"github.com/ppter/ppter/functions/internal/statuspage"
+	"github.com/ppter/ppter/functions/internal/store"
+	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
+)
+
+// TargetLister lists the current state of every cloud target, for the status page.
+type TargetLister interface {
+	Targets(ctx context.Context) ([]statuspage.Target, error)
+}
+
+// Status page defaults.
+const (
+	defaultStatusEvents = 50
+	maxStatusEvents     = 1000
+)
+
+// status serves GET /v1/status: the fleet, its targets and recent events, as JSON or, for
+// browsers, as an HTML page. It needs the admin token as a Bearer credential.
+func (s *Server) status(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
+	if err := s.checkAdmin(ctx, h); err != nil {
+		return nil, err
+	}
+	n := defaultStatusEvents
+	if v := h.Query.Get("events"); v != "" {
+		i, err := strconv.Atoi(v)
+		if err != nil || i < 0 || i > maxStatusEvents {
+			return nil, fail(http.StatusBadRequest, wire.CodeBadRequest, "events must be a number from 0 to %d", maxStatusEvents)
+		}
+		n = i
+	}
+	f, err := s.fleet(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	if statuspage.WantsHTML(h.Header.Get("Accept")) {
+		b, err := statuspage.HTML(f)
+		if err != nil {
+			return nil, err
+		}
+		return fcevent.Response{Status: http.StatusOK, Body: b, Header: map[string]string{
+			"Content-Type": statuspage.ContentTypeHTML, "Cache-Control": "no-store",
+			"Content-Security-Policy": statuspage.ContentSecurityPolicy, "X-Content-Type-Options": "nosniff",
+		}}, nil
+	}
+	b, err := statuspage.JSON(f)
+	if err != nil {
+		return nil, err
+	}
+	return fcevent.Response{Status: http.StatusOK, Body: b, Header: map[string]string{
+		"Content-Type": statuspage.ContentTypeJSON, "Cache-Control": "no-store",
+	}}, nil
+}
+
+func (s *Server) checkAdmin(ctx context.Context, h *fcevent.HTTP) error {
+	if s.cfg.Admin.Token == "" {
+		return fail(http.StatusUnauthorized, wire.CodeUnauthorized, "the status endpoint is disabled: set admin.token in the config")
+	}
+	given, ok := strings.CutPrefix(h.Header.Get("Authorization"), "Bearer ")
+	a, b := sha256.Sum256([]byte(given)), sha256.Sum256([]byte(s.cfg.Admin.Token))
+	if ok && subtle.ConstantTimeCompare(a[:], b[:]) == 1 {
+		return nil
+	}
+	limited, err := s.store.AuthFailure(ctx, h.Source)
+	switch {
+	case err != nil:
+		return storeError(err)
+	case limited:
+		return s.tooMany()
+	}
+	e := fail(http.StatusUnauthorized, wire.CodeUnauthorized, "missing or wrong admin token (Authorization: Bearer …)")
+	e.header = map[string]string{"WWW-Authenticate": `Bearer realm="ppter"`}
+	return e
+}
+
+// fleet assembles the status view: every configured site (also those never seen), the
+// targets' states and the newest n events.
+func (s *Server) fleet(ctx context.Context, n int) (statuspage.Fleet, error) {
+	now := s.now()
+	recs, _, err := s.store.Fleet(ctx)
+	if err != nil {
+		return statuspage.Fleet{}, storeError(err)
+	}
+	byName := map[site.Name]store.Record{}
+	for _, r := range recs {
+		byName[r.Site] = r
+	}
+	f := statuspage.Fleet{GeneratedAt: now.UTC(), Sites: []statuspage.Site{}, Targets: []statuspage.Target{}, Events: []statuspage.Event{}}
+	for _, name := range s.cfg.SiteNames {
+		p := s.peer(byName[name], now)
+		r := byName[name]
+		f.Sites = append(f.Sites, statuspage.Site{Name: name, IPv4: r.IPv4, IPv6: r.IPv6, SeenAt: p.SeenAt, ChangedAt: p.ChangedAt, Stale: p.Stale})
+	}
+	if s.targets != nil {
+		ts, err := s.targets.Targets(ctx)
+		if err != nil {
+			return statuspage.Fleet{}, storeError(err)
+		}
+		f.Targets = append(f.Targets, ts...)
+	}
+	if n > 0 {
+		evs, err := s.store.Events(ctx, n)
+		if err != nil {
+			return statuspage.Fleet{}, storeError(err)
+		}
+		for _, e := range evs {
+			f.Events = append(f.Events, statuspage.Event{At: e.At, Site: e.Site, Kind: e.Kind, Detail: eventDetail(e)})
+		}
+	}
+	return f, nil
+}
+
+func eventDetail(e store.Event) string {
+	if e.Kind == store.EventAddressChanged {
+		prev := e.Previous
+		if prev == "" {
+			prev = "none"
+		}
+		return fmt.Sprintf("%s %s → %s", e.Family, prev, e.IP)
+	}
+	return e.Detail
+}
