@@ -18,6 +18,7 @@ import (
 	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/dyndns"
 	"github.com/ppter/ppter/functions/internal/fcevent"
+	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/shared/auth"
 	"github.com/ppter/ppter/shared/site"
@@ -39,12 +40,14 @@ type Server struct {
 	log        *slog.Logger
 	hosts      dyndns.Lookup
 	targets    TargetLister
+	notifier   *notify.Notifier
 }
 
 // Options are a Server's optional parts.
 type Options struct {
 	Reconciler Reconciler       // nil: no cloud targets
 	Targets    TargetLister     // nil: the status page lists no targets
+	Notifier   *notify.Notifier // nil: no notifications
 	Now        func() time.Time // nil: time.Now
 	Log        *slog.Logger     // nil: discard
 }
@@ -57,7 +60,7 @@ func New(cfg *config.Config, st store.Store, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), targets: opt.Targets}
+	return &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), targets: opt.Targets, notifier: opt.Notifier}
 }
 
 // Outcome describes how a request ended, for the invocation's log line. It never holds
@@ -243,20 +246,30 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 	for _, p := range res.Peers {
 		resp.Peers = append(resp.Peers, s.peer(p, now))
 	}
-	if res.Changed {
-		resp.Targets = s.afterChange(ctx, c.Site, res)
-	}
+	resp.Targets = s.afterPing(ctx, c.Site, h.Source, res)
 	return resp, nil
 }
 
-// afterChange brings the site's cloud targets in line with its new address and returns
-// their states.
-func (s *Server) afterChange(ctx context.Context, st site.Name, res store.PingResult) []wire.Target {
+// afterPing does what a recorded ping may call for, none of it on a steady ping: the
+// notifications of a site coming back or changing address, and the reconcile of the site's
+// cloud targets, whose states it returns.
+func (s *Server) afterPing(ctx context.Context, st site.Name, addr netip.Addr, res store.PingResult) []wire.Target {
+	now := s.now()
+	if !res.PrevSeen.IsZero() && now.Sub(res.PrevSeen) > s.cfg.Ping.StaleAfter.D() {
+		s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteBack, Site: st, At: now, IP: addr, SeenAt: now})
+	}
+	if !res.Changed {
+		return []wire.Target{}
+	}
+	s.notifier.Notify(ctx, notify.Event{Kind: notify.AddressChanged, Site: st, At: now, IP: addr, PreviousIP: res.Previous})
 	if s.reconciler == nil {
 		return []wire.Target{}
 	}
 	return s.reconciler.Reconcile(ctx, st, res.Self.IPv4, res.Self.IPv6)
 }
+
+// Flush waits, within ctx, for the notifications the invocation started.
+func (s *Server) Flush(ctx context.Context) { s.notifier.Wait(ctx) }
 
 // decodePing checks the ping body: empty, or one JSON object.
 func decodePing(body []byte) (wire.PingRequest, error) {

@@ -75,9 +75,7 @@ func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (
 		return text(dyndns.Code911, dyndns.Reply(dyndns.Answer{Code: dyndns.Code911}))
 	}
 	out.Changed = res.Changed
-	if res.Changed {
-		s.afterChange(ctx, d.Site, res)
-	}
+	s.afterPing(ctx, d.Site, d.Addr, res)
 	code := dyndns.NoChg
 	if res.Changed {
 		code = dyndns.Good

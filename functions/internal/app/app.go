@@ -18,7 +18,9 @@ import (
 	"github.com/ppter/ppter/functions/internal/api"
 	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/fcevent"
+	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/functions/internal/store"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // App is the function's state for the life of an instance.
@@ -45,8 +47,12 @@ func New(ctx context.Context, env Env, readFile config.ReadFile, dir string, log
 	if err != nil {
 		return nil, fmt.Errorf("config (%s): redis.url: %w", from, err)
 	}
-	log.Info("ppter ready", "config", from, "sites", len(cfg.Sites), "store", storeKind(cfg.Redis.URL))
-	return NewWith(cfg, st, log, time.Now), nil
+	n, err := notify.New(cfg.Notify, notify.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("config (%s): %w", from, err)
+	}
+	log.Info("ppter ready", "config", from, "sites", len(cfg.Sites), "store", storeKind(cfg.Redis.URL), "webhooks", len(cfg.Notify))
+	return NewWith(cfg, st, log, time.Now, api.Options{Notifier: n}), nil
 }
 
 // StoreOptions maps the configuration onto store options.
@@ -59,12 +65,14 @@ func StoreOptions(cfg *config.Config) store.Options {
 	}
 }
 
-// NewWith builds an App from parts (tests and benchmarks).
-func NewWith(cfg *config.Config, st store.Store, log *slog.Logger, now func() time.Time) *App {
+// NewWith builds an App from parts (tests and benchmarks); opt's Now and Log are set from
+// now and log.
+func NewWith(cfg *config.Config, st store.Store, log *slog.Logger, now func() time.Time, opt api.Options) *App {
+	opt.Now, opt.Log = now, log
 	return &App{
 		Config: cfg,
 		Store:  st,
-		api:    api.New(cfg, st, api.Options{Now: now, Log: log}),
+		api:    api.New(cfg, st, opt),
 		log:    log,
 		now:    now,
 	}
@@ -92,6 +100,7 @@ func (a *App) Handle(ctx context.Context, payload json.RawMessage) (any, error) 
 			ev.RequestID = reqID
 		}
 		resp, out := a.api.Serve(ctx, ev, err)
+		a.api.Flush(ctx)
 		a.log.LogAttrs(ctx, level(resp.Status), "request",
 			slog.String("request_id", ev.RequestID),
 			slog.String("route", out.Route),
@@ -104,12 +113,32 @@ func (a *App) Handle(ctx context.Context, payload json.RawMessage) (any, error) 
 		)
 		return fcevent.Encode(resp), nil
 	case *fcevent.Timer:
-		a.log.LogAttrs(ctx, slog.LevelInfo, "timer",
+		rep, err := a.api.Tick(ctx)
+		a.api.Flush(ctx)
+		lvl, failed := slog.LevelInfo, 0
+		for _, ts := range rep.Targets {
+			for _, t := range ts {
+				if t.State == wire.StateError {
+					failed++
+				}
+			}
+		}
+		if err != nil || failed > 0 {
+			lvl = slog.LevelWarn
+		}
+		a.log.LogAttrs(ctx, lvl, "timer",
 			slog.String("request_id", reqID),
 			slog.String("trigger", ev.TriggerName),
+			slog.Int("sites", rep.Sites),
+			slog.Any("stale", rep.Stale),
+			slog.Int("targets_failed", failed),
+			slog.String("err", errString(err)),
 			slog.Float64("latency_ms", float64(a.now().Sub(start).Microseconds())/1000),
 		)
-		return map[string]any{"ok": true}, nil
+		if err != nil {
+			return nil, fmt.Errorf("ppter timer: %w", err)
+		}
+		return rep, nil
 	default:
 		a.log.LogAttrs(ctx, slog.LevelWarn, "unrecognised event", slog.String("request_id", reqID), slog.String("err", errString(err)))
 		return nil, errors.New("ppter: unrecognised event (expected an HTTP trigger or timer event)")

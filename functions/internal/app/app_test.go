@@ -12,6 +12,7 @@ import (
 
 	"github.com/aliyun/fc-runtime-go-sdk/events"
 
+	"github.com/ppter/ppter/functions/internal/api"
 	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/shared/auth"
@@ -35,7 +36,7 @@ func newTestApp(t testing.TB, st func(*config.Config) store.Store, now func() ti
 	if st != nil {
 		s = st(cfg)
 	}
-	return NewWith(cfg, s, slog.New(slog.DiscardHandler), now)
+	return NewWith(cfg, s, slog.New(slog.DiscardHandler), now, api.Options{})
 }
 
 // event builds an FC3 HTTP trigger event the way the gateway sends it.

@@ -22,6 +22,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/shared/site"
 )
 
@@ -49,14 +50,14 @@ const (
 
 // Config is the validated configuration of the function.
 type Config struct {
-	Redis  Redis           `yaml:"redis"`
-	Admin  Admin           `yaml:"admin"`
-	Aliyun Aliyun          `yaml:"aliyun"`
-	Ping   Ping            `yaml:"ping"`
-	Auth   Auth            `yaml:"auth"`
-	Events Events          `yaml:"events"`
-	Sites  map[string]Site `yaml:"sites"`
-	Notify []Webhook       `yaml:"notify"`
+	Redis  Redis            `yaml:"redis"`
+	Admin  Admin            `yaml:"admin"`
+	Aliyun Aliyun           `yaml:"aliyun"`
+	Ping   Ping             `yaml:"ping"`
+	Auth   Auth             `yaml:"auth"`
+	Events Events           `yaml:"events"`
+	Sites  map[string]Site  `yaml:"sites"`
+	Notify []notify.Webhook `yaml:"notify"`
 
 	// SiteNames lists the sites in sorted order (filled by validation).
 	SiteNames []site.Name `yaml:"-"`
@@ -149,14 +150,6 @@ type VPNConn struct {
 	Connection  string   `yaml:"connection"`
 	Strategy    string   `yaml:"strategy"`
 	MinInterval Duration `yaml:"min_interval"`
-}
-
-// Webhook is one notification sink.
-type Webhook struct {
-	Kind   string   `yaml:"kind"`
-	URL    string   `yaml:"url"`
-	Secret string   `yaml:"secret"`
-	Events []string `yaml:"events"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("5m").
@@ -407,16 +400,8 @@ func (c *Config) validate() error {
 			seen[k] = fmt.Sprintf("sites.%s.vpn[%d]", name, i)
 		}
 	}
-	for i, w := range c.Notify {
-		key := fmt.Sprintf("notify[%d]", i)
-		switch w.Kind {
-		case "dingtalk", "wecom", "feishu", "json":
-		default:
-			return invalid(key+".kind", "%q is not one of dingtalk, wecom, feishu, json", w.Kind)
-		}
-		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return invalid(key+".url", "not an http(s) URL")
-		}
+	if err := notify.Validate("notify", c.Notify); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ type Memory struct {
 	seq     int64
 	nonces  map[string]time.Time // expiry
 	fails   map[netip.Addr]failCount
+	stale   map[site.Name]time.Time
 }
 
 type failCount struct {
@@ -35,7 +36,7 @@ var _ Store = (*Memory)(nil)
 // NewMemory returns an empty memory store.
 func NewMemory(opt Options) *Memory {
 	opt.fill()
-	return &Memory{opt: opt, sites: map[site.Name]Record{}, nonces: map[string]time.Time{}, fails: map[netip.Addr]failCount{}}
+	return &Memory{opt: opt, sites: map[site.Name]Record{}, nonces: map[string]time.Time{}, fails: map[netip.Addr]failCount{}, stale: map[site.Name]time.Time{}}
 }
 
 func (m *Memory) failuresLocked(src netip.Addr, now time.Time) int {
@@ -78,7 +79,7 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	if Family(addr) == "6" {
 		ip, seen, changed = &r.IPv6, &r.Seen6, &r.Changed6
 	}
-	res := PingResult{Previous: *ip}
+	res := PingResult{Previous: *ip, PrevSeen: r.SeenAt()}
 	if *ip != addr {
 		res.Changed = true
 		*ip, *changed = addr, ms
@@ -157,6 +158,18 @@ func (m *Memory) AppendEvent(ctx context.Context, e Event) error {
 	defer m.mu.Unlock()
 	m.appendLocked(e)
 	return nil
+}
+
+// MarkStale implements Store.
+func (m *Memory) MarkStale(ctx context.Context, st site.Name, seen time.Time) (bool, error) {
+	seen = time.UnixMilli(seen.UnixMilli()).UTC()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if prev, ok := m.stale[st]; ok && prev.Equal(seen) {
+		return false, nil
+	}
+	m.stale[st] = seen
+	return true, nil
 }
 
 // Close implements Store.

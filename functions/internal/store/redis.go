@@ -19,7 +19,7 @@ import (
 // KEYS: 1 sites hash, 2 fleet version, 3 event stream, 4 nonce key, 5 failure counter.
 // ARGV: 1 site, 2 family (4|6), 3 address, 4 now (ms), 5 nonce TTL (ms, 0 = no nonce),
 // 6 stream cap, 7 max failures, 8… peers.
-// Returns {"limited"} | {"replay"} | {"ok", changed, previous, version, self, peer…}.
+// Returns {"limited"} | {"replay"} | {"ok", changed, previous, version, self, previous seen, peer…}.
 var pingScript = redis.NewScript(`
 local fails = tonumber(redis.call('GET', KEYS[5]) or '0')
 if fails >= tonumber(ARGV[7]) then return {'limited'} end
@@ -32,6 +32,7 @@ if cur then
   local i = 1
   for f in (cur .. '|'):gmatch('([^|]*)|') do r[i] = f; i = i + 1 end
 end
+local prevSeen = math.max(tonumber(r[2]), tonumber(r[5]))
 local o = 0
 if ARGV[2] == '6' then o = 3 end
 local prev = r[o + 1]
@@ -52,7 +53,7 @@ if changed == 1 then
 else
   version = tonumber(redis.call('GET', KEYS[2]) or '0')
 end
-local out = {'ok', changed, prev, version, self}
+local out = {'ok', changed, prev, version, self, tostring(prevSeen)}
 local n = #ARGV - 7
 local i = 8
 while i <= #ARGV do
@@ -145,8 +146,9 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	case "replay":
 		return PingResult{}, ErrReplay
 	}
-	if len(v) != 5+len(in.Peers) {
-		return PingResult{}, fmt.Errorf("ping script: %d results, want %d", len(v), 5+len(in.Peers))
+	const head = 6
+	if len(v) != head+len(in.Peers) {
+		return PingResult{}, fmt.Errorf("ping script: %d results, want %d", len(v), head+len(in.Peers))
 	}
 	res := PingResult{Changed: v[1] == int64(1), Version: v[3].(int64)}
 	if res.Previous, err = parseAddr(v[2].(string)); err != nil {
@@ -155,9 +157,10 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	if res.Self, err = decodeRecord(in.Site, v[4].(string)); err != nil {
 		return PingResult{}, err
 	}
+	res.PrevSeen = fromMS(v[5].(string))
 	res.Peers = make([]Record, len(in.Peers))
 	for i, p := range in.Peers {
-		if res.Peers[i], err = decodeRecord(p, v[5+i].(string)); err != nil {
+		if res.Peers[i], err = decodeRecord(p, v[head+i].(string)); err != nil {
 			return PingResult{}, err
 		}
 	}
@@ -227,6 +230,23 @@ func (s *Redis) AppendEvent(ctx context.Context, e Event) error {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// markStaleScript records that a site was reported stale for the ping seen at ARGV[2];
+// it returns 1 the first time for that ping.
+var markStaleScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
+// MarkStale implements Store.
+func (s *Redis) MarkStale(ctx context.Context, st site.Name, seen time.Time) (bool, error) {
+	n, err := markStaleScript.Run(ctx, s.c, []string{s.key("stale")}, string(st), ms(seen)).Int()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return n == 1, nil
 }
 
 // Close implements Store.

@@ -49,6 +49,10 @@ type Store interface {
 	Fleet(ctx context.Context) ([]Record, int64, error)
 	// Events returns up to n most recent events, newest first.
 	Events(ctx context.Context, n int) ([]Event, error)
+	// MarkStale records that st was found stale with its last ping at seen, and reports
+	// whether that is news (the first time for that last ping), so a stale site is
+	// reported once, and again only after it came back and went quiet again.
+	MarkStale(ctx context.Context, st site.Name, seen time.Time) (bool, error)
 	// AppendEvent adds an event to the capped stream.
 	AppendEvent(ctx context.Context, e Event) error
 	// Close releases the store's resources.
@@ -108,6 +112,7 @@ type PingInput struct {
 type PingResult struct {
 	Changed  bool
 	Previous netip.Addr // invalid when the site had no address of this family
+	PrevSeen time.Time  // the site's previous ping (either family); zero for its first
 	Self     Record
 	Version  int64
 	Peers    []Record // in the order of PingInput.Peers; never-seen peers have zero fields

@@ -98,6 +98,25 @@ var contractCases = []struct {
 			t.Fatalf("self = %+v: want seen now, changed unchanged", r.Self)
 		}
 	}},
+	{"previous seen and stale marks", func(t *testing.T, s Store, clk *clock) {
+		if r := ping(t, s, "hz", src, ""); !r.PrevSeen.IsZero() {
+			t.Fatalf("first ping PrevSeen = %v, want zero", r.PrevSeen)
+		}
+		first := clk.Now()
+		clk.Add(time.Hour)
+		if r := ping(t, s, "hz", v6, ""); !r.PrevSeen.Equal(first) {
+			t.Fatalf("PrevSeen = %v, want %v (the other family counts too)", r.PrevSeen, first)
+		}
+		ctx := context.Background()
+		for i, want := range []bool{true, false} {
+			if news, err := s.MarkStale(ctx, "hz", first); err != nil || news != want {
+				t.Fatalf("MarkStale #%d = %v, %v; want %v", i, news, err, want)
+			}
+		}
+		if news, _ := s.MarkStale(ctx, "hz", clk.Now()); !news {
+			t.Fatal("MarkStale for a later ping is not news")
+		}
+	}},
 	{"new address is a change", func(t *testing.T, s Store, clk *clock) {
 		ping(t, s, "hz", src, "nonce-0000000001")
 		clk.Add(time.Minute)

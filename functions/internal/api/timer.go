@@ -1,0 +1,62 @@
+package api
+
+import (
+	"context"
+
+	"github.com/ppter/ppter/functions/internal/notify"
+	"github.com/ppter/ppter/shared/wire"
+)
+
+// FleetReconciler reconciles every site's targets: retries of failed or deferred ones and
+// repair of drift. The timer trigger calls it.
+type FleetReconciler interface {
+	ReconcileAll(ctx context.Context, sites map[string]Addrs) map[string][]wire.Target
+}
+
+// Addrs are a site's recorded addresses.
+type Addrs struct{ V4, V6 string }
+
+// TickReport is the timer invocation's answer (also logged).
+type TickReport struct {
+	Sites   int                      `json:"sites"`
+	Stale   []string                 `json:"stale"`
+	Targets map[string][]wire.Target `json:"targets"`
+}
+
+// Tick is the periodic work of the timer trigger: report sites that went stale (once per
+// silence) and reconcile every target.
+func (s *Server) Tick(ctx context.Context) (TickReport, error) {
+	now := s.now()
+	recs, _, err := s.store.Fleet(ctx)
+	if err != nil {
+		return TickReport{}, err
+	}
+	rep := TickReport{Sites: len(recs), Stale: []string{}, Targets: map[string][]wire.Target{}}
+	addrs := map[string]Addrs{}
+	for _, r := range recs {
+		if _, configured := s.cfg.Sites[string(r.Site)]; !configured {
+			continue // a site removed from the config keeps its record but is left alone
+		}
+		addrs[string(r.Site)] = Addrs{V4: addrString(r.IPv4), V6: addrString(r.IPv6)}
+		seen := r.SeenAt()
+		if seen.IsZero() || now.Sub(seen) <= s.cfg.Ping.StaleAfter.D() {
+			continue
+		}
+		rep.Stale = append(rep.Stale, string(r.Site))
+		news, err := s.store.MarkStale(ctx, r.Site, seen)
+		if err != nil {
+			return rep, err
+		}
+		if news {
+			ip := r.IPv4
+			if !ip.IsValid() {
+				ip = r.IPv6
+			}
+			s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteStale, Site: r.Site, At: now, IP: ip, SeenAt: seen})
+		}
+	}
+	if fr, ok := s.reconciler.(FleetReconciler); ok {
+		rep.Targets = fr.ReconcileAll(ctx, addrs)
+	}
+	return rep, nil
+}
