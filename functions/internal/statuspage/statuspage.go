@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // Fleet is the whole status view.
@@ -54,11 +55,8 @@ type Target struct {
 	UpdatedAt time.Time  `json:"updated_at,omitzero"`
 }
 
-// Failed reports whether the target is in the error state.
-func (t Target) Failed() bool { return t.State == stateError }
-
-// stateError mirrors wire.StateError (kept local: statuspage renders, it does not decide).
-const stateError = "error"
+// Failed reports whether the target is in the error state (wire.StateError).
+func (t Target) Failed() bool { return t.State == wire.StateError }
 
 // Event is one entry of the event stream, newest first as the handler reads it.
 type Event struct {
