@@ -225,6 +225,13 @@ func (s *Server) InjectError(action string, times, status int, code string) {
 	s.faults = append(s.faults, fault{action: action, left: times, status: status, code: code})
 }
 
+// ClearFaults drops every injected error not yet consumed.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // Throttle makes the next times calls of action ("" for any) answer 400 Throttling.User.
 func (s *Server) Throttle(action string, times int) {
 	s.InjectError(action, times, http.StatusBadRequest, "Throttling.User")

@@ -1,0 +1,131 @@
+package cloud
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	alidns "github.com/alibabacloud-go/alidns-20150109/v4/client"
+	"github.com/alibabacloud-go/tea/tea"
+	vpc "github.com/alibabacloud-go/vpc-20160428/v6/client"
+)
+
+// RecordInfo is one record of a zone, as the admin listing shows it.
+type RecordInfo struct {
+	RR, Type, Value, RecordID, Line string
+	TTL                             int64
+}
+
+// ListZone returns every record of zone (all pages).
+func ListZone(api DNSAPI, zone string) ([]RecordInfo, error) {
+	var out []RecordInfo
+	for page := int64(1); ; page++ {
+		resp, err := api.DescribeDomainRecords(&alidns.DescribeDomainRecordsRequest{DomainName: tea.String(zone),
+			PageNumber: tea.Int64(page), PageSize: tea.Int64(100)})
+		if err != nil {
+			return nil, fmt.Errorf("list zone %s: %w", zone, err)
+		}
+		var recs []*alidns.DescribeDomainRecordsResponseBodyDomainRecordsRecord
+		if resp.Body.DomainRecords != nil {
+			recs = resp.Body.DomainRecords.Record
+		}
+		for _, r := range recs {
+			out = append(out, RecordInfo{RR: tea.StringValue(r.RR), Type: tea.StringValue(r.Type), Value: tea.StringValue(r.Value),
+				RecordID: tea.StringValue(r.RecordId), Line: tea.StringValue(r.Line), TTL: tea.Int64Value(r.TTL)})
+		}
+		if len(recs) < 100 || page*100 >= tea.Int64Value(resp.Body.TotalCount) {
+			return out, nil
+		}
+	}
+}
+
+// PrintZone writes records as an aligned table.
+func PrintZone(w io.Writer, recs []RecordInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RR\tTYPE\tVALUE\tRECORD ID\tTTL\tLINE")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.RR, r.Type, r.Value, r.RecordID, r.TTL, r.Line)
+	}
+	return tw.Flush()
+}
+
+// ConnInfo is one IPsec connection of a gateway, as the admin listing shows it.
+type ConnInfo struct {
+	Name, ID, CustomerGatewayID, CustomerGatewayIP, LocalSubnet, RemoteSubnet, Status string
+}
+
+// CGWInfo is one customer gateway of the region.
+type CGWInfo struct {
+	ID, IP, Name, Description string
+}
+
+// Inventory is a gateway's connections and the region's customer gateways.
+type Inventory struct {
+	Gateway          string
+	GatewayStatus    string
+	Connections      []ConnInfo
+	CustomerGateways []CGWInfo
+}
+
+// ListGateway returns the gateway's connections and the region's customer gateways.
+func ListGateway(api VPCAPI, region, gateway string) (Inventory, error) {
+	inv := Inventory{Gateway: gateway}
+	gw, err := api.DescribeVpnGateway(&vpc.DescribeVpnGatewayRequest{RegionId: tea.String(region), VpnGatewayId: tea.String(gateway)})
+	if err != nil {
+		return inv, fmt.Errorf("list gateway %s: %w", gateway, err)
+	}
+	inv.GatewayStatus = tea.StringValue(gw.Body.Status)
+	cgws, err := listCustomerGateways(api.DescribeCustomerGateways, region)
+	if err != nil {
+		return inv, fmt.Errorf("list customer gateways: %w", err)
+	}
+	ips := map[string]string{}
+	for _, c := range cgws {
+		id := tea.StringValue(c.CustomerGatewayId)
+		ips[id] = tea.StringValue(c.IpAddress)
+		inv.CustomerGateways = append(inv.CustomerGateways, CGWInfo{ID: id, IP: ips[id], Name: tea.StringValue(c.Name), Description: tea.StringValue(c.Description)})
+	}
+	for page := int32(1); ; page++ {
+		resp, err := api.DescribeVpnConnections(&vpc.DescribeVpnConnectionsRequest{RegionId: tea.String(region), VpnGatewayId: tea.String(gateway),
+			PageNumber: tea.Int32(page), PageSize: tea.Int32(50)})
+		if err != nil {
+			return inv, fmt.Errorf("list connections of %s: %w", gateway, err)
+		}
+		var list []*vpc.DescribeVpnConnectionsResponseBodyVpnConnectionsVpnConnection
+		if resp.Body.VpnConnections != nil {
+			list = resp.Body.VpnConnections.VpnConnection
+		}
+		for _, c := range list {
+			cg := tea.StringValue(c.CustomerGatewayId)
+			inv.Connections = append(inv.Connections, ConnInfo{Name: tea.StringValue(c.Name), ID: tea.StringValue(c.VpnConnectionId),
+				CustomerGatewayID: cg, CustomerGatewayIP: ips[cg], LocalSubnet: tea.StringValue(c.LocalSubnet),
+				RemoteSubnet: tea.StringValue(c.RemoteSubnet), Status: tea.StringValue(c.Status)})
+		}
+		if len(list) < 50 || int(page)*50 >= int(tea.Int32Value(resp.Body.TotalCount)) {
+			return inv, nil
+		}
+	}
+}
+
+// PrintGateway writes the inventory as two aligned tables. Secrets (PSKs) are never shown.
+func PrintGateway(w io.Writer, inv Inventory) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "VPN gateway %s (%s)\n\n", inv.Gateway, inv.GatewayStatus)
+	fmt.Fprintln(tw, "CONNECTION\tID\tCUSTOMER GATEWAY\tREMOTE IP\tLOCAL SUBNET\tREMOTE SUBNET\tSTATUS")
+	for _, c := range inv.Connections {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.ID, c.CustomerGatewayID, c.CustomerGatewayIP, c.LocalSubnet, c.RemoteSubnet, c.Status)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "CUSTOMER GATEWAY\tIP\tNAME\tUSED BY")
+	for _, g := range inv.CustomerGateways {
+		n := 0
+		for _, c := range inv.Connections {
+			if c.CustomerGatewayID == g.ID {
+				n++
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.ID, g.IP, g.Name, strconv.Itoa(n)+" connection(s) here")
+	}
+	return tw.Flush()
+}

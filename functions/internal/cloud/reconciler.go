@@ -1,0 +1,259 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/ppter/ppter/shared/wire"
+)
+
+// Defaults of the reconciler.
+const (
+	DefaultMargin      = 5 * time.Second
+	DefaultLockTTL     = 5 * time.Minute
+	DefaultMinInterval = 5 * time.Minute
+	DefaultTTL         = 600
+)
+
+// Reconciler brings DNS records and VPN connections in line with sites' addresses.
+// Set DNS and VPC, State and Region; the other fields have defaults.
+type Reconciler struct {
+	DNS     DNSAPI
+	VPC     VPCAPI
+	State   State
+	Region  string // RegionId sent with every VPC request
+	DryRun  bool   // read, log the mutating calls that would be made, change nothing
+	Log     *slog.Logger
+	Clock   Clock          // default: real time
+	Rand    func() float64 // jitter source in [0,1) (default math/rand/v2)
+	Margin  time.Duration  // stop this long before ctx's deadline (default DefaultMargin)
+	Retry   Backoff        // busy/throttling retries (default 2s doubling up to 20s)
+	LockTTL time.Duration  // per-target lock lifetime (default DefaultLockTTL)
+}
+
+// Mode says who asked for a reconcile.
+type Mode int
+
+const (
+	// ModePing: a ping saw the address; targets already applied for it cost no cloud call.
+	ModePing Mode = iota
+	// ModeTimer: the periodic run; applied targets are read back and drift is repaired.
+	ModeTimer
+)
+
+// Addrs are a site's current addresses; either may be invalid (unknown).
+type Addrs struct {
+	IPv4 netip.Addr
+	IPv6 netip.Addr
+}
+
+// Targets are the cloud resources that follow one site's address.
+type Targets struct {
+	DNS []DNSRecord
+	VPN []VPNConn
+}
+
+// Result is the outcome for one target, shaped like wire.Target.
+type Result struct {
+	Kind  string     // wire.KindDNS or wire.KindVPN
+	Name  string     // "hz.vpn.example.com/A", or the connection's name
+	State string     // wire.StateApplied, StatePending, StateError, StateDryRun
+	IP    netip.Addr // the address the target follows
+	Err   error      // why it is not applied (nil when applied)
+}
+
+// Wire converts r for the ping response.
+func (r Result) Wire() wire.Target {
+	t := wire.Target{Kind: r.Kind, Name: r.Name, State: r.State}
+	if r.IP.IsValid() {
+		t.IP = r.IP.String()
+	}
+	if r.Err != nil {
+		t.Error = r.Err.Error()
+	}
+	return t
+}
+
+// WireTargets converts results for the ping response.
+func WireTargets(rs []Result) []wire.Target {
+	out := make([]wire.Target, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.Wire())
+	}
+	return out
+}
+
+func (r *Reconciler) clock() Clock {
+	if r.Clock != nil {
+		return r.Clock
+	}
+	return realClock{}
+}
+
+func (r *Reconciler) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (r *Reconciler) margin() time.Duration {
+	if r.Margin > 0 {
+		return r.Margin
+	}
+	return DefaultMargin
+}
+
+func (r *Reconciler) backoff() Backoff {
+	b := r.Retry
+	if b.Initial <= 0 {
+		b.Initial = 2 * time.Second
+	}
+	if b.Max <= 0 {
+		b.Max = 20 * time.Second
+	}
+	return b
+}
+
+func (r *Reconciler) lockTTL() time.Duration {
+	if r.LockTTL > 0 {
+		return r.LockTTL
+	}
+	return DefaultLockTTL
+}
+
+// target is what Reconcile needs of a DNSRecord or VPNConn.
+type target interface {
+	key() TargetKey
+	result() Result
+	family(a Addrs) netip.Addr
+	validate() error
+}
+
+// Reconcile brings every target of one site in line with addrs and reports each target's
+// state. Targets are handled one after the other; one failing does not stop the others.
+// A target whose lock is held elsewhere is reported pending without any cloud call.
+func (r *Reconciler) Reconcile(ctx context.Context, addrs Addrs, t Targets, mode Mode) []Result {
+	var out []Result
+	for _, d := range t.DNS {
+		out = append(out, r.one(ctx, d, addrs, mode))
+	}
+	for _, v := range t.VPN {
+		out = append(out, r.one(ctx, v, addrs, mode))
+	}
+	return out
+}
+
+func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) Result {
+	res := t.result()
+	ip := t.family(addrs)
+	res.IP = ip
+	if err := t.validate(); err != nil {
+		res.State, res.Err = wire.StateError, err
+		return res
+	}
+	if !ip.IsValid() {
+		res.State, res.Err = wire.StatePending, ErrNoAddress
+		return res
+	}
+	k := t.key()
+	st, _, err := r.State.GetTarget(ctx, k)
+	if err != nil {
+		res.State, res.Err = wire.StateError, err
+		return res
+	}
+	if done, ok := r.settled(st, ip, mode); ok {
+		return done.with(res)
+	}
+	token, locked, err := r.State.Lock(ctx, k, r.lockTTL())
+	if err != nil {
+		res.State, res.Err = wire.StateError, err
+		return res
+	}
+	if !locked {
+		res.State = wire.StatePending
+		res.Err = errors.New("another reconcile of this target is in progress")
+		return res
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = r.State.Unlock(uctx, k, token)
+	}()
+	// Someone may have finished this very change while we waited for the lock.
+	if st, _, err = r.State.GetTarget(ctx, k); err != nil {
+		res.State, res.Err = wire.StateError, err
+		return res
+	}
+	if done, ok := r.settled(st, ip, mode); ok {
+		return done.with(res)
+	}
+
+	st.DesiredIP = ip
+	st.Attempts++
+	var state string
+	switch t := t.(type) {
+	case DNSRecord:
+		state, err = r.applyDNS(ctx, t, ip)
+	case VPNConn:
+		state, err = r.applyVPN(ctx, t, ip, &st)
+	}
+	now := r.clock().Now()
+	st.State, st.UpdatedAt = state, now
+	switch state {
+	case wire.StateApplied:
+		st.AppliedIP, st.Attempts, st.LastError, st.NotBefore = ip, 0, "", time.Time{}
+	case wire.StateDryRun, wire.StatePending:
+		st.LastError = ""
+		if err != nil {
+			st.LastError = err.Error()
+		}
+	default:
+		st.LastError = err.Error()
+	}
+	// Record the outcome even when ctx was cancelled by the deadline.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if perr := r.State.PutTarget(wctx, k, st); perr != nil && err == nil {
+		err = perr
+	}
+	r.log().Info("cloud: reconciled", "target", k.String(), "state", state, "ip", ip.String(), "error", errString(err))
+	res.State, res.Err = state, err
+	return res
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+type settledState struct {
+	state string
+	err   error
+}
+
+func (s settledState) with(r Result) Result { r.State, r.Err = s.state, s.err; return r }
+
+// settled reports whether st already answers for ip without any cloud call.
+func (r *Reconciler) settled(st TargetState, ip netip.Addr, mode Mode) (settledState, bool) {
+	if st.DesiredIP != ip {
+		return settledState{}, false
+	}
+	switch {
+	case r.DryRun:
+		if st.State == wire.StateDryRun && mode == ModePing {
+			return settledState{state: wire.StateDryRun}, true
+		}
+	case st.State == wire.StateApplied && st.AppliedIP == ip && mode == ModePing:
+		return settledState{state: wire.StateApplied}, true
+	case st.State == wire.StatePending && r.clock().Now().Before(st.NotBefore):
+		return settledState{state: wire.StatePending, err: fmt.Errorf("re-point deferred until %s (min_interval)", st.NotBefore.UTC().Format(time.RFC3339))}, true
+	}
+	return settledState{}, false
+}

@@ -1,0 +1,160 @@
+package cloud
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// TargetKey names one target in the state store: Kind is "dns" or "vpn"; Name is
+// "<fqdn>/<type>" for DNS and "<gateway>/<connection>" for VPN.
+type TargetKey struct {
+	Kind string
+	Name string
+}
+
+func (k TargetKey) String() string { return k.Kind + ":" + k.Name }
+
+// TargetState is the persisted reconcile state of one target.
+type TargetState struct {
+	DesiredIP   netip.Addr `json:"desired_ip"`
+	AppliedIP   netip.Addr `json:"applied_ip"`
+	State       string     `json:"state"` // wire.StateApplied, StatePending, StateError, StateDryRun
+	Attempts    int        `json:"attempts"`
+	LastError   string     `json:"last_error,omitempty"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	LastRepoint time.Time  `json:"last_repoint,omitzero"` // VPN: when the last re-point completed
+	NotBefore   time.Time  `json:"not_before,omitzero"`   // VPN: a pending re-point waits until then
+}
+
+// State persists per-target state, VPN re-point progress, and per-target locks. Every
+// method fails when ctx is done.
+type State interface {
+	GetTarget(ctx context.Context, k TargetKey) (TargetState, bool, error)
+	PutTarget(ctx context.Context, k TargetKey, s TargetState) error
+	GetVPNOp(ctx context.Context, k TargetKey) (VPNOp, bool, error)
+	PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error
+	DeleteVPNOp(ctx context.Context, k TargetKey) error
+	// Lock takes the target's lock for ttl (SET NX PX semantics). It returns a token and
+	// true when taken, false when someone else holds it.
+	Lock(ctx context.Context, k TargetKey, ttl time.Duration) (token string, ok bool, err error)
+	// Unlock releases the lock if token still owns it; otherwise it does nothing.
+	Unlock(ctx context.Context, k TargetKey, token string) error
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Memory is a State in process memory, for local runs and tests. now drives lock expiry.
+type Memory struct {
+	now     func() time.Time
+	mu      sync.Mutex
+	targets map[TargetKey]TargetState
+	ops     map[TargetKey]VPNOp
+	locks   map[TargetKey]memLock
+}
+
+type memLock struct {
+	token string
+	until time.Time
+}
+
+var _ State = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory State; now defaults to time.Now.
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Memory{now: now, targets: map[TargetKey]TargetState{}, ops: map[TargetKey]VPNOp{}, locks: map[TargetKey]memLock{}}
+}
+
+// GetTarget implements State.
+func (m *Memory) GetTarget(ctx context.Context, k TargetKey) (TargetState, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return TargetState{}, false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.targets[k]
+	return s, ok, nil
+}
+
+// PutTarget implements State.
+func (m *Memory) PutTarget(ctx context.Context, k TargetKey, s TargetState) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.targets[k] = s
+	return nil
+}
+
+// GetVPNOp implements State.
+func (m *Memory) GetVPNOp(ctx context.Context, k TargetKey) (VPNOp, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return VPNOp{}, false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	op, ok := m.ops[k]
+	return op.clone(), ok, nil
+}
+
+// PutVPNOp implements State.
+func (m *Memory) PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ops[k] = op.clone()
+	return nil
+}
+
+// DeleteVPNOp implements State.
+func (m *Memory) DeleteVPNOp(ctx context.Context, k TargetKey) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.ops, k)
+	return nil
+}
+
+// Lock implements State.
+func (m *Memory) Lock(ctx context.Context, k TargetKey, ttl time.Duration) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if l, ok := m.locks[k]; ok && now.Before(l.until) {
+		return "", false, nil
+	}
+	t := newToken()
+	m.locks[k] = memLock{token: t, until: now.Add(ttl)}
+	return t, true, nil
+}
+
+// Unlock implements State.
+func (m *Memory) Unlock(ctx context.Context, k TargetKey, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.locks[k]; ok && l.token == token {
+		delete(m.locks, k)
+	}
+	return nil
+}

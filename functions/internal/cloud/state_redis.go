@@ -1,0 +1,113 @@
+package cloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a State in Redis. All keys start with one hash-tagged prefix (such as "{ppter}")
+// so they live in one slot on Redis Cluster:
+//
+//	<prefix>:target:<kind>:<name>  JSON TargetState
+//	<prefix>:vpnop:<name>          JSON VPNOp (the settings snapshot and progress of a re-point)
+//	<prefix>:lock:<kind>:<name>    lock token (SET NX PX)
+type Redis struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+var _ State = (*Redis)(nil)
+
+// NewRedis returns a Redis State using client and key prefix.
+func NewRedis(client redis.UniversalClient, prefix string) *Redis {
+	return &Redis{c: client, prefix: prefix}
+}
+
+func (r *Redis) targetKey(k TargetKey) string { return r.prefix + ":target:" + k.Kind + ":" + k.Name }
+func (r *Redis) opKey(k TargetKey) string     { return r.prefix + ":vpnop:" + k.Name }
+func (r *Redis) lockKey(k TargetKey) string   { return r.prefix + ":lock:" + k.Kind + ":" + k.Name }
+
+func (r *Redis) getJSON(ctx context.Context, key string, v any) (bool, error) {
+	b, err := r.c.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("state: get %s: %w", key, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("state: decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func (r *Redis) putJSON(ctx context.Context, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := r.c.Set(ctx, key, b, 0).Err(); err != nil {
+		return fmt.Errorf("state: set %s: %w", key, err)
+	}
+	return nil
+}
+
+// GetTarget implements State.
+func (r *Redis) GetTarget(ctx context.Context, k TargetKey) (TargetState, bool, error) {
+	var s TargetState
+	ok, err := r.getJSON(ctx, r.targetKey(k), &s)
+	return s, ok, err
+}
+
+// PutTarget implements State.
+func (r *Redis) PutTarget(ctx context.Context, k TargetKey, s TargetState) error {
+	return r.putJSON(ctx, r.targetKey(k), s)
+}
+
+// GetVPNOp implements State.
+func (r *Redis) GetVPNOp(ctx context.Context, k TargetKey) (VPNOp, bool, error) {
+	var op VPNOp
+	ok, err := r.getJSON(ctx, r.opKey(k), &op)
+	return op, ok, err
+}
+
+// PutVPNOp implements State.
+func (r *Redis) PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
+	return r.putJSON(ctx, r.opKey(k), op)
+}
+
+// DeleteVPNOp implements State.
+func (r *Redis) DeleteVPNOp(ctx context.Context, k TargetKey) error {
+	if err := r.c.Del(ctx, r.opKey(k)).Err(); err != nil {
+		return fmt.Errorf("state: delete op: %w", err)
+	}
+	return nil
+}
+
+// Lock implements State.
+func (r *Redis) Lock(ctx context.Context, k TargetKey, ttl time.Duration) (string, bool, error) {
+	t := newToken()
+	ok, err := r.c.SetNX(ctx, r.lockKey(k), t, ttl).Result()
+	if err != nil {
+		return "", false, fmt.Errorf("state: lock: %w", err)
+	}
+	if !ok {
+		return "", false, nil
+	}
+	return t, true, nil
+}
+
+var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+// Unlock implements State.
+func (r *Redis) Unlock(ctx context.Context, k TargetKey, token string) error {
+	if err := unlockScript.Run(ctx, r.c, []string{r.lockKey(k)}, token).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("state: unlock: %w", err)
+	}
+	return nil
+}

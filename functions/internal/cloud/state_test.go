@@ -1,0 +1,130 @@
+package cloud
+
+import (
+	"context"
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ppter/ppter/internal/aliyunemu"
+	"github.com/ppter/ppter/internal/redistest"
+)
+
+// stores returns a constructor per State implementation; the Redis one uses a real
+// redis-server (internal/redistest) and a fresh key namespace.
+func stores(t *testing.T) map[string]func(*aliyunemu.Clock) State {
+	return map[string]func(*aliyunemu.Clock) State{
+		"memory": func(c *aliyunemu.Clock) State { return NewMemory(c.Now) },
+		"redis":  func(*aliyunemu.Clock) State { return NewRedis(redistest.Client(t), redistest.Namespace()) },
+	}
+}
+
+// TestStateContract runs one suite against the memory and the Redis store.
+func TestStateContract(t *testing.T) {
+	for name, mk := range map[string]func(t *testing.T) State{
+		"memory": func(*testing.T) State { return NewMemory(nil) },
+		"redis":  func(t *testing.T) State { return NewRedis(redistest.Client(t), redistest.Namespace()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := mk(t)
+			ctx := context.Background()
+			k := TargetKey{Kind: "vpn", Name: "vpn-1/to-hz"}
+			if _, ok, err := s.GetTarget(ctx, k); ok || err != nil {
+				t.Fatalf("missing target: got %v, %v", ok, err)
+			}
+			want := TargetState{DesiredIP: netip.MustParseAddr("203.0.113.7"), AppliedIP: netip.MustParseAddr("198.51.100.2"),
+				State: "pending", Attempts: 2, LastError: "x", UpdatedAt: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC),
+				LastRepoint: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+			if err := s.PutTarget(ctx, k, want); err != nil {
+				t.Fatal(err)
+			}
+			got, ok, err := s.GetTarget(ctx, k)
+			if !ok || err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("target round trip: got %+v, %v, %v; want %+v", got, ok, err, want)
+			}
+			op := VPNOp{ID: "op1", Gateway: "vpn-1", Connection: "to-hz", Strategy: StrategyRecreate, OldIP: want.AppliedIP, NewIP: want.DesiredIP,
+				OldCGW: "cgw-1", OldConnID: "vco-1", Step: StepSnapshotted, StartedAt: want.UpdatedAt,
+				Snapshot: ConnSnapshot{Name: "to-hz", Ike: IkeSettings{Psk: "k", IkeLifetime: 86400}, Health: &HealthSettings{Enable: true, Dip: "192.168.1.1"},
+					Tags: []Tag{{Key: "a", Value: "b"}}}}
+			if err := s.PutVPNOp(ctx, k, op); err != nil {
+				t.Fatal(err)
+			}
+			gotOp, ok, err := s.GetVPNOp(ctx, k)
+			if !ok || err != nil || !reflect.DeepEqual(gotOp, op) {
+				t.Fatalf("op round trip: got %+v, %v, %v", gotOp, ok, err)
+			}
+			if err := s.DeleteVPNOp(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, _ := s.GetVPNOp(ctx, k); ok {
+				t.Fatal("op survived delete")
+			}
+			tok, ok, err := s.Lock(ctx, k, time.Minute)
+			if !ok || err != nil || tok == "" {
+				t.Fatalf("lock: got %q, %v, %v", tok, ok, err)
+			}
+			if _, ok, _ := s.Lock(ctx, k, time.Minute); ok {
+				t.Fatal("second lock taken while held")
+			}
+			if _, ok, _ := s.Lock(ctx, TargetKey{Kind: "dns", Name: "vpn-1/to-hz"}, time.Minute); !ok {
+				t.Fatal("locks of different kinds collide")
+			}
+			if err := s.Unlock(ctx, k, "not-mine"); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, _ := s.Lock(ctx, k, time.Minute); ok {
+				t.Fatal("unlock with a foreign token released the lock")
+			}
+			if err := s.Unlock(ctx, k, tok); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, _ := s.Lock(ctx, k, time.Minute); !ok {
+				t.Fatal("lock not free after unlock")
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if err := s.PutTarget(cctx, k, want); err == nil {
+				t.Fatal("write with a cancelled context succeeded")
+			}
+		})
+	}
+}
+
+func TestMemoryLockExpires(t *testing.T) {
+	c := aliyunemu.NewClock(time.Now())
+	s := NewMemory(c.Now)
+	k := TargetKey{Kind: "vpn", Name: "x"}
+	ctx := context.Background()
+	if _, ok, _ := s.Lock(ctx, k, time.Minute); !ok {
+		t.Fatal("lock")
+	}
+	c.Advance(time.Minute)
+	if _, ok, _ := s.Lock(ctx, k, time.Minute); !ok {
+		t.Fatal("expired lock (a killed holder) not taken over")
+	}
+}
+
+func TestRedisKeysShareHashTag(t *testing.T) {
+	c := redistest.Client(t)
+	ns := redistest.Namespace()
+	s := NewRedis(c, ns)
+	ctx := context.Background()
+	k := TargetKey{Kind: "dns", Name: "hz.example.com/A"}
+	_ = s.PutTarget(ctx, k, TargetState{State: "applied"})
+	_ = s.PutVPNOp(ctx, TargetKey{Kind: "vpn", Name: "g/c"}, VPNOp{ID: "1"})
+	_, _, _ = s.Lock(ctx, k, time.Minute)
+	keys, err := c.Keys(ctx, ns+":*").Result()
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("keys: got %v, %v", keys, err)
+	}
+	for _, want := range []string{ns + ":target:dns:hz.example.com/A", ns + ":vpnop:g/c", ns + ":lock:dns:hz.example.com/A"} {
+		found := false
+		for _, k := range keys {
+			found = found || k == want
+		}
+		if !found {
+			t.Fatalf("key %s missing from %v", want, keys)
+		}
+	}
+}
