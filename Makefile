@@ -44,9 +44,7 @@ bench:
 
 ## package: dist/fc (the code directory s.yaml deploys) and dist/ppter-fc.zip for manual upload
 package:
-	@if [ -x scripts/package.sh ]; then scripts/package.sh; else \
-	  mkdir -p dist/fc && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" -o dist/fc/main ./functions/ppter && \
-	  (cd dist/fc && rm -f ../ppter-fc.zip && zip -q -X ../ppter-fc.zip main); fi
+	scripts/package.sh
 
 ## deploy: build and deploy with Serverless Devs (needs `s` configured with your account)
 deploy: package

@@ -138,3 +138,23 @@ func TestSecretsNotInErrors(t *testing.T) {
 		t.Fatalf("error %v must name the key without its value", err)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(base))
+	f.Add(Example)
+	f.Add([]byte("redis: {url: 'memory://'}\nsites: {hz: {key: '${X}'}}"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, err := Parse(raw, envOf(map[string]string{"KEY_HZ": "0123456789abcdef-hz", "PPTER_KEY_HZ": "0123456789abcdef-hz", "PPTER_KEY_BJ": "0123456789abcdef-bj", "PPTER_ADMIN_TOKEN": "0123456789abcdef"}), noFiles)
+		if err != nil {
+			return
+		}
+		if len(c.SiteNames) == 0 || c.Redis.URL == "" || c.Ping.StaleAfter <= 0 {
+			t.Fatalf("accepted an incomplete config: %+v", c)
+		}
+		for _, n := range c.SiteNames {
+			if len(c.Sites[string(n)].Key) < 16 {
+				t.Fatalf("accepted a short key for %s", n)
+			}
+		}
+	})
+}
