@@ -247,7 +247,7 @@ func (r *Reconciler) settled(st TargetState, ip netip.Addr, mode Mode) (settledS
 	}
 	switch {
 	case r.DryRun:
-		if st.State == wire.StateDryRun && mode == ModePing {
+		if (st.State == wire.StateDryRun || st.State == wire.StateApplied && st.AppliedIP == ip) && mode == ModePing {
 			return settledState{state: wire.StateDryRun}, true
 		}
 	case st.State == wire.StateApplied && st.AppliedIP == ip && mode == ModePing:

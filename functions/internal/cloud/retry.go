@@ -129,6 +129,14 @@ func (r *Reconciler) budget(ctx context.Context, d time.Duration) error {
 // backoff within the budget. After the call it checks ctx: a cancelled reconcile stops
 // right there, as a killed function would.
 func (r *Reconciler) call(ctx context.Context, what string, fn func() error) error {
+	return r.callWith(ctx, what, r.backoff(), fn)
+}
+
+// pollBackoff paces status polls: short waits so a re-pointed connection is back soon after
+// the gateway is.
+var pollBackoff = Backoff{Initial: 2 * time.Second, Max: 5 * time.Second}
+
+func (r *Reconciler) callWith(ctx context.Context, what string, b Backoff, fn func() error) error {
 	for attempt := 0; ; attempt++ {
 		if err := r.budget(ctx, 0); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
@@ -143,7 +151,7 @@ func (r *Reconciler) call(ctx context.Context, what string, fn func() error) err
 			}
 			return nil
 		}
-		d := r.backoff().delay(attempt, r.jitter())
+		d := b.delay(attempt, r.jitter())
 		if berr := r.budget(ctx, d); berr != nil {
 			return fmt.Errorf("%s: %w (last error: %v)", what, berr, err)
 		}

@@ -406,7 +406,7 @@ func (r *Reconciler) modifyTunnels(ctx context.Context, op *VPNOp) error {
 
 // waitActive polls the gateway until it is active, with backoff, within the budget.
 func (r *Reconciler) waitActive(ctx context.Context, gw string) error {
-	return r.call(ctx, "DescribeVpnGateway", func() error {
+	return r.callWith(ctx, "DescribeVpnGateway", pollBackoff, func() error {
 		resp, err := r.VPC.DescribeVpnGateway(&vpc.DescribeVpnGatewayRequest{RegionId: tea.String(r.Region), VpnGatewayId: tea.String(gw)})
 		if err != nil {
 			return err
