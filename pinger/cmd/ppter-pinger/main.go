@@ -1,0 +1,120 @@
+// Command ppter-pinger is the ppter office client: it reports the office's public address
+// to the ppter function with a signed ping, learns the peers' addresses and reconfigures
+// the local router through a driver when one changed. See pinger/README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	_ "golang.org/x/crypto/x509roots/fallback" // CA roots for routers without a CA bundle
+
+	"github.com/ppter/ppter/pinger/internal/agent"
+	"github.com/ppter/ppter/pinger/internal/client"
+	"github.com/ppter/ppter/pinger/internal/config"
+	"github.com/ppter/ppter/pinger/internal/lock"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ppter-pinger:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// Exit codes, listed in --help.
+const (
+	exitOK        = 0
+	exitTransient = 1
+	exitUsage     = 2
+	exitRejected  = 3
+)
+
+// exitCode maps an error of run to the process exit code; this is the only place that does.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, client.ErrRejected):
+		return exitRejected
+	case errors.Is(err, config.ErrUsage), errors.Is(err, client.ErrRequest):
+		return exitUsage
+	default:
+		return exitTransient
+	}
+}
+
+// run is the whole program: parse the configuration, then run one cycle or watch.
+func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	cfg, err := config.Parse(args, env)
+	if err != nil {
+		return err
+	}
+	if cfg.Help {
+		_, err := io.WriteString(stdout, config.Usage())
+		return err
+	}
+	if cfg.Version {
+		_, err := fmt.Fprintf(stdout, "ppter-pinger %s\n", version)
+		return err
+	}
+	log := newLogger(cfg.LogFormat, stderr)
+	driver, err := cfg.NewDriver(env, stderr)
+	if err != nil {
+		return err
+	}
+	var pings []agent.Ping
+	for _, f := range cfg.IPFamily.Families() {
+		p, err := newPinger(cfg, f)
+		if err != nil {
+			return fmt.Errorf("%w: %w", config.ErrUsage, err)
+		}
+		pings = append(pings, agent.Ping{Family: f, Pinger: p})
+	}
+	a := agent.New(agent.Options{
+		Site: cfg.Site, Pings: pings, Driver: driver, StatePath: cfg.StatePath,
+		DryRun: cfg.DryRun, Log: log, Out: stdout,
+	})
+	if !cfg.DryRun {
+		l, err := lock.Acquire(cfg.LockPath)
+		if err != nil {
+			return err
+		}
+		defer l.Release()
+	}
+	if cfg.Watch > 0 {
+		log.Info("watching", "site", string(cfg.Site), "every", cfg.Watch.String(), "driver", string(cfg.Driver))
+		return a.Watch(ctx, cfg.Watch, nil, nil)
+	}
+	res, err := a.Cycle(ctx)
+	if err == nil && len(res.Applied) == 0 && len(res.Pending) == 0 {
+		log.Info("no change", "site", string(cfg.Site))
+	}
+	return err
+}
+
+func newPinger(cfg *config.Config, family int) (agent.Pinger, error) {
+	return client.New(client.Options{
+		BaseURL: cfg.URL, Site: cfg.Site, Secret: cfg.Secret,
+		Family: client.Family(family), Agent: "ppter-pinger/" + version,
+	})
+}
+
+func newLogger(f config.LogFormat, w io.Writer) *slog.Logger {
+	if f == config.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ppter/ppter/pinger/internal/fakefn"
+	"github.com/ppter/ppter/pinger/internal/lock"
+	"github.com/ppter/ppter/shared/site"
+)
+
+const (
+	secretHZ = "s3cret-hz-0123456789"
+	secretBJ = "s3cret-bj-0123456789"
+	hook     = `echo "$PPTER_PEER $PPTER_PEER_OLD_IP>$PPTER_PEER_IP" >> "$HOOK_OUT"`
+)
+
+type env struct {
+	t     *testing.T
+	fn    *fakefn.Server
+	dir   string
+	state string
+	hook  string
+	base  []string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	fn := fakefn.New(t, map[site.Name]string{"hz": secretHZ, "bj": secretBJ}, nil)
+	fn.SetAddr("bj", "198.51.100.9")
+	dir := t.TempDir()
+	e := &env{t: t, fn: fn, dir: dir, state: filepath.Join(dir, "state.json"), hook: filepath.Join(dir, "hook.log")}
+	e.base = []string{"PATH=/usr/bin:/bin", "HOOK_OUT=" + e.hook, "PPTER_KEY=" + secretHZ}
+	return e
+}
+
+// run runs the pinger with the standard flags plus extra and returns its exit code.
+func (e *env) run(extra []string, environ ...string) (code int, stdout, stderr string) {
+	e.t.Helper()
+	args := append([]string{"--url", e.fn.URL, "--site", "hz", "--state", e.state, "--exec", hook}, extra...)
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, append(append([]string(nil), e.base...), environ...), &out, &errb)
+	return exitCode(err), out.String(), errb.String() + errString(err)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (e *env) hookLines() []string {
+	b, err := os.ReadFile(e.hook)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+func (e *env) stateBytes() string {
+	b, err := os.ReadFile(e.state)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestFirstRunAppliesThenIdle(t *testing.T) {
+	e := newEnv(t)
+	if code, _, stderr := e.run(nil); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	if got, want := e.hookLines(), []string{"bj >198.51.100.9"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("first run hook: got %q, want %q", got, want)
+	}
+	st := e.stateBytes()
+	if code, _, stderr := e.run(nil); code != 0 {
+		t.Fatalf("second run: exit %d: %s", code, stderr)
+	}
+	if got := len(e.hookLines()); got != 1 {
+		t.Errorf("second identical run: hook ran %d times in total, want 1", got)
+	}
+	if e.stateBytes() != st {
+		t.Error("second identical run rewrote the state file")
+	}
+	if e.fn.Pings() != 2 {
+		t.Errorf("got %d pings, want 2", e.fn.Pings())
+	}
+}
+
+func TestFailurePaths(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(e *env) (args, environ []string)
+		fix    func(e *env)
+		want   int
+	}{
+		{
+			name: "function unreachable",
+			break_: func(e *env) ([]string, []string) {
+				return []string{"--url", "http://127.0.0.1:1"}, nil
+			},
+			want: 1,
+		},
+		{
+			name: "401 wrong secret",
+			break_: func(e *env) ([]string, []string) {
+				return nil, []string{"PPTER_KEY=not-the-secret-0123"}
+			},
+			want: 3,
+		},
+		{name: "409 replayed", break_: failWith(409, "replayed_nonce"), fix: unfail, want: 3},
+		{name: "429 too many failures", break_: failWith(429, "too_many_failures"), fix: unfail, want: 3},
+		{name: "500", break_: failWith(500, "internal"), fix: unfail, want: 1},
+		{name: "503", break_: failWith(503, "store_unavailable"), fix: unfail, want: 1},
+		{
+			name: "driver failing",
+			break_: func(e *env) ([]string, []string) {
+				return []string{"--exec", "exit 7"}, nil
+			},
+			want: 1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			if code, _, stderr := e.run(nil); code != 0 {
+				t.Fatalf("setup run: exit %d: %s", code, stderr)
+			}
+			before := e.stateBytes()
+			e.fn.SetAddr("bj", "198.51.100.10")
+			args, environ := tc.break_(e)
+			code, _, stderr := e.run(args, environ...)
+			if code != tc.want {
+				t.Fatalf("got exit %d, want %d (%s)", code, tc.want, stderr)
+			}
+			if strings.Contains(stderr, secretHZ) {
+				t.Errorf("output contains the secret: %s", stderr)
+			}
+			if e.stateBytes() != before {
+				t.Error("state file changed by a failed cycle")
+			}
+			if got := len(e.hookLines()); got != 1 {
+				t.Errorf("hook ran %d times in total, want 1 (only the setup run)", got)
+			}
+			if tc.fix != nil {
+				tc.fix(e)
+			}
+			if code, _, stderr := e.run(nil); code != 0 {
+				t.Fatalf("retry: exit %d: %s", code, stderr)
+			}
+			lines := e.hookLines()
+			if got := lines[len(lines)-1]; got != "bj 198.51.100.9>198.51.100.10" {
+				t.Errorf("retry hook line %q, want the change from .9 to .10", got)
+			}
+		})
+	}
+}
+
+func failWith(status int, code string) func(e *env) ([]string, []string) {
+	return func(e *env) ([]string, []string) {
+		e.fn.FailWith(status, code)
+		return nil, nil
+	}
+}
+
+func unfail(e *env) { e.fn.FailWith(0, "") }
+
+func TestDryRunChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	code, stdout, stderr := e.run([]string{"--dry-run"})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "would apply peer bj ipv4 none -> 198.51.100.9") {
+		t.Errorf("dry run printed %q", stdout)
+	}
+	if e.hookLines() != nil {
+		t.Errorf("dry run ran the hook: %q", e.hookLines())
+	}
+	if entries, _ := os.ReadDir(e.dir); len(entries) != 0 {
+		t.Errorf("dry run left %d files (state or lock)", len(entries))
+	}
+}
+
+func TestLockPreventsOverlappingRuns(t *testing.T) {
+	e := newEnv(t)
+	l, err := lock.Acquire(e.state + ".lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := e.run(nil)
+	if code != 1 || !strings.Contains(stderr, "holds the lock") {
+		t.Errorf("got exit %d (%s), want 1 and a lock message", code, stderr)
+	}
+	if e.hookLines() != nil || e.fn.Pings() != 0 {
+		t.Error("a locked-out run pinged or ran the hook")
+	}
+	l.Release()
+	if code, _, stderr := e.run(nil); code != 0 {
+		t.Fatalf("after release: exit %d: %s", code, stderr)
+	}
+}
+
+func TestFlagsAndEnv(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(secretHZ+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badKey := filepath.Join(t.TempDir(), "bad")
+	if err := os.WriteFile(badKey, []byte("wrong-secret-0123456\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string // replaces the standard flags when noStd
+		noStd    bool
+		environ  []string
+		want     int
+		wantText string
+	}{
+		{name: "help lists exit codes", args: []string{"--help"}, noStd: true, want: 0, wantText: "Exit codes:"},
+		{name: "help shows env vars", args: []string{"-h"}, noStd: true, want: 0, wantText: "(env PPTER_PINGER_CONFIG)"},
+		{name: "version", args: []string{"--version"}, noStd: true, want: 0, wantText: "ppter-pinger dev"},
+		{name: "url and site from env", noStd: true, args: []string{"--exec", hook}, environ: []string{"PPTER_URL=@URL", "PPTER_SITE=hz", "PPTER_STATE=@STATE"}, want: 0},
+		{name: "flag beats env", args: []string{"--site", "hz"}, environ: []string{"PPTER_SITE=bj"}, want: 0},
+		{name: "env site used when no flag", noStd: true, args: []string{"--url", "@URL", "--state", "@STATE", "--exec", hook}, environ: []string{"PPTER_SITE=bj"}, want: 3},
+		{name: "key file flag beats PPTER_KEY", args: []string{"--key-file", "@KEY"}, environ: []string{"PPTER_KEY=wrong-secret-0123456"}, want: 0},
+		{name: "PPTER_KEY beats PPTER_KEY_FILE", environ: []string{"PPTER_KEY_FILE=@BADKEY"}, want: 0},
+		{name: "missing url", noStd: true, args: []string{"--site", "hz"}, want: 2, wantText: "--url (PPTER_URL) is required"},
+		{name: "bad driver flag", args: []string{"--driver", "cisco"}, want: 2, wantText: "valid: exec, http, routeros, strongswan, wireguard"},
+		{name: "bad driver env", environ: []string{"PPTER_DRIVER=cisco"}, want: 2, wantText: "PPTER_DRIVER"},
+		{name: "bad ip family env", environ: []string{"PPTER_IP_FAMILY=5"}, want: 2, wantText: "valid: 4, 6, both"},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, want: 2, wantText: "valid: text, json"},
+		{name: "bad watch env", environ: []string{"PPTER_WATCH=often"}, want: 2, wantText: "PPTER_WATCH"},
+		{name: "watch too short", args: []string{"--watch", "1s"}, want: 2, wantText: "at least 10s"},
+		{name: "bad dry-run env", environ: []string{"PPTER_DRY_RUN=maybe"}, want: 2, wantText: "PPTER_DRY_RUN"},
+		{name: "bad site", args: []string{"--site", "HZ"}, want: 2, wantText: "invalid site name"},
+		{name: "url with credentials", args: []string{"--url", "https://hz:pw@example.com"}, want: 2, wantText: "must not contain credentials"},
+		{name: "no secret", noStd: true, args: []string{"--url", "https://example.com", "--site", "hz"}, environ: []string{"PPTER_KEY="}, want: 2, wantText: "no secret"},
+		{name: "missing key file", args: []string{"--key-file", "/nonexistent/key"}, want: 2, wantText: "--key-file"},
+		{name: "no secret flag exists", args: []string{"--key", "x"}, want: 2, wantText: "unknown flag: --key"},
+		{name: "stray argument", args: []string{"extra"}, want: 2, wantText: "unexpected argument"},
+		{name: "exec driver without command", noStd: true, args: []string{"--url", "@URL", "--site", "hz", "--state", "@STATE"}, want: 2, wantText: "no command"},
+		{name: "ip family 6 cannot reach an ipv4-only function", args: []string{"--ip-family", "6"}, want: 1, wantText: "function unreachable"},
+		{name: "json logs", args: []string{"--log-format", "json"}, want: 0, wantText: `"msg":"applied"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			subst := func(s string) string {
+				r := strings.NewReplacer("@URL", e.fn.URL, "@STATE", e.state, "@KEY", keyFile, "@BADKEY", badKey)
+				return r.Replace(s)
+			}
+			var args []string
+			if !tc.noStd {
+				args = []string{"--url", e.fn.URL, "--site", "hz", "--state", e.state, "--exec", hook}
+			}
+			for _, a := range tc.args {
+				args = append(args, subst(a))
+			}
+			environ := append([]string(nil), e.base...)
+			for _, v := range tc.environ {
+				environ = append(environ, subst(v))
+			}
+			var out, errb bytes.Buffer
+			err := run(context.Background(), args, environ, &out, &errb)
+			if got := exitCode(err); got != tc.want {
+				t.Fatalf("got exit %d, want %d (err %v, stderr %s)", got, tc.want, err, errb.String())
+			}
+			all := out.String() + errb.String() + errString(err)
+			if !strings.Contains(all, tc.wantText) {
+				t.Errorf("output %q does not mention %q", all, tc.wantText)
+			}
+			if strings.Contains(all, secretHZ) {
+				t.Errorf("output contains the secret")
+			}
+		})
+	}
+}
+
+func TestWatchStopsCleanly(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as if SIGTERM arrived
+	args := []string{"--url", e.fn.URL, "--site", "hz", "--state", e.state, "--exec", hook, "--watch", "1m"}
+	var out, errb bytes.Buffer
+	if err := run(ctx, args, e.base, &out, &errb); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
+}
+
+func TestHookDoesNotSeeSecrets(t *testing.T) {
+	e := newEnv(t)
+	check := `echo "${PPTER_KEY-unset} ${PPTER_ROUTER_PASSWORD-unset}" >> "$HOOK_OUT"`
+	code, _, stderr := e.run([]string{"--exec", check}, "PPTER_ROUTER_PASSWORD=router-pw")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := strings.Join(e.hookLines(), ","); got != "unset unset" {
+		t.Errorf("hook saw %q, want the secrets unset", got)
+	}
+}

@@ -1,0 +1,208 @@
+// Package agent runs the pinger's cycle: ping the function over each address family,
+// compare the answer with the state file, apply each change through the router driver and
+// save the state only for the changes that succeeded. Watch repeats cycles with jitter and
+// exponential backoff until its context ends.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/ppter/ppter/pinger/internal/router"
+	"github.com/ppter/ppter/pinger/internal/state"
+	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
+)
+
+// Errors of a cycle.
+var (
+	// ErrBadAnswer means the function's answer did not make sense (wrong site, bad address).
+	ErrBadAnswer = errors.New("unexpected ping answer")
+	// ErrState means the state file could not be read or written.
+	ErrState = errors.New("state file")
+)
+
+// Pinger sends one ping over one address family (4 or 6). *client.Client implements it.
+type Pinger interface {
+	Ping(ctx context.Context) (wire.PingResponse, error)
+}
+
+// Ping pairs a Pinger with its family.
+type Ping struct {
+	Family int // 4 or 6
+	Pinger Pinger
+}
+
+// Options configure an Agent.
+type Options struct {
+	Site      site.Name
+	Pings     []Ping
+	Driver    router.Driver
+	StatePath string
+	DryRun    bool
+	Log       *slog.Logger
+	// Out receives the dry-run report.
+	Out io.Writer
+	Now func() time.Time
+}
+
+// Agent runs cycles.
+type Agent struct {
+	o Options
+}
+
+// New returns an Agent.
+func New(o Options) *Agent {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Agent{o: o}
+}
+
+// Result summarises one cycle.
+type Result struct {
+	Applied []router.Change
+	Pending []router.Change // found but not applied (dry run)
+	Failed  []router.Change
+}
+
+// Cycle runs one cycle. Its error joins every failure (ping or driver); changes that were
+// applied are saved even when others failed, and failed ones are retried next cycle.
+func (a *Agent) Cycle(ctx context.Context) (Result, error) {
+	var res Result
+	st, err := state.Load(a.o.StatePath, a.o.Site)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", ErrState, err)
+	}
+	var errs []error
+	for _, p := range a.o.Pings {
+		changes, err := a.ping(ctx, p, st)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ping over %s: %w", familyName(p.Family), err))
+			continue
+		}
+		for _, c := range changes {
+			if !a.o.Driver.Wants(c) {
+				continue
+			}
+			if a.o.DryRun {
+				fmt.Fprintf(a.o.Out, "would apply %s\n", c)
+				res.Pending = append(res.Pending, c)
+				continue
+			}
+			if err := a.o.Driver.Apply(ctx, c); err != nil {
+				a.o.Log.Error("apply failed", "change", c.String(), "err", err)
+				res.Failed = append(res.Failed, c)
+				errs = append(errs, err)
+				continue
+			}
+			a.o.Log.Info("applied", "change", c.String())
+			res.Applied = append(res.Applied, c)
+			if c.Self {
+				st.Self.Set(c.Family, c.New)
+			} else {
+				st.SetPeer(c.Peer, c.Family, c.New)
+			}
+		}
+	}
+	if len(res.Applied) > 0 {
+		st.UpdatedAt = a.o.Now().UTC()
+		if err := state.Save(a.o.StatePath, st); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrState, err))
+		}
+	}
+	if len(res.Applied) == 0 && len(res.Failed) == 0 && len(errs) == 0 && !a.o.DryRun {
+		a.o.Log.Debug("nothing changed")
+	}
+	return res, errors.Join(errs...)
+}
+
+// ping pings once and returns the changes against st, self first, then peers by name.
+func (a *Agent) ping(ctx context.Context, p Ping, st *state.State) ([]router.Change, error) {
+	resp, err := p.Pinger.Ping(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Site != string(a.o.Site) {
+		return nil, fmt.Errorf("%w: answer is for site %q", ErrBadAnswer, resp.Site)
+	}
+	self, err := parseAddr(resp.IP, p.Family)
+	if err != nil {
+		return nil, fmt.Errorf("%w: own address: %v", ErrBadAnswer, err)
+	}
+	a.o.Log.Debug("pinged", "family", familyName(p.Family), "ip", self.String(), "changed", resp.Changed, "peers", len(resp.Peers))
+	var changes []router.Change
+	if old := st.Self.Get(p.Family); old != self {
+		changes = append(changes, router.Change{Peer: a.o.Site, Self: true, Family: p.Family, Old: old, New: self, SelfIP: self})
+	}
+	peers := slices.Clone(resp.Peers)
+	slices.SortFunc(peers, func(x, y wire.Peer) int {
+		switch {
+		case x.Site < y.Site:
+			return -1
+		case x.Site > y.Site:
+			return 1
+		}
+		return 0
+	})
+	for _, peer := range peers {
+		name, err := site.Parse(peer.Site)
+		if err != nil {
+			a.o.Log.Warn("ignoring peer with a bad name", "err", err)
+			continue
+		}
+		if name == a.o.Site {
+			continue
+		}
+		raw := peer.IPv4
+		if p.Family == 6 {
+			raw = peer.IPv6
+		}
+		if raw == "" {
+			continue // the peer has no address in this family
+		}
+		ip, err := parseAddr(raw, p.Family)
+		if err != nil {
+			a.o.Log.Warn("ignoring peer address", "peer", string(name), "err", err)
+			continue
+		}
+		if peer.Stale {
+			a.o.Log.Warn("peer is stale", "peer", string(name), "seen_at", peer.SeenAt)
+		}
+		if old := st.Peer(name, p.Family); old != ip {
+			changes = append(changes, router.Change{Peer: name, Family: p.Family, Old: old, New: ip, SelfIP: self})
+		}
+	}
+	return changes, nil
+}
+
+func parseAddr(s string, family int) (netip.Addr, error) {
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	ip = ip.Unmap().WithZone("")
+	if (family == 4) != ip.Is4() {
+		return netip.Addr{}, fmt.Errorf("%s is not an %s address", ip, familyName(family))
+	}
+	return ip, nil
+}
+
+func familyName(f int) string {
+	if f == 6 {
+		return wire.FamilyIPv6
+	}
+	return wire.FamilyIPv4
+}

@@ -1,0 +1,249 @@
+// Package client is the pinger's signed HTTP client for the function's POST /v1/ping: it
+// signs each request with the PPTER-HMAC-SHA256 scheme, dials over the requested address
+// family, bounds every call with timeouts and sorts failures into named errors.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ppter/ppter/shared/auth"
+	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
+)
+
+// Errors returned (wrapped) by Ping. Callers map them to exit codes with errors.Is.
+var (
+	// ErrUnreachable means the function could not be reached (DNS, connect, TLS, timeout).
+	ErrUnreachable = errors.New("function unreachable")
+	// ErrServer means the function answered 5xx or an unreadable success answer.
+	ErrServer = errors.New("function failed")
+	// ErrRejected means the function refused the request: 401, 409 or 429.
+	ErrRejected = errors.New("rejected by the function")
+	// ErrRequest means any other 4xx: usually a wrong URL or an incompatible function.
+	ErrRequest = errors.New("request refused by the function")
+)
+
+// Family is an IP address family the client dials over.
+type Family int
+
+// Address families.
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+// String returns the wire name of the family ("ipv4" or "ipv6").
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return wire.FamilyIPv4
+	case IPv6:
+		return wire.FamilyIPv6
+	}
+	return fmt.Sprintf("family(%d)", int(f))
+}
+
+// Network returns the dial network of the family: "tcp4" or "tcp6".
+func (f Family) Network() string {
+	if f == IPv6 {
+		return "tcp6"
+	}
+	return "tcp4"
+}
+
+// Default timeouts.
+const (
+	DefaultTimeout = 30 * time.Second
+	dialTimeout    = 10 * time.Second
+	maxAnswerBytes = 1 << 20
+)
+
+// Options configure a Client.
+type Options struct {
+	// BaseURL is the trigger's base URL, e.g. https://ppter.example.com (no /v1/ping).
+	BaseURL *url.URL
+	// Site and Secret are the site's credentials. Secret is never logged or put in errors.
+	Site   site.Name
+	Secret []byte
+	// Family is the address family dialled. Ignored when HTTPClient is set.
+	Family Family
+	// Agent goes into the request body, e.g. "ppter-pinger/1.0.0".
+	Agent string
+	// Timeout bounds one whole request; DefaultTimeout when zero.
+	Timeout time.Duration
+	// HTTPClient replaces the client built from Family (tests inject transports with it).
+	HTTPClient *http.Client
+	// Now and Nonce replace the clock and nonce source (tests).
+	Now   func() time.Time
+	Nonce func() string
+}
+
+// Client pings the function.
+type Client struct {
+	opts Options
+	hc   *http.Client
+	url  string
+	path string
+}
+
+// New returns a Client for opts.
+func New(opts Options) (*Client, error) {
+	if opts.BaseURL == nil || (opts.BaseURL.Scheme != "http" && opts.BaseURL.Scheme != "https") || opts.BaseURL.Host == "" {
+		return nil, errors.New("client: base URL must be http:// or https:// with a host")
+	}
+	if opts.BaseURL.User != nil {
+		return nil, errors.New("client: base URL must not carry credentials")
+	}
+	if err := site.Validate(string(opts.Site)); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if len(opts.Secret) == 0 {
+		return nil, errors.New("client: empty secret")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Nonce == nil {
+		opts.Nonce = auth.NewNonce
+	}
+	if opts.Family == 0 {
+		opts.Family = IPv4
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: NewTransport(opts.Family)}
+	}
+	u := *opts.BaseURL
+	u.Path = strings.TrimSuffix(u.Path, "/") + wire.PathPing
+	u.RawQuery, u.Fragment = "", ""
+	return &Client{opts: opts, hc: hc, url: u.String(), path: u.EscapedPath()}, nil
+}
+
+// NewTransport returns an HTTP transport that dials only over f, with bounded connect,
+// TLS and header timeouts, and no proxy (the function must see the office's own address).
+func NewTransport(f Family) *http.Transport {
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	network := f.Network()
+	return &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+		TLSHandshakeTimeout:   dialTimeout,
+		ResponseHeaderTimeout: 20 * time.Second,
+		IdleConnTimeout:       30 * time.Second,
+		MaxIdleConns:          2,
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+// Family returns the family the client was built for.
+func (c *Client) Family() Family { return c.opts.Family }
+
+// Ping sends one signed POST /v1/ping and returns the function's answer.
+func (c *Client) Ping(ctx context.Context) (wire.PingResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	body, err := json.Marshal(wire.PingRequest{Agent: c.opts.Agent})
+	if err != nil {
+		return wire.PingResponse{}, fmt.Errorf("encode ping: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return wire.PingResponse{}, fmt.Errorf("build ping: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", c.opts.Agent)
+	req.Header.Set("Authorization", auth.Header(c.opts.Site, c.opts.Secret, http.MethodPost, c.path, c.opts.Now().Unix(), c.opts.Nonce(), body))
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return wire.PingResponse{}, fmt.Errorf("%w: %s", ErrUnreachable, describeTransport(err))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return wire.PingResponse{}, fmt.Errorf("%w: reading answer: %s", ErrUnreachable, describeTransport(err))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return wire.PingResponse{}, statusError(resp.StatusCode, raw)
+	}
+	var pr wire.PingResponse
+	if err := json.Unmarshal(raw, &pr); err != nil {
+		return wire.PingResponse{}, fmt.Errorf("%w: answer is not a ping response: %v", ErrServer, err)
+	}
+	if pr.IP == "" {
+		return wire.PingResponse{}, fmt.Errorf("%w: answer has no ip", ErrServer)
+	}
+	return pr, nil
+}
+
+// StatusError is a non-200 answer of the function.
+type StatusError struct {
+	Status  int
+	Code    string // wire error code, if the body was a JSON error
+	Message string // the function's message (never contains secrets)
+	kind    error
+}
+
+func (e *StatusError) Error() string {
+	s := fmt.Sprintf("%v: HTTP %d", e.kind, e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Unwrap returns one of ErrRejected, ErrServer or ErrRequest.
+func (e *StatusError) Unwrap() error { return e.kind }
+
+func statusError(status int, raw []byte) error {
+	e := &StatusError{Status: status}
+	var er wire.ErrorResponse
+	if json.Unmarshal(raw, &er) == nil {
+		e.Code, e.Message = er.Error.Code, truncate(er.Error.Message, 200)
+	}
+	switch {
+	case status == http.StatusUnauthorized, status == http.StatusConflict, status == http.StatusTooManyRequests:
+		e.kind = ErrRejected
+	case status >= 500:
+		e.kind = ErrServer
+	default:
+		e.kind = ErrRequest
+	}
+	return e
+}
+
+// describeTransport keeps the cause of a transport error but drops the URL, which the
+// caller already knows and which should not end up in logs twice.
+func describeTransport(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return err.Error()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

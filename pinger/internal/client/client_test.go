@@ -1,0 +1,166 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ppter/ppter/pinger/internal/fakefn"
+)
+
+const secret = "s3cret-hz-0123456789"
+
+func newClient(t *testing.T, base string, o Options) *Client {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.BaseURL = u
+	if o.Site == "" {
+		o.Site = "hz"
+	}
+	if o.Secret == nil {
+		o.Secret = []byte(secret)
+	}
+	o.Agent = "ppter-pinger/test"
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPing(t *testing.T) {
+	fn := fakefn.New(t, map[sitename]string{"hz": secret, "bj": "s3cret-bj-0123456789"}, nil)
+	fn.SetAddr("bj", "198.51.100.9")
+	resp, err := newClient(t, fn.URL, Options{}).Ping(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Site != "hz" || resp.IP != "127.0.0.1" || len(resp.Peers) != 1 || resp.Peers[0].IPv4 != "198.51.100.9" {
+		t.Errorf("got %+v, want hz at 127.0.0.1 with peer bj at 198.51.100.9", resp)
+	}
+}
+
+func TestPingBaseURLWithPath(t *testing.T) {
+	var got string
+	srv := fakeHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		got = r.URL.Path
+		w.Write([]byte(`{"site":"hz","ip":"127.0.0.1"}`))
+	})
+	if _, err := newClient(t, srv+"/ppter/", Options{}).Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got != "/ppter/v1/ping" {
+		t.Errorf("got path %q, want /ppter/v1/ping", got)
+	}
+}
+
+func TestPingFailures(t *testing.T) {
+	fixedNonce := func() string { return "nonce-0123456789abcdef" }
+	tests := []struct {
+		name   string
+		setup  func(fn *fakefn.Server) string // returns the base URL
+		opts   Options
+		twice  bool
+		want   error
+		status int
+	}{
+		{name: "wrong secret", opts: Options{Secret: []byte("wrong-secret-012345")}, want: ErrRejected, status: 401},
+		{name: "unknown site", opts: Options{Site: "nowhere"}, want: ErrRejected, status: 401},
+		{name: "clock skew", opts: Options{Now: func() time.Time { return time.Now().Add(-time.Hour) }}, want: ErrRejected, status: 401},
+		{name: "replayed nonce", opts: Options{Nonce: fixedNonce}, twice: true, want: ErrRejected, status: 409},
+		{name: "too many failures", setup: func(fn *fakefn.Server) string { fn.FailWith(429, "too_many_failures"); return fn.URL }, want: ErrRejected, status: 429},
+		{name: "server error", setup: func(fn *fakefn.Server) string { fn.FailWith(503, "store_unavailable"); return fn.URL }, want: ErrServer, status: 503},
+		{name: "body too large", setup: func(fn *fakefn.Server) string { fn.FailWith(413, "body_too_large"); return fn.URL }, want: ErrRequest, status: 413},
+		{name: "unreachable", setup: func(fn *fakefn.Server) string { fn.Close(); return fn.URL }, want: ErrUnreachable},
+		{name: "ipv6 only cannot reach an ipv4 listener", opts: Options{Family: IPv6}, want: ErrUnreachable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fn := fakefn.New(t, map[sitename]string{"hz": secret}, nil)
+			base := fn.URL
+			if tc.setup != nil {
+				base = tc.setup(fn)
+			}
+			c := newClient(t, base, tc.opts)
+			_, err := c.Ping(context.Background())
+			if tc.twice {
+				if err != nil {
+					t.Fatalf("first ping: %v", err)
+				}
+				_, err = c.Ping(context.Background())
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			var se *StatusError
+			if tc.status != 0 && (!errors.As(err, &se) || se.Status != tc.status) {
+				t.Errorf("got %v, want status %d", err, tc.status)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error %q contains the secret", err)
+			}
+		})
+	}
+}
+
+func TestPingBadAnswer(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string
+	}{
+		{name: "not JSON", answer: "<html>proxy</html>"},
+		{name: "no ip", answer: `{"site":"hz"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := fakeHandler(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(tc.answer)) })
+			_, err := newClient(t, srv, Options{}).Ping(context.Background())
+			if !errors.Is(err, ErrServer) {
+				t.Fatalf("got %v, want ErrServer", err)
+			}
+		})
+	}
+}
+
+func TestPingTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := fakeHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	_, err := newClient(t, srv, Options{Timeout: 100 * time.Millisecond}).Ping(context.Background())
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("got %v, want ErrUnreachable timeout", err)
+	}
+}
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	u := func(s string) *url.URL { x, _ := url.Parse(s); return x }
+	tests := []struct {
+		name string
+		o    Options
+	}{
+		{name: "no URL", o: Options{Site: "hz", Secret: []byte("x")}},
+		{name: "ftp URL", o: Options{BaseURL: u("ftp://x"), Site: "hz", Secret: []byte("x")}},
+		{name: "credentials in URL", o: Options{BaseURL: u("https://a:b@x"), Site: "hz", Secret: []byte("x")}},
+		{name: "bad site", o: Options{BaseURL: u("https://x"), Site: "HZ", Secret: []byte("x")}},
+		{name: "no secret", o: Options{BaseURL: u("https://x"), Site: "hz"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.o); err == nil {
+				t.Fatal("got nil error")
+			}
+		})
+	}
+}

@@ -1,0 +1,211 @@
+// Package fakefn is a stand-in for the ppter function's POST /v1/ping, for the pinger's
+// tests. It keeps state like the real one — each site's addresses per family, the nonces
+// seen — verifies every signature with shared/auth and refuses bad, stale or replayed
+// requests, and answers anything it does not know with an error and a test failure.
+package fakefn
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ppter/ppter/shared/auth"
+	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
+)
+
+// Server is the fake function.
+type Server struct {
+	*httptest.Server
+	t   testing.TB
+	now func() time.Time
+
+	mu      sync.Mutex
+	sites   map[site.Name]*siteState
+	nonces  map[string]bool
+	fail    int
+	failErr string
+	pings   int
+	refused int
+}
+
+type siteState struct {
+	secret     []byte
+	ipv4, ipv6 netip.Addr
+	source     netip.Addr // when valid, replaces the connection's address (tests "move" a site)
+	changedAt  time.Time
+}
+
+// New starts a fake function knowing the given sites and secrets. now may be nil.
+func New(t testing.TB, secrets map[site.Name]string, now func() time.Time) *Server {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{t: t, now: now, sites: map[site.Name]*siteState{}, nonces: map[string]bool{}}
+	for n, sec := range secrets {
+		s.sites[n] = &siteState{secret: []byte(sec)}
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// SetAddr records ip as site n's address, as if n had pinged from it.
+func (s *Server) SetAddr(n site.Name, ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.record(s.sites[n], netip.MustParseAddr(ip))
+}
+
+// SetSource makes site n's next pings appear to come from ip.
+func (s *Server) SetSource(n site.Name, ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sites[n].source = netip.MustParseAddr(ip)
+}
+
+// FailWith makes every following authenticated ping fail with status and code; 0 stops it.
+func (s *Server) FailWith(status int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail, s.failErr = status, code
+}
+
+// Pings returns how many pings were answered 200.
+func (s *Server) Pings() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pings
+}
+
+// Refused returns how many requests were refused for bad credentials or replays.
+func (s *Server) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
+func (s *Server) record(st *siteState, ip netip.Addr) (changed bool, prev netip.Addr) {
+	if ip.Is4() {
+		prev, st.ipv4 = st.ipv4, ip
+	} else {
+		prev, st.ipv6 = st.ipv6, ip
+	}
+	if prev != ip {
+		st.changedAt = s.now()
+	}
+	return prev != ip, prev
+}
+
+func writeErr(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(wire.ErrorResponse{Error: wire.ErrorBody{Code: code, Message: msg}})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != wire.PathPing {
+		s.t.Errorf("fakefn: unexpected path %s", r.URL.Path)
+		writeErr(w, http.StatusNotFound, wire.CodeNotFound, "no such path")
+		return
+	}
+	if r.Method != http.MethodPost {
+		s.t.Errorf("fakefn: unexpected method %s", r.Method)
+		writeErr(w, http.StatusMethodNotAllowed, wire.CodeMethodNotAllowed, "POST only")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxBodyBytes+1))
+	if err != nil || len(body) > wire.MaxBodyBytes {
+		writeErr(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "body too large")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	creds, err := auth.Parse(r.Header.Get("Authorization"))
+	if err != nil || creds.Kind != auth.KindHMAC {
+		s.refused++
+		writeErr(w, http.StatusUnauthorized, wire.CodeUnauthorized, "bad credentials")
+		return
+	}
+	st, ok := s.sites[creds.Site]
+	if !ok || creds.VerifySecret(st.secret, r.Method, r.URL.EscapedPath(), body) != nil {
+		s.refused++
+		writeErr(w, http.StatusUnauthorized, wire.CodeUnauthorized, "bad credentials")
+		return
+	}
+	if err := creds.CheckTime(s.now()); err != nil {
+		s.refused++
+		writeErr(w, http.StatusUnauthorized, wire.CodeStaleTimestamp, "timestamp outside the window")
+		return
+	}
+	key := string(creds.Site) + "/" + creds.Nonce
+	if s.nonces[key] {
+		s.refused++
+		writeErr(w, http.StatusConflict, wire.CodeReplayed, "nonce already used")
+		return
+	}
+	s.nonces[key] = true
+	var req wire.PingRequest
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeErr(w, http.StatusBadRequest, wire.CodeBadJSON, "body is not JSON")
+			return
+		}
+	}
+	if !strings.HasPrefix(req.Agent, "ppter-pinger/") {
+		s.t.Errorf("fakefn: unexpected agent %q", req.Agent)
+	}
+	if s.fail != 0 {
+		writeErr(w, s.fail, s.failErr, "failing on purpose")
+		return
+	}
+	ip := st.source
+	if !ip.IsValid() {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		ip = netip.MustParseAddr(host).Unmap()
+	}
+	changed, prev := s.record(st, ip)
+	s.pings++
+	resp := wire.PingResponse{
+		Site: string(creds.Site), IP: ip.String(), Family: wire.FamilyIPv4, Changed: changed,
+		SeenAt: s.now().UTC(), FleetVersion: int64(s.pings), Peers: []wire.Peer{}, Targets: []wire.Target{},
+	}
+	if ip.Is6() {
+		resp.Family = wire.FamilyIPv6
+	}
+	if prev.IsValid() {
+		resp.PreviousIP = prev.String()
+	}
+	names := make([]site.Name, 0, len(s.sites))
+	for n := range s.sites {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if n == creds.Site {
+			continue
+		}
+		p := s.sites[n]
+		resp.Peers = append(resp.Peers, wire.Peer{Site: string(n), IPv4: str(p.ipv4), IPv6: str(p.ipv6), ChangedAt: p.changedAt, SeenAt: p.changedAt})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(resp); err != nil {
+		panic(fmt.Sprintf("fakefn: encode: %v", err))
+	}
+}
+
+func str(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}

@@ -1,0 +1,453 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/ppter/ppter/shared/site"
+)
+
+// HTTPConfig configures the http driver: a declarative replay of what a browser does on a
+// router's admin page. Login requests run first (cookies are kept in a jar, values are
+// captured from bodies, headers or cookies), then the update requests, once per change.
+// Every text field of a request is a Go template with .Peer, .PeerIP, .OldIP, .SelfIP,
+// .Family, .Username, .Password, .Vars (the peer's vars) and .Captured (captured values).
+//
+//	http:
+//	  base_url: https://192.168.1.1
+//	  username: admin
+//	  password_file: /etc/ppter/router.pass      # or env PPTER_ROUTER_PASSWORD
+//	  peers: { bj: { index: "2" } }              # template vars per peer; only these peers are applied
+//	  login:
+//	    - { method: GET, path: /login, capture: [ { name: csrf, regex: 'name="csrf" value="([^"]+)"' } ] }
+//	    - method: POST
+//	      path: /login
+//	      form: { user: "{{.Username}}", pass: "{{.Password}}", csrf: "{{.Captured.csrf}}" }
+//	  update:
+//	    - method: POST
+//	      path: /vpn/peer/{{.Vars.index}}
+//	      headers: { X-CSRF-Token: "{{.Captured.csrf}}" }
+//	      form: { remote: "{{.PeerIP}}" }
+//	      expect_body: '"ok":true'
+type HTTPConfig struct {
+	BaseURL      string                          `yaml:"base_url"`
+	Username     string                          `yaml:"username"`
+	PasswordFile string                          `yaml:"password_file"`
+	Password     string                          `yaml:"-"`
+	TLS          TLSConfig                       `yaml:",inline"`
+	Timeout      time.Duration                   `yaml:"timeout"`
+	Family       Family                          `yaml:"family"`
+	Peers        map[site.Name]map[string]string `yaml:"peers"`
+	Login        []HTTPRequest                   `yaml:"login"`
+	Update       []HTTPRequest                   `yaml:"update"`
+	HTTPClient   *http.Client                    `yaml:"-"`
+}
+
+// HTTPRequest is one templated request.
+type HTTPRequest struct {
+	Method      string            `yaml:"method"`
+	Path        string            `yaml:"path"`
+	Query       map[string]string `yaml:"query"`
+	Headers     map[string]string `yaml:"headers"`
+	Form        map[string]string `yaml:"form"`
+	JSON        string            `yaml:"json"`
+	Body        string            `yaml:"body"`
+	ContentType string            `yaml:"content_type"`
+	// ExpectStatus lists accepted statuses; any 2xx or 3xx when empty.
+	ExpectStatus []int `yaml:"expect_status"`
+	// ExpectBody is a regular expression the answer body must match (routers often answer
+	// 200 with an error page).
+	ExpectBody string        `yaml:"expect_body"`
+	Capture    []HTTPCapture `yaml:"capture"`
+}
+
+// HTTPCapture captures one value from an answer, by regex (first group) or JSON path.
+type HTTPCapture struct {
+	Name string `yaml:"name"`
+	// From is body (default), header:NAME or cookie:NAME.
+	From  string `yaml:"from"`
+	Regex string `yaml:"regex"`
+	// JSON is a dotted path into a JSON body, e.g. data.token or items.0.id.
+	JSON string `yaml:"json"`
+}
+
+// HTTP drives routers that only have a web admin page (SMB routers from Huawei, H3C,
+// TP-Link and the like) by replaying the requests a browser makes: log in, capture the
+// session cookie or CSRF token, post the new peer address. TLS verification is on unless
+// insecure_skip_verify is set.
+type HTTP struct {
+	cfg    HTTPConfig
+	base   *url.URL
+	login  []compiledRequest
+	update []compiledRequest
+}
+
+var _ Driver = (*HTTP)(nil)
+
+type compiledRequest struct {
+	HTTPRequest
+	label      string
+	method     *template.Template
+	path       *template.Template
+	body       *template.Template
+	query      map[string]*template.Template
+	headers    map[string]*template.Template
+	form       map[string]*template.Template
+	expectBody *regexp.Regexp
+	capture    []compiledCapture
+}
+
+type compiledCapture struct {
+	HTTPCapture
+	re *regexp.Regexp
+}
+
+// ErrHTTPStep means a request of the http driver failed or its answer was not as expected.
+var ErrHTTPStep = errors.New("http step failed")
+
+// NewHTTP returns an http driver, checking every template and regex up front.
+func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, errors.New("http: base_url must be http(s)://host[:port] without credentials")
+	}
+	if len(cfg.Update) == 0 {
+		return nil, errors.New("http: no update requests")
+	}
+	for name := range cfg.Peers {
+		if err := site.Validate(string(name)); err != nil {
+			return nil, fmt.Errorf("http: peers: %w", err)
+		}
+	}
+	h := &HTTP{cfg: cfg, base: u}
+	for i, r := range cfg.Login {
+		c, err := compile(fmt.Sprintf("login[%d]", i), r)
+		if err != nil {
+			return nil, err
+		}
+		h.login = append(h.login, c)
+	}
+	for i, r := range cfg.Update {
+		c, err := compile(fmt.Sprintf("update[%d]", i), r)
+		if err != nil {
+			return nil, err
+		}
+		h.update = append(h.update, c)
+	}
+	return h, nil
+}
+
+func compile(label string, r HTTPRequest) (compiledRequest, error) {
+	c := compiledRequest{HTTPRequest: r, label: label}
+	tpl := func(field, text string) (*template.Template, error) {
+		t, err := template.New(label + "." + field).Option("missingkey=error").Parse(text)
+		if err != nil {
+			return nil, fmt.Errorf("http: %s %s: %w", label, field, err)
+		}
+		return t, nil
+	}
+	tplMap := func(field string, m map[string]string) (map[string]*template.Template, error) {
+		out := map[string]*template.Template{}
+		for k, v := range m {
+			t, err := tpl(field+"."+k, v)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = t
+		}
+		return out, nil
+	}
+	var err error
+	if r.Method == "" {
+		r.Method = http.MethodGet
+	}
+	if c.method, err = tpl("method", r.Method); err != nil {
+		return c, err
+	}
+	if !strings.HasPrefix(r.Path, "/") {
+		return c, fmt.Errorf("http: %s: path must start with /", label)
+	}
+	if c.path, err = tpl("path", r.Path); err != nil {
+		return c, err
+	}
+	bodies := 0
+	for _, b := range []bool{len(r.Form) > 0, r.JSON != "", r.Body != ""} {
+		if b {
+			bodies++
+		}
+	}
+	if bodies > 1 {
+		return c, fmt.Errorf("http: %s: set only one of form, json, body", label)
+	}
+	body := r.Body
+	if r.JSON != "" {
+		body = r.JSON
+	}
+	if c.body, err = tpl("body", body); err != nil {
+		return c, err
+	}
+	if c.query, err = tplMap("query", r.Query); err != nil {
+		return c, err
+	}
+	if c.headers, err = tplMap("headers", r.Headers); err != nil {
+		return c, err
+	}
+	if c.form, err = tplMap("form", r.Form); err != nil {
+		return c, err
+	}
+	if r.ExpectBody != "" {
+		if c.expectBody, err = regexp.Compile(r.ExpectBody); err != nil {
+			return c, fmt.Errorf("http: %s expect_body: %w", label, err)
+		}
+	}
+	for _, cp := range r.Capture {
+		cc := compiledCapture{HTTPCapture: cp}
+		if cp.Name == "" {
+			return c, fmt.Errorf("http: %s: capture without name", label)
+		}
+		if (cp.Regex == "") == (cp.JSON == "") {
+			return c, fmt.Errorf("http: %s capture %s: set exactly one of regex, json", label, cp.Name)
+		}
+		if cp.From != "" && cp.From != "body" && !strings.HasPrefix(cp.From, "header:") && !strings.HasPrefix(cp.From, "cookie:") {
+			return c, fmt.Errorf("http: %s capture %s: from must be body, header:NAME or cookie:NAME", label, cp.Name)
+		}
+		if cp.Regex != "" {
+			if cc.re, err = regexp.Compile(cp.Regex); err != nil {
+				return c, fmt.Errorf("http: %s capture %s: %w", label, cp.Name, err)
+			}
+			if cc.re.NumSubexp() < 1 {
+				return c, fmt.Errorf("http: %s capture %s: regex needs a (group)", label, cp.Name)
+			}
+		}
+		c.capture = append(c.capture, cc)
+	}
+	return c, nil
+}
+
+// Wants accepts peer changes in the configured family, limited to the listed peers when
+// peers is set.
+func (h *HTTP) Wants(c Change) bool {
+	if c.Self || !h.cfg.Family.Is(c.Family) {
+		return false
+	}
+	if len(h.cfg.Peers) == 0 {
+		return true
+	}
+	_, ok := h.cfg.Peers[c.Peer]
+	return ok
+}
+
+// templateData is what templates see.
+type templateData struct {
+	Peer, PeerIP, OldIP, SelfIP, Family string
+	Username, Password                  string
+	Vars                                map[string]string
+	Captured                            map[string]string
+}
+
+// Apply logs in with a fresh session and runs the update requests.
+func (h *HTTP) Apply(ctx context.Context, c Change) error {
+	hc := h.cfg.HTTPClient
+	if hc == nil {
+		var err error
+		if hc, err = newHTTPClient(h.cfg.TLS, h.cfg.Timeout); err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
+	}
+	jar, _ := cookiejar.New(nil)
+	session := *hc
+	session.Jar = jar
+	data := &templateData{
+		Peer: string(c.Peer), PeerIP: c.New.String(), SelfIP: addrString(c.SelfIP), OldIP: addrString(c.Old),
+		Family: c.FamilyName(), Username: h.cfg.Username, Password: h.cfg.Password,
+		Vars: h.cfg.Peers[c.Peer], Captured: map[string]string{},
+	}
+	if data.Vars == nil {
+		data.Vars = map[string]string{}
+	}
+	for _, r := range slices.Concat(h.login, h.update) {
+		if err := h.step(ctx, &session, jar, r, data); err != nil {
+			return fmt.Errorf("http: %w: %w", ErrApply, err)
+		}
+	}
+	return nil
+}
+
+func addrString(a interface {
+	IsValid() bool
+	String() string
+}) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func render(t *template.Template, data *templateData) (string, error) {
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		// The template error names the field, never the rendered value (it may hold a secret).
+		return "", fmt.Errorf("template %s: missing value", t.Name())
+	}
+	return b.String(), nil
+}
+
+// step runs one request. Its errors name the step and the status, never the URL, the
+// request body or the answer body, which may carry credentials.
+func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r compiledRequest, data *templateData) error {
+	method, err := render(r.method, data)
+	if err != nil {
+		return err
+	}
+	path, err := render(r.path, data)
+	if err != nil {
+		return err
+	}
+	u := *h.base
+	pu, err := url.Parse(path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: bad path", ErrHTTPStep, r.label)
+	}
+	u.Path, u.RawQuery = pu.Path, pu.RawQuery
+	q := u.Query()
+	for k, t := range r.query {
+		v, err := render(t, data)
+		if err != nil {
+			return err
+		}
+		q.Set(k, v)
+	}
+	u.RawQuery = q.Encode()
+	var body io.Reader
+	contentType := r.ContentType
+	switch {
+	case len(r.form) > 0:
+		f := url.Values{}
+		for k, t := range r.form {
+			v, err := render(t, data)
+			if err != nil {
+				return err
+			}
+			f.Set(k, v)
+		}
+		body = strings.NewReader(f.Encode())
+		if contentType == "" {
+			contentType = "application/x-www-form-urlencoded"
+		}
+	default:
+		b, err := render(r.body, data)
+		if err != nil {
+			return err
+		}
+		if b != "" {
+			body = strings.NewReader(b)
+		}
+		if r.JSON != "" && contentType == "" {
+			contentType = "application/json"
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), u.String(), body)
+	if err != nil {
+		return fmt.Errorf("%w: %s: bad request", ErrHTTPStep, r.label)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, t := range r.headers {
+		v, err := render(t, data)
+		if err != nil {
+			return err
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("%w: %s %s: %v", ErrHTTPStep, r.label, r.Path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: reading answer: %v", ErrHTTPStep, r.label, r.Path, err)
+	}
+	if len(r.ExpectStatus) > 0 && !slices.Contains(r.ExpectStatus, resp.StatusCode) ||
+		len(r.ExpectStatus) == 0 && (resp.StatusCode < 200 || resp.StatusCode >= 400) {
+		return fmt.Errorf("%w: %s %s: HTTP %d", ErrHTTPStep, r.label, r.Path, resp.StatusCode)
+	}
+	if r.expectBody != nil && !r.expectBody.Match(raw) {
+		return fmt.Errorf("%w: %s %s: answer does not match expect_body", ErrHTTPStep, r.label, r.Path)
+	}
+	for _, cp := range r.capture {
+		v, err := capture(cp, resp, raw, jar, resp.Request.URL)
+		if err != nil {
+			return fmt.Errorf("%w: %s %s: capture %s: %v", ErrHTTPStep, r.label, r.Path, cp.Name, err)
+		}
+		data.Captured[cp.Name] = v
+	}
+	return nil
+}
+
+func capture(cp compiledCapture, resp *http.Response, body []byte, jar http.CookieJar, u *url.URL) (string, error) {
+	src := string(body)
+	switch {
+	case strings.HasPrefix(cp.From, "header:"):
+		src = resp.Header.Get(strings.TrimPrefix(cp.From, "header:"))
+	case strings.HasPrefix(cp.From, "cookie:"):
+		name := strings.TrimPrefix(cp.From, "cookie:")
+		src = ""
+		for _, ck := range jar.Cookies(u) {
+			if ck.Name == name {
+				src = ck.Value
+			}
+		}
+	}
+	if cp.re != nil {
+		m := cp.re.FindStringSubmatch(src)
+		if m == nil {
+			return "", errors.New("regex did not match")
+		}
+		return m[1], nil
+	}
+	var v any
+	if err := json.Unmarshal([]byte(src), &v); err != nil {
+		return "", errors.New("answer is not JSON")
+	}
+	for _, key := range strings.Split(cp.JSON, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[key]
+		case []any:
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i >= len(x) {
+				return "", fmt.Errorf("no element %q", key)
+			}
+			v = x[i]
+		default:
+			return "", fmt.Errorf("no field %q", key)
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	}
+	return "", fmt.Errorf("json path %s is not a string or number", cp.JSON)
+}

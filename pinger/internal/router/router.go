@@ -1,0 +1,86 @@
+// Package router holds the pinger's router drivers: each reconfigures one kind of office
+// router (or runs a user hook) when a peer's address changes. The Driver interface is small
+// so that each driver is one file: exec, http, routeros, strongswan, wireguard.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/ppter/ppter/shared/site"
+)
+
+// Errors shared by drivers.
+var (
+	// ErrApply means the router refused or failed a change; the cycle exits 1 and retries.
+	ErrApply = errors.New("router change failed")
+	// ErrNotFound means the configured router object (peer, connection) does not exist.
+	ErrNotFound = errors.New("router object not found")
+)
+
+// Change is one address to apply. For a peer change, Peer is the peer's site and Old/New
+// its last applied and current address; for the office's own change (Self true), Peer is
+// the office's own site and Old/New are its own addresses.
+type Change struct {
+	Peer   site.Name
+	Self   bool
+	Family int        // 4 or 6
+	Old    netip.Addr // zero when nothing was applied before
+	New    netip.Addr
+	SelfIP netip.Addr // the office's current address in Family
+}
+
+// FamilyName returns "ipv4" or "ipv6".
+func (c Change) FamilyName() string {
+	if c.Family == 6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+func (c Change) String() string {
+	who := "peer " + string(c.Peer)
+	if c.Self {
+		who = "self " + string(c.Peer)
+	}
+	old := "none"
+	if c.Old.IsValid() {
+		old = c.Old.String()
+	}
+	return fmt.Sprintf("%s %s %s -> %s", who, c.FamilyName(), old, c.New)
+}
+
+// Driver reconfigures a router. Wants filters the changes a driver acts on (for example
+// only the peers it has a mapping for); the pinger records in its state file only the
+// changes a driver wanted and applied, so adding a mapping later applies it then.
+// Apply must be idempotent: a change may be applied again after a failure.
+type Driver interface {
+	Wants(c Change) bool
+	Apply(ctx context.Context, c Change) error
+}
+
+// Family selects the address family a mapped router object follows.
+type Family int
+
+// UnmarshalText accepts ipv4, ipv6, 4 or 6.
+func (f *Family) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "ipv4", "4", "":
+		*f = 4
+	case "ipv6", "6":
+		*f = 6
+	default:
+		return fmt.Errorf("family %q: want ipv4 or ipv6", b)
+	}
+	return nil
+}
+
+// Is reports whether f (defaulting to IPv4) is family 4 or 6.
+func (f Family) Is(family int) bool {
+	if f == 0 {
+		return family == 4
+	}
+	return int(f) == family
+}

@@ -1,0 +1,183 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ppter/ppter/shared/site"
+)
+
+// RouterOSConfig configures the routeros driver.
+//
+//	routeros:
+//	  url: https://192.168.88.1
+//	  username: ppter
+//	  password_file: /etc/ppter/routeros.pass   # or env PPTER_ROUTER_PASSWORD
+//	  peers:
+//	    bj: { ipsec_peer: to-bj }
+//	    sh: { wireguard_peer: sh }
+type RouterOSConfig struct {
+	URL          string                     `yaml:"url"`
+	Username     string                     `yaml:"username"`
+	PasswordFile string                     `yaml:"password_file"`
+	Password     string                     `yaml:"-"`
+	TLS          TLSConfig                  `yaml:",inline"`
+	Timeout      time.Duration              `yaml:"timeout"`
+	Peers        map[site.Name]RouterOSPeer `yaml:"peers"`
+	HTTPClient   *http.Client               `yaml:"-"`
+}
+
+// RouterOSPeer maps a ppter peer to one RouterOS object, found by its name.
+type RouterOSPeer struct {
+	// IPsecPeer is the name of an /ip/ipsec/peer whose address follows the peer.
+	IPsecPeer string `yaml:"ipsec_peer"`
+	// WireGuardPeer is the name of an /interface/wireguard/peers entry whose
+	// endpoint-address follows the peer.
+	WireGuardPeer string `yaml:"wireguard_peer"`
+	Family        Family `yaml:"family"`
+}
+
+// RouterOS drives MikroTik RouterOS v7 through its REST API (/rest, Basic auth): it finds
+// an IPsec peer (or a WireGuard peer) by name and PATCHes its address. For any MikroTik
+// router running RouterOS 7.1 or later with the www-ssl (or www) service enabled.
+type RouterOS struct {
+	cfg  RouterOSConfig
+	base string
+	hc   *http.Client
+}
+
+var _ Driver = (*RouterOS)(nil)
+
+// NewRouterOS returns a routeros driver.
+func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, errors.New("routeros: url must be http(s)://host[:port] without credentials")
+	}
+	if cfg.Username == "" {
+		return nil, errors.New("routeros: username is required")
+	}
+	if len(cfg.Peers) == 0 {
+		return nil, errors.New("routeros: no peers mapped")
+	}
+	for name, p := range cfg.Peers {
+		if err := site.Validate(string(name)); err != nil {
+			return nil, fmt.Errorf("routeros: peers: %w", err)
+		}
+		if (p.IPsecPeer == "") == (p.WireGuardPeer == "") {
+			return nil, fmt.Errorf("routeros: peer %s: set exactly one of ipsec_peer, wireguard_peer", name)
+		}
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		if hc, err = newHTTPClient(cfg.TLS, cfg.Timeout); err != nil {
+			return nil, fmt.Errorf("routeros: %w", err)
+		}
+	}
+	return &RouterOS{cfg: cfg, base: strings.TrimSuffix(u.String(), "/") + "/rest", hc: hc}, nil
+}
+
+// Wants accepts changes of mapped peers in their family.
+func (r *RouterOS) Wants(c Change) bool {
+	p, ok := r.cfg.Peers[c.Peer]
+	return ok && !c.Self && p.Family.Is(c.Family)
+}
+
+// Apply finds the mapped object and sets its address unless it already has it.
+func (r *RouterOS) Apply(ctx context.Context, c Change) error {
+	p := r.cfg.Peers[c.Peer]
+	menu, name, field := "/ip/ipsec/peer", p.IPsecPeer, "address"
+	if p.WireGuardPeer != "" {
+		menu, name, field = "/interface/wireguard/peers", p.WireGuardPeer, "endpoint-address"
+	}
+	var items []map[string]any
+	if err := r.do(ctx, http.MethodGet, menu+"?name="+url.QueryEscape(name), nil, &items); err != nil {
+		return fmt.Errorf("routeros: find %s %q: %w", menu, name, err)
+	}
+	switch len(items) {
+	case 0:
+		return fmt.Errorf("routeros: %w: %s %q", ErrNotFound, menu, name)
+	case 1:
+	default:
+		return fmt.Errorf("routeros: %w: %d entries in %s named %q", ErrApply, len(items), menu, name)
+	}
+	id, _ := items[0][".id"].(string)
+	if id == "" || strings.ContainsAny(id, "/?#") {
+		return fmt.Errorf("routeros: %w: %s %q has no usable .id", ErrApply, menu, name)
+	}
+	cur, _ := items[0][field].(string)
+	if sameAddr(cur, c.New.String()) {
+		return nil
+	}
+	body, _ := json.Marshal(map[string]string{field: c.New.String()})
+	if err := r.do(ctx, http.MethodPatch, menu+"/"+id, body, nil); err != nil {
+		return fmt.Errorf("routeros: set %s %q %s: %w", menu, name, field, err)
+	}
+	return nil
+}
+
+// sameAddr compares RouterOS's "203.0.113.7/32" with "203.0.113.7".
+func sameAddr(routerValue, ip string) bool {
+	v := strings.TrimSuffix(strings.TrimSuffix(routerValue, "/32"), "/128")
+	return v == ip
+}
+
+// routerOSError is RouterOS's error body: {"error":404,"message":"Not Found","detail":"…"}.
+type routerOSError struct {
+	Error   int    `json:"error"`
+	Message string `json:"message"`
+	Detail  string `json:"detail"`
+}
+
+func (r *RouterOS) do(ctx context.Context, method, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrApply, err)
+	}
+	req.SetBasicAuth(r.cfg.Username, r.cfg.Password)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is known to the caller
+		}
+		return fmt.Errorf("%w: %v", ErrApply, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrApply, err)
+	}
+	if resp.StatusCode >= 300 {
+		var re routerOSError
+		msg := http.StatusText(resp.StatusCode)
+		if json.Unmarshal(raw, &re) == nil && re.Message != "" {
+			msg = re.Message
+			if re.Detail != "" {
+				msg += ": " + re.Detail
+			}
+		}
+		return fmt.Errorf("%w: HTTP %d: %s", ErrApply, resp.StatusCode, msg)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("%w: bad JSON answer: %v", ErrApply, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/ppter/ppter/pinger/internal/atomicfile"
+	"github.com/ppter/ppter/shared/site"
+)
+
+// StrongSwanConfig configures the strongswan driver.
+//
+//	strongswan:
+//	  conf_dir: /etc/swanctl/conf.d
+//	  peers:
+//	    bj: { connection: to-bj, children: [ lan ] }
+type StrongSwanConfig struct {
+	// Swanctl is the swanctl tool; "swanctl" (from PATH) when empty.
+	Swanctl string `yaml:"swanctl"`
+	// ConfDir receives one generated file per connection, ppter-CONNECTION.conf; it must
+	// be included by swanctl.conf after the connection's own definition (the stock
+	// swanctl.conf ends with "include conf.d/*.conf"). Default /etc/swanctl/conf.d.
+	ConfDir string `yaml:"conf_dir"`
+	// InitiateTimeout is passed to swanctl --initiate --timeout; 30 s when zero.
+	InitiateTimeout time.Duration                `yaml:"initiate_timeout"`
+	Peers           map[site.Name]StrongSwanPeer `yaml:"peers"`
+	Runner          Runner                       `yaml:"-"`
+	// WriteFile replaces the atomic file writer (tests).
+	WriteFile func(path string, data []byte) error `yaml:"-"`
+}
+
+// StrongSwanPeer maps a ppter peer to a swanctl connection.
+type StrongSwanPeer struct {
+	Connection string `yaml:"connection"`
+	// Children are the CHILD_SAs to initiate; the connection's IKE_SA alone when empty.
+	Children []string `yaml:"children"`
+	Family   Family   `yaml:"family"`
+}
+
+// StrongSwan points a swanctl connection's remote_addrs at the peer's new address and
+// makes charon use it now: it writes a small override file (connections { NAME {
+// remote_addrs = IP } }) that swanctl merges into the connection, runs
+// `swanctl --load-conns`, terminates the old IKE_SA and initiates the tunnel again. For
+// Linux hosts and routers running strongSwan 5.x with swanctl (vici).
+type StrongSwan struct {
+	cfg StrongSwanConfig
+}
+
+var _ Driver = (*StrongSwan)(nil)
+
+var swanName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// NewStrongSwan returns a strongswan driver.
+func NewStrongSwan(cfg StrongSwanConfig) (*StrongSwan, error) {
+	if cfg.Swanctl == "" {
+		cfg.Swanctl = "swanctl"
+	}
+	if cfg.ConfDir == "" {
+		cfg.ConfDir = "/etc/swanctl/conf.d"
+	}
+	if cfg.InitiateTimeout <= 0 {
+		cfg.InitiateTimeout = 30 * time.Second
+	}
+	if cfg.Runner == nil {
+		cfg.Runner = ExecRunner{}
+	}
+	if cfg.WriteFile == nil {
+		cfg.WriteFile = func(path string, data []byte) error { return atomicfile.WriteFile(path, data, 0o644) }
+	}
+	if len(cfg.Peers) == 0 {
+		return nil, errors.New("strongswan: no peers mapped")
+	}
+	for name, p := range cfg.Peers {
+		if err := site.Validate(string(name)); err != nil {
+			return nil, fmt.Errorf("strongswan: peers: %w", err)
+		}
+		if !swanName.MatchString(p.Connection) {
+			return nil, fmt.Errorf("strongswan: peer %s: bad connection name %q", name, p.Connection)
+		}
+		for _, ch := range p.Children {
+			if !swanName.MatchString(ch) {
+				return nil, fmt.Errorf("strongswan: peer %s: bad child name %q", name, ch)
+			}
+		}
+	}
+	return &StrongSwan{cfg: cfg}, nil
+}
+
+// Wants accepts changes of mapped peers in their family.
+func (s *StrongSwan) Wants(c Change) bool {
+	p, ok := s.cfg.Peers[c.Peer]
+	return ok && !c.Self && p.Family.Is(c.Family)
+}
+
+// ConfPath returns the override file of a connection.
+func (s *StrongSwan) ConfPath(conn string) string {
+	return filepath.Join(s.cfg.ConfDir, "ppter-"+conn+".conf")
+}
+
+// Apply writes the override, reloads the connections and re-initiates the tunnel.
+func (s *StrongSwan) Apply(ctx context.Context, c Change) error {
+	p := s.cfg.Peers[c.Peer]
+	if err := s.cfg.WriteFile(s.ConfPath(p.Connection), StrongSwanOverride(p.Connection, c)); err != nil {
+		return fmt.Errorf("strongswan: %w: %v", ErrApply, err)
+	}
+	if _, err := s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--load-conns"); err != nil {
+		return fmt.Errorf("strongswan: %w: %v", ErrApply, err)
+	}
+	// Terminating fails when no IKE_SA is up; that is fine, there is nothing to tear down.
+	_, _ = s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--terminate", "--ike", p.Connection, "--force", "--timeout", "5")
+	timeout := strconv.Itoa(int(s.cfg.InitiateTimeout / time.Second))
+	if len(p.Children) == 0 {
+		if _, err := s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--initiate", "--ike", p.Connection, "--timeout", timeout); err != nil {
+			return fmt.Errorf("strongswan: %w: %v", ErrApply, err)
+		}
+		return nil
+	}
+	for _, ch := range p.Children {
+		if _, err := s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--initiate", "--ike", p.Connection, "--child", ch, "--timeout", timeout); err != nil {
+			return fmt.Errorf("strongswan: %w: %v", ErrApply, err)
+		}
+	}
+	return nil
+}
+
+// StrongSwanOverride returns the generated swanctl.conf fragment for c.
+func StrongSwanOverride(conn string, c Change) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Written by ppter-pinger: the current address of site %s (%s).\n", c.Peer, c.FamilyName())
+	b.WriteString("# Do not edit: it is replaced whenever the address changes.\n")
+	fmt.Fprintf(&b, "connections {\n\t%s {\n\t\tremote_addrs = %s\n\t}\n}\n", conn, c.New)
+	return b.Bytes()
+}

@@ -1,0 +1,106 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/ppter/ppter/shared/site"
+)
+
+// WireGuardConfig configures the wireguard driver.
+//
+//	wireguard:
+//	  peers:
+//	    bj: { interface: wg0, public_key: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", port: 51820 }
+type WireGuardConfig struct {
+	// Wg is the wg tool; "wg" (from PATH) when empty.
+	Wg     string                      `yaml:"wg"`
+	Peers  map[site.Name]WireGuardPeer `yaml:"peers"`
+	Runner Runner                      `yaml:"-"`
+}
+
+// WireGuardPeer maps a ppter peer to a WireGuard peer of a local interface.
+type WireGuardPeer struct {
+	Interface string `yaml:"interface"`
+	PublicKey string `yaml:"public_key"`
+	Port      uint16 `yaml:"port"`
+	Family    Family `yaml:"family"`
+}
+
+// WireGuard points a WireGuard peer's endpoint at the peer's new address with
+// `wg set IFACE peer KEY endpoint IP:PORT`, for Linux (kernel or wireguard-go), OpenWrt
+// and any host with wireguard-tools. The change lasts until the interface is recreated;
+// keep the endpoint in the interface config too if it must survive a reboot.
+type WireGuard struct {
+	cfg WireGuardConfig
+}
+
+var _ Driver = (*WireGuard)(nil)
+
+// NewWireGuard returns a wireguard driver.
+func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
+	if cfg.Wg == "" {
+		cfg.Wg = "wg"
+	}
+	if cfg.Runner == nil {
+		cfg.Runner = ExecRunner{}
+	}
+	if len(cfg.Peers) == 0 {
+		return nil, errors.New("wireguard: no peers mapped")
+	}
+	for name, p := range cfg.Peers {
+		if err := site.Validate(string(name)); err != nil {
+			return nil, fmt.Errorf("wireguard: peers: %w", err)
+		}
+		if p.Interface == "" || strings.ContainsAny(p.Interface, " /\t\n") || strings.HasPrefix(p.Interface, "-") {
+			return nil, fmt.Errorf("wireguard: peer %s: bad interface %q", name, p.Interface)
+		}
+		if k, err := base64.StdEncoding.DecodeString(p.PublicKey); err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("wireguard: peer %s: public_key must be a base64 WireGuard key", name)
+		}
+		if p.Port == 0 {
+			return nil, fmt.Errorf("wireguard: peer %s: port is required", name)
+		}
+	}
+	return &WireGuard{cfg: cfg}, nil
+}
+
+// Wants accepts changes of mapped peers in their family.
+func (w *WireGuard) Wants(c Change) bool {
+	p, ok := w.cfg.Peers[c.Peer]
+	return ok && !c.Self && p.Family.Is(c.Family)
+}
+
+// Apply sets the endpoint unless the interface already uses it.
+func (w *WireGuard) Apply(ctx context.Context, c Change) error {
+	p := w.cfg.Peers[c.Peer]
+	want := netip.AddrPortFrom(c.New, p.Port).String()
+	out, err := w.cfg.Runner.Run(ctx, w.cfg.Wg, "show", p.Interface, "endpoints")
+	if err != nil {
+		return fmt.Errorf("wireguard: %w: %v", ErrApply, err)
+	}
+	cur, found := "", false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		key, ep, ok := strings.Cut(sc.Text(), "\t")
+		if ok && key == p.PublicKey {
+			cur, found = strings.TrimSpace(ep), true
+		}
+	}
+	if !found {
+		return fmt.Errorf("wireguard: %w: peer %s on %s", ErrNotFound, p.PublicKey, p.Interface)
+	}
+	if cur == want {
+		return nil
+	}
+	if _, err := w.cfg.Runner.Run(ctx, w.cfg.Wg, "set", p.Interface, "peer", p.PublicKey, "endpoint", want); err != nil {
+		return fmt.Errorf("wireguard: %w: %v", ErrApply, err)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+// Package state keeps the pinger's state file: the last address the router driver applied
+// for each peer (and for the office itself), per address family. The file is written
+// atomically (temp file, fsync, rename) and only after the driver succeeded, so a failed
+// apply is retried on the next cycle.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/ppter/ppter/pinger/internal/atomicfile"
+	"github.com/ppter/ppter/shared/site"
+)
+
+// Version is the format version written to the file.
+const Version = 1
+
+// ErrCorrupt means the file exists but cannot be read as a state file.
+var ErrCorrupt = errors.New("state file unreadable")
+
+// Addrs holds one address per family; a zero Addr means none applied yet.
+type Addrs struct {
+	IPv4 netip.Addr `json:"ipv4,omitzero"`
+	IPv6 netip.Addr `json:"ipv6,omitzero"`
+}
+
+// Get returns the address of family 4 or 6.
+func (a Addrs) Get(family int) netip.Addr {
+	if family == 6 {
+		return a.IPv6
+	}
+	return a.IPv4
+}
+
+// Set sets the address of family 4 or 6.
+func (a *Addrs) Set(family int, ip netip.Addr) {
+	if family == 6 {
+		a.IPv6 = ip
+	} else {
+		a.IPv4 = ip
+	}
+}
+
+// State is what the pinger last applied.
+type State struct {
+	Version   int                 `json:"version"`
+	Site      site.Name           `json:"site"`
+	Self      Addrs               `json:"self"`
+	Peers     map[site.Name]Addrs `json:"peers"`
+	UpdatedAt time.Time           `json:"updated_at,omitzero"`
+}
+
+// New returns an empty state for s.
+func New(s site.Name) *State {
+	return &State{Version: Version, Site: s, Peers: map[site.Name]Addrs{}}
+}
+
+// Peer returns the applied address of peer p in family 4 or 6.
+func (st *State) Peer(p site.Name, family int) netip.Addr {
+	return st.Peers[p].Get(family)
+}
+
+// SetPeer records the applied address of peer p in family 4 or 6.
+func (st *State) SetPeer(p site.Name, family int, ip netip.Addr) {
+	a := st.Peers[p]
+	a.Set(family, ip)
+	st.Peers[p] = a
+}
+
+// Load reads the state at path. A missing file, or one written for another site, gives an
+// empty state, so everything is applied on the first run.
+func Load(path string, s site.Name) (*State, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return New(s), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	var st State
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v (delete it to re-apply everything)", ErrCorrupt, path, err)
+	}
+	if st.Version != Version {
+		return nil, fmt.Errorf("%w: %s: version %d, want %d", ErrCorrupt, path, st.Version, Version)
+	}
+	if st.Site != s {
+		return New(s), nil
+	}
+	if st.Peers == nil {
+		st.Peers = map[site.Name]Addrs{}
+	}
+	return &st, nil
+}
+
+// Save writes st to path atomically (see package atomicfile); the directory is created
+// (0700) when missing.
+func Save(path string, st *State) error {
+	raw, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return atomicfile.WriteFile(path, append(raw, '\n'), 0o600)
+}
