@@ -391,3 +391,10 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,17 +4,15 @@ import (
 	"context"
 
 	"github.com/ppter/ppter/functions/internal/notify"
+	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/shared/wire"
 )
 
 // FleetReconciler reconciles every site's targets: retries of failed or deferred ones and
 // repair of drift. The timer trigger calls it.
 type FleetReconciler interface {
-	ReconcileAll(ctx context.Context, sites map[string]Addrs) map[string][]wire.Target
+	ReconcileAll(ctx context.Context, recs []store.Record) map[string][]wire.Target
 }
-
-// Addrs are a site's recorded addresses.
-type Addrs struct{ V4, V6 string }
 
 // TickReport is the timer invocation's answer (also logged).
 type TickReport struct {
@@ -32,12 +30,12 @@ func (s *Server) Tick(ctx context.Context) (TickReport, error) {
 		return TickReport{}, err
 	}
 	rep := TickReport{Sites: len(recs), Stale: []string{}, Targets: map[string][]wire.Target{}}
-	addrs := map[string]Addrs{}
+	var configured []store.Record
 	for _, r := range recs {
 		if _, configured := s.cfg.Sites[string(r.Site)]; !configured {
 			continue // a site removed from the config keeps its record but is left alone
 		}
-		addrs[string(r.Site)] = Addrs{V4: addrString(r.IPv4), V6: addrString(r.IPv6)}
+		configured = append(configured, r)
 		seen := r.SeenAt()
 		if seen.IsZero() || now.Sub(seen) <= s.cfg.Ping.StaleAfter.D() {
 			continue
@@ -56,7 +54,7 @@ func (s *Server) Tick(ctx context.Context) (TickReport, error) {
 		}
 	}
 	if fr, ok := s.reconciler.(FleetReconciler); ok {
-		rep.Targets = fr.ReconcileAll(ctx, addrs)
+		rep.Targets = fr.ReconcileAll(ctx, configured)
 	}
 	return rep, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
 	"github.com/ppter/ppter/functions/internal/api"
+	"github.com/ppter/ppter/functions/internal/cloud"
 	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/fcevent"
 	"github.com/ppter/ppter/functions/internal/notify"
@@ -51,8 +52,30 @@ func New(ctx context.Context, env Env, readFile config.ReadFile, dir string, log
 	if err != nil {
 		return nil, fmt.Errorf("config (%s): %w", from, err)
 	}
-	log.Info("ppter ready", "config", from, "sites", len(cfg.Sites), "store", storeKind(cfg.Redis.URL), "webhooks", len(cfg.Notify))
-	return NewWith(cfg, st, log, time.Now, api.Options{Notifier: n}), nil
+	opt := api.Options{Notifier: n}
+	if hasTargets(cfg) {
+		ct := &cloudTargets{cfg: cfg, store: st, notifier: n, log: log, now: time.Now, creds: envCredentials(env)}
+		if rs, ok := st.(*store.Redis); ok {
+			ct.state = cloud.NewRedis(rs.Client(), cfg.Redis.Prefix)
+		} else {
+			ct.state = cloud.NewMemory(time.Now)
+		}
+		opt.Reconciler, opt.Targets = ct, ct
+	}
+	log.Info("ppter ready", "config", from, "sites", len(cfg.Sites), "store", storeKind(cfg.Redis.URL),
+		"webhooks", len(cfg.Notify), "cloud_targets", hasTargets(cfg), "dry_run", cfg.Aliyun.DryRun)
+	return NewWith(cfg, st, log, time.Now, opt), nil
+}
+
+// envCredentials reads the standard Alibaba Cloud credential variables. An invocation's own
+// credentials (the function's role) take precedence over these.
+func envCredentials(env Env) cloud.Credentials {
+	get := func(k string) string { v, _ := env(k); return v }
+	return cloud.Credentials{
+		AccessKeyID:     get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+		AccessKeySecret: get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+		SecurityToken:   get("ALIBABA_CLOUD_SECURITY_TOKEN"),
+	}
 }
 
 // StoreOptions maps the configuration onto store options.

@@ -78,7 +78,7 @@ type Admin struct {
 
 // Aliyun holds the cloud API settings. Credentials never come from here.
 type Aliyun struct {
-	Region      string `yaml:"region"`
+	Region      string `yaml:"region"` // default $FC_REGION
 	DNSEndpoint string `yaml:"dns_endpoint"`
 	VPCEndpoint string `yaml:"vpc_endpoint"`
 	Protocol    string `yaml:"protocol"`
@@ -212,6 +212,9 @@ func Parse(raw []byte, env Env, readFile ReadFile) (*Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, cleanYAMLError(err))
+	}
+	if c.Aliyun.Region == "" {
+		c.Aliyun.Region, _ = env("FC_REGION")
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -398,6 +401,11 @@ func (c *Config) validate() error {
 				return invalid(fmt.Sprintf("sites.%s.vpn[%d]", name, i), "connection %s of %s is also configured at %s", v.Connection, v.Gateway, other)
 			}
 			seen[k] = fmt.Sprintf("sites.%s.vpn[%d]", name, i)
+		}
+	}
+	for _, name := range names {
+		if s := c.Sites[name]; len(s.DNS)+len(s.VPN) > 0 && c.Aliyun.Region == "" {
+			return invalid("aliyun.region", "missing (sites.%s has cloud targets; or set FC_REGION)", name)
 		}
 	}
 	if err := notify.Validate("notify", c.Notify); err != nil {

@@ -1,0 +1,210 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
+
+	"github.com/ppter/ppter/functions/internal/cloud"
+	"github.com/ppter/ppter/functions/internal/config"
+	"github.com/ppter/ppter/functions/internal/notify"
+	"github.com/ppter/ppter/functions/internal/statuspage"
+	"github.com/ppter/ppter/functions/internal/store"
+	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
+)
+
+// Event kinds of target results in the event stream.
+const (
+	EventTargetApplied = "target_applied"
+	EventTargetFailed  = "target_failed"
+)
+
+// errNoCredentials is reported for targets when the function has no cloud credentials.
+var errNoCredentials = errors.New("no Alibaba Cloud credentials: give the function a RAM role (s.yaml role) or set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+
+// cloudTargets connects the API server to the cloud reconciler: it maps the config onto
+// targets, picks credentials per invocation, records results in the event stream and sends
+// target failure/recovery notifications. It implements api.Reconciler, api.FleetReconciler
+// and api.TargetLister.
+type cloudTargets struct {
+	cfg      *config.Config
+	state    cloud.State
+	store    store.Store
+	notifier *notify.Notifier
+	log      *slog.Logger
+	now      func() time.Time
+	// creds are the environment's credentials; an invocation's own (its role's STS
+	// credentials) take precedence.
+	creds cloud.Credentials
+	// clock, when set, replaces real time in the reconciler (tests).
+	clock cloud.Clock
+}
+
+// cloudTargetsOf maps a site's config onto cloud targets.
+func cloudTargetsOf(s config.Site) cloud.Targets {
+	var t cloud.Targets
+	for _, r := range s.DNS {
+		t.DNS = append(t.DNS, cloud.DNSRecord{Zone: r.Zone, RR: r.RR, Type: r.Type, TTL: int64(r.TTL), Line: r.Line,
+			Enterprise: r.Edition == "enterprise" || r.Edition == "ultimate"})
+	}
+	for _, v := range s.VPN {
+		t.VPN = append(t.VPN, cloud.VPNConn{Gateway: v.Gateway, Connection: v.Connection, Strategy: cloud.Strategy(v.Strategy), MinInterval: v.MinInterval.D()})
+	}
+	return t
+}
+
+// keyOf names a target in the reconciler's state, and resultName as results name it.
+func keyOf(kind string, t cloud.Targets, i int) (cloud.TargetKey, string) {
+	if kind == wire.KindDNS {
+		n := t.DNS[i].FQDN() + "/" + t.DNS[i].Type
+		return cloud.TargetKey{Kind: kind, Name: n}, n
+	}
+	v := t.VPN[i]
+	return cloud.TargetKey{Kind: kind, Name: v.Gateway + "/" + v.Connection}, v.Connection
+}
+
+func (c *cloudTargets) keys(t cloud.Targets) (keys []cloud.TargetKey, names []string) {
+	for i := range t.DNS {
+		k, n := keyOf(wire.KindDNS, t, i)
+		keys, names = append(keys, k), append(names, n)
+	}
+	for i := range t.VPN {
+		k, n := keyOf(wire.KindVPN, t, i)
+		keys, names = append(keys, k), append(names, n)
+	}
+	return keys, names
+}
+
+// Reconcile implements api.Reconciler: the ping that saw a change.
+func (c *cloudTargets) Reconcile(ctx context.Context, s site.Name, v4, v6 netip.Addr) []wire.Target {
+	return cloud.WireTargets(c.run(ctx, s, cloud.Addrs{IPv4: v4, IPv6: v6}, cloud.ModePing))
+}
+
+// ReconcileAll implements api.FleetReconciler: the timer's retries and drift repair.
+func (c *cloudTargets) ReconcileAll(ctx context.Context, recs []store.Record) map[string][]wire.Target {
+	out := map[string][]wire.Target{}
+	for _, r := range recs {
+		if res := c.run(ctx, r.Site, cloud.Addrs{IPv4: r.IPv4, IPv6: r.IPv6}, cloud.ModeTimer); len(res) > 0 {
+			out[string(r.Site)] = cloud.WireTargets(res)
+		}
+	}
+	return out
+}
+
+func (c *cloudTargets) credentials(ctx context.Context) cloud.Credentials {
+	if fc, ok := fccontext.FromContext(ctx); ok && fc.Credentials.AccessKeyId != "" {
+		return cloud.Credentials{AccessKeyID: fc.Credentials.AccessKeyId, AccessKeySecret: fc.Credentials.AccessKeySecret, SecurityToken: fc.Credentials.SecurityToken}
+	}
+	return c.creds
+}
+
+func (c *cloudTargets) run(ctx context.Context, s site.Name, addrs cloud.Addrs, mode cloud.Mode) []cloud.Result {
+	t := cloudTargetsOf(c.cfg.Sites[string(s)])
+	keys, names := c.keys(t)
+	if len(keys) == 0 {
+		return nil
+	}
+	prior := make(map[string]cloud.TargetState, len(keys))
+	for i, k := range keys {
+		if st, ok, err := c.state.GetTarget(ctx, k); err == nil && ok {
+			prior[names[i]] = st
+		}
+	}
+	var res []cloud.Result
+	creds := c.credentials(ctx)
+	if creds.AccessKeyID == "" {
+		state := wire.StateError
+		if c.cfg.Aliyun.DryRun {
+			state = wire.StateDryRun
+		}
+		for i, k := range keys {
+			ip := addrs.IPv4
+			if k.Kind == wire.KindDNS && t.DNS[i].Type == "AAAA" {
+				ip = addrs.IPv6
+			}
+			res = append(res, cloud.Result{Kind: k.Kind, Name: names[i], State: state, IP: ip, Err: errNoCredentials})
+		}
+		return res
+	}
+	cc := cloud.ClientConfig{Region: c.cfg.Aliyun.Region, DNSEndpoint: c.cfg.Aliyun.DNSEndpoint, VPCEndpoint: c.cfg.Aliyun.VPCEndpoint,
+		Protocol: c.cfg.Aliyun.Protocol, Credentials: creds}
+	dns, err := cloud.NewDNSClient(cc)
+	if err == nil {
+		var vpcc cloud.VPCAPI
+		if vpcc, err = cloud.NewVPCClient(cc); err == nil {
+			r := &cloud.Reconciler{DNS: dns, VPC: vpcc, State: c.state, Region: c.cfg.Aliyun.Region, DryRun: c.cfg.Aliyun.DryRun,
+				Log: c.log.With("site", string(s)), Clock: c.clock}
+			res = r.Reconcile(ctx, addrs, t, mode)
+		}
+	}
+	if err != nil {
+		for i, k := range keys {
+			res = append(res, cloud.Result{Kind: k.Kind, Name: names[i], State: wire.StateError, Err: fmt.Errorf("cloud clients: %w", err)})
+		}
+	}
+	c.record(ctx, s, res, prior)
+	return res
+}
+
+// record appends a result to the event stream when a target's state or address moved, and
+// notifies failures and recoveries.
+func (c *cloudTargets) record(ctx context.Context, s site.Name, res []cloud.Result, prior map[string]cloud.TargetState) {
+	now := c.now()
+	for _, r := range res {
+		before, seen := prior[r.Name]
+		if seen && before.State == r.State && (r.State != wire.StateApplied || before.AppliedIP == r.IP) {
+			continue
+		}
+		w := r.Wire()
+		switch r.State {
+		case wire.StateError:
+			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetFailed, Site: s, IP: w.IP, Detail: r.Kind + " " + r.Name + ": " + w.Error})
+			c.notifier.Notify(ctx, notify.Event{Kind: notify.TargetFailed, Site: s, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name, Error: w.Error})
+		case wire.StateApplied:
+			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetApplied, Site: s, IP: w.IP, Detail: r.Kind + " " + r.Name + " → " + w.IP})
+			if seen && before.State == wire.StateError {
+				c.notifier.Notify(ctx, notify.Event{Kind: notify.TargetRecovered, Site: s, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name})
+			}
+		}
+	}
+}
+
+// Targets implements api.TargetLister.
+func (c *cloudTargets) Targets(ctx context.Context) ([]statuspage.Target, error) {
+	var out []statuspage.Target
+	for _, s := range c.cfg.SiteNames {
+		keys, names := c.keys(cloudTargetsOf(c.cfg.Sites[string(s)]))
+		for i, k := range keys {
+			st, ok, err := c.state.GetTarget(ctx, k)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+			}
+			t := statuspage.Target{Site: s, Kind: k.Kind, Name: names[i], State: wire.StatePending, Error: "not reconciled yet"}
+			if ok {
+				ip := st.AppliedIP
+				if !ip.IsValid() {
+					ip = st.DesiredIP
+				}
+				t = statuspage.Target{Site: s, Kind: k.Kind, Name: names[i], State: st.State, IP: ip, Error: st.LastError, UpdatedAt: st.UpdatedAt}
+			}
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// hasTargets reports whether any site has cloud targets.
+func hasTargets(cfg *config.Config) bool {
+	for _, s := range cfg.Sites {
+		if len(s.DNS)+len(s.VPN) > 0 {
+			return true
+		}
+	}
+	return false
+}
