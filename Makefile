@@ -61,3 +61,4 @@ clean:
 	rm -rf bin dist
 
 -include pinger/pinger.mk
+-include e2e/e2e.mk
