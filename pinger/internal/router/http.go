@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
@@ -22,8 +21,9 @@ import (
 // HTTPConfig configures the http driver: a declarative replay of what a browser does on a
 // router's admin page. Login requests run first (cookies are kept in a jar, values are
 // captured from bodies, headers or cookies), then the update requests, once per change.
-// Every text field of a request is a Go template with .Peer, .PeerIP, .OldIP, .SelfIP,
-// .Family, .Username, .Password, .Vars (the peer's vars) and .Captured (captured values).
+// Every text field of a request may reference {{.Peer}}, {{.PeerIP}}, {{.OldIP}},
+// {{.SelfIP}}, {{.Family}}, {{.Username}}, {{.Password}}, {{.Vars.KEY}} (the peer's vars)
+// and {{.Captured.NAME}} (captured values); nothing else is interpreted.
 //
 //	http:
 //	  base_url: https://192.168.1.1
@@ -99,12 +99,12 @@ var _ Driver = (*HTTP)(nil)
 type compiledRequest struct {
 	HTTPRequest
 	label      string
-	method     *template.Template
-	path       *template.Template
-	body       *template.Template
-	query      map[string]*template.Template
-	headers    map[string]*template.Template
-	form       map[string]*template.Template
+	method     *tmpl
+	path       *tmpl
+	body       *tmpl
+	query      map[string]*tmpl
+	headers    map[string]*tmpl
+	form       map[string]*tmpl
 	expectBody *regexp.Regexp
 	capture    []compiledCapture
 }
@@ -151,15 +151,15 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 
 func compile(label string, r HTTPRequest) (compiledRequest, error) {
 	c := compiledRequest{HTTPRequest: r, label: label}
-	tpl := func(field, text string) (*template.Template, error) {
-		t, err := template.New(label + "." + field).Option("missingkey=error").Parse(text)
+	tpl := func(field, text string) (*tmpl, error) {
+		t, err := parseTmpl(label+"."+field, text)
 		if err != nil {
-			return nil, fmt.Errorf("http: %s %s: %w", label, field, err)
+			return nil, fmt.Errorf("http: %w", err)
 		}
 		return t, nil
 	}
-	tplMap := func(field string, m map[string]string) (map[string]*template.Template, error) {
-		out := map[string]*template.Template{}
+	tplMap := func(field string, m map[string]string) (map[string]*tmpl, error) {
+		out := map[string]*tmpl{}
 		for k, v := range m {
 			t, err := tpl(field+"."+k, v)
 			if err != nil {
@@ -295,13 +295,8 @@ func addrString(a interface {
 	return a.String()
 }
 
-func render(t *template.Template, data *templateData) (string, error) {
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
-		// The template error names the field, never the rendered value (it may hold a secret).
-		return "", fmt.Errorf("template %s: missing value", t.Name())
-	}
-	return b.String(), nil
+func render(t *tmpl, data *templateData) (string, error) {
+	return t.execute(data)
 }
 
 // step runs one request. Its errors name the step and the status, never the URL, the

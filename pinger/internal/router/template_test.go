@@ -1,0 +1,46 @@
+package router
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestTemplate(t *testing.T) {
+	data := &templateData{Peer: "bj", PeerIP: "198.51.100.9", Password: "pw-secret", Vars: map[string]string{"index": "2"}, Captured: map[string]string{"csrf": "tok"}}
+	tests := []struct {
+		name, text, want, wantErr string
+	}{
+		{name: "literal", text: "/vpn", want: "/vpn"},
+		{name: "fields", text: `{"peer":"{{.Peer}}","ip":"{{ .PeerIP }}"}`, want: `{"peer":"bj","ip":"198.51.100.9"}`},
+		{name: "maps", text: "/p/{{.Vars.index}}?t={{.Captured.csrf}}", want: "/p/2?t=tok"},
+		{name: "missing var", text: "{{.Vars.nope}}", wantErr: "missing value for .Vars.nope"},
+		{name: "unknown field", text: "{{.Secret}}", wantErr: "unknown reference"},
+		{name: "map without key", text: "{{.Vars}}", wantErr: "unknown reference"},
+		{name: "function call", text: `{{printf "%s" .Peer}}`, wantErr: "bad reference"},
+		{name: "unclosed", text: "/x/{{.Peer", wantErr: "bad reference"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tp, err := parseTmpl("t", tc.text)
+			var got string
+			if err == nil {
+				got, err = tp.execute(data)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want error %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "pw-secret") {
+					t.Errorf("error %q contains the password", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
