@@ -1,0 +1,139 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pwFile := write("pw", "router-pw\n")
+	tests := []struct {
+		name    string
+		yaml    string
+		args    []string
+		env     []string
+		wantErr string
+		check   func(t *testing.T, c *Config)
+	}{
+		{
+			name: "exec section, flag overrides command",
+			yaml: "exec: { command: 'from-file', self: true, timeout: 90s }\n",
+			args: []string{"--exec", "from-flag"},
+			check: func(t *testing.T, c *Config) {
+				if c.Exec != "from-flag" || !c.Drivers.Exec.Self || c.Drivers.Exec.Timeout != 90*time.Second {
+					t.Errorf("got exec %q self %v timeout %v", c.Exec, c.Drivers.Exec.Self, c.Drivers.Exec.Timeout)
+				}
+			},
+		},
+		{
+			name: "exec command from file",
+			yaml: "exec: { command: 'from-file' }\n",
+			check: func(t *testing.T, c *Config) {
+				if c.Exec != "from-file" {
+					t.Errorf("got exec %q, want from-file", c.Exec)
+				}
+			},
+		},
+		{
+			name: "routeros with password_file",
+			yaml: "routeros:\n  url: https://192.168.88.1\n  username: ppter\n  password_file: " + pwFile + "\n  insecure_skip_verify: true\n  peers:\n    bj: { ipsec_peer: to-bj }\n    sh: { wireguard_peer: sh, family: ipv6 }\n",
+			args: []string{"--driver", "routeros"},
+			check: func(t *testing.T, c *Config) {
+				r := c.Drivers.RouterOS
+				if r.Password != "router-pw" || !r.TLS.InsecureSkipVerify || r.Peers["bj"].IPsecPeer != "to-bj" || r.Peers["sh"].Family != 6 {
+					t.Errorf("got %+v", r)
+				}
+				if _, err := c.NewDriver(nil, nil); err != nil {
+					t.Errorf("NewDriver: %v", err)
+				}
+			},
+		},
+		{
+			name: "router password from env",
+			yaml: "http:\n  base_url: http://192.168.1.1\n  update: [ { method: POST, path: /x } ]\n",
+			args: []string{"--driver", "http"},
+			env:  []string{"PPTER_ROUTER_PASSWORD=env-pw"},
+			check: func(t *testing.T, c *Config) {
+				if c.Drivers.HTTP.Password != "env-pw" {
+					t.Errorf("got password %q, want env-pw", c.Drivers.HTTP.Password)
+				}
+			},
+		},
+		{name: "unknown key", yaml: "routeros:\n  url: https://r\n  pasword: x\n", wantErr: "field pasword not found"},
+		{name: "unknown section", yaml: "cisco: {}\n", wantErr: "field cisco not found"},
+		{name: "bad family", yaml: "wireguard:\n  peers:\n    bj: { family: ipv5 }\n", wantErr: "ipv5"},
+		{name: "bad duration", yaml: "exec: { timeout: soon }\n", wantErr: "soon"},
+		{name: "missing password file", yaml: "routeros: { password_file: /nonexistent/pw }\n", args: []string{"--driver", "routeros"}, wantErr: "password_file"},
+		{name: "driver config invalid", yaml: "strongswan:\n  peers:\n    bj: { connection: '../etc' }\n", args: []string{"--driver", "strongswan"}, wantErr: "bad connection name"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := write("c"+string(rune('a'+i))+".yaml", tc.yaml)
+			args := append([]string{"--url", "https://fn.example.com", "--site", "hz", "--config", file}, tc.args...)
+			c, err := Parse(args, append([]string{"PPTER_KEY=k"}, tc.env...))
+			if err == nil && tc.wantErr != "" {
+				_, err = c.NewDriver(nil, nil)
+			}
+			if tc.wantErr != "" {
+				if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want usage error mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse([]string{"--url", "https://fn.example.com/", "--site", "hz"}, []string{"PPTER_KEY= k \n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Driver != DriverExec || c.IPFamily != Family4 || c.LogFormat != LogText || c.Watch != 0 || c.DryRun {
+		t.Errorf("got %+v", c)
+	}
+	if string(c.Secret) != "k" {
+		t.Errorf("secret not trimmed")
+	}
+	if c.LockPath != c.StatePath+".lock" {
+		t.Errorf("lock %q, state %q", c.LockPath, c.StatePath)
+	}
+}
+
+func TestFamilies(t *testing.T) {
+	tests := []struct {
+		f    IPFamily
+		want string
+	}{{Family4, "[4]"}, {Family6, "[6]"}, {FamilyBoth, "[4 6]"}}
+	for _, tc := range tests {
+		t.Run(string(tc.f), func(t *testing.T) {
+			if got := strings.TrimSpace(strings.ReplaceAll(fmtInts(tc.f.Families()), ",", " ")); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func fmtInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = string(rune('0' + x))
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
