@@ -4,14 +4,19 @@ GO ?= go
 RUN_ADDR ?= 127.0.0.1:9000
 FUZZTIME ?= 20s
 
-.PHONY: all function run test vet fmt-check bench package deploy fuzz clean
+.PHONY: all function admin run test vet fmt-check bench package deploy fuzz clean
 
-all: function
+all: function admin
 
 ## function: the deployable Function Compute binary (linux/amd64, static) at bin/fc/main
 function:
 	@mkdir -p bin/fc
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" -o bin/fc/main ./functions/ppter
+
+## admin: the operator's CLI at bin/ppter-admin
+admin:
+	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/ppter-admin ./functions/admin
 
 ## run: serve the function locally under the FC emulator on its embedded example config
 ## (memory store; Redis when PPTER_REDIS_URL is set). Keys are random per run unless set.
