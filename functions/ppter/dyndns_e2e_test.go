@@ -14,6 +14,7 @@ func TestDynDNS2(t *testing.T) {
     key: "gz-secret-0123456789abcdef"
     trust_myip: true
     dns: [ { zone: example.com, rr: gz.vpn, type: A } ]
+aliyun: { region: cn-hangzhou, dry_run: true }
 `)
 	get := func(path, user, pass, source, ua string) (int, string) {
 		t.Helper()
