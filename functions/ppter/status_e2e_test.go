@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -75,6 +76,7 @@ func TestStatus(t *testing.T) {
 		{"no token", "", "", 401},
 		{"wrong token", "Bearer nope", "", 401},
 		{"site key is not the admin token", "Bearer " + keyHZ, "", 401},
+		{"basic with a site key", "Basic " + base64.StdEncoding.EncodeToString([]byte("hz:"+keyHZ)), "", 401},
 		{"bad events", "Bearer " + token, "?events=lots", 400},
 	} {
 		if code, _, body := get(tt.authz, "", tt.query); code != tt.code || strings.Contains(body, "203.0.113") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -68,7 +69,18 @@ func (s *Server) checkAdmin(ctx context.Context, h *fcevent.HTTP) error {
 	if s.cfg.Admin.Token == "" {
 		return fail(http.StatusUnauthorized, wire.CodeUnauthorized, "the status endpoint is disabled: set admin.token in the config")
 	}
-	given, ok := strings.CutPrefix(h.Header.Get("Authorization"), "Bearer ")
+	// The token comes as a Bearer credential (programs) or as the password of Basic
+	// credentials with any user name, so a browser can open the page through its own
+	// login prompt.
+	authz := h.Header.Get("Authorization")
+	given, ok := strings.CutPrefix(authz, "Bearer ")
+	if !ok {
+		if raw, isBasic := strings.CutPrefix(authz, "Basic "); isBasic {
+			if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(raw)); err == nil {
+				_, given, ok = strings.Cut(string(dec), ":")
+			}
+		}
+	}
 	a, b := sha256.Sum256([]byte(given)), sha256.Sum256([]byte(s.cfg.Admin.Token))
 	if ok && subtle.ConstantTimeCompare(a[:], b[:]) == 1 {
 		return nil
@@ -81,7 +93,7 @@ func (s *Server) checkAdmin(ctx context.Context, h *fcevent.HTTP) error {
 		return s.tooMany()
 	}
 	e := fail(http.StatusUnauthorized, wire.CodeUnauthorized, "missing or wrong admin token (Authorization: Bearer …)")
-	e.header = map[string]string{"WWW-Authenticate": `Bearer realm="ppter"`}
+	e.header = map[string]string{"WWW-Authenticate": `Basic realm="ppter status", charset="UTF-8"`}
 	return e
 }
 
