@@ -41,6 +41,7 @@ type Server struct {
 	hosts      dyndns.Lookup
 	targets    TargetLister
 	notifier   *notify.Notifier
+	table      map[string]route
 }
 
 // Options are a Server's optional parts.
@@ -60,7 +61,9 @@ func New(cfg *config.Config, st store.Store, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), targets: opt.Targets, notifier: opt.Notifier}
+	s := &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), targets: opt.Targets, notifier: opt.Notifier}
+	s.table = s.routes()
+	return s
 }
 
 // Outcome describes how a request ended, for the invocation's log line. It never holds
@@ -128,18 +131,24 @@ func (s *Server) Serve(ctx context.Context, h *fcevent.HTTP, decodeErr error) (f
 	return jsonResponse(http.StatusOK, body), out
 }
 
-func (s *Server) route(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
-	type handler func(context.Context, *fcevent.HTTP, *Outcome) (any, error)
-	routes := map[string]struct {
-		method string
-		fn     handler
-	}{
+type handler func(context.Context, *fcevent.HTTP, *Outcome) (any, error)
+
+type route struct {
+	method string
+	fn     handler
+}
+
+func (s *Server) routes() map[string]route {
+	return map[string]route{
 		wire.PathPing:    {http.MethodPost, s.ping},
 		wire.PathHealth:  {http.MethodGet, s.health},
 		wire.PathDynDNS2: {http.MethodGet, s.nicUpdate},
 		wire.PathStatus:  {http.MethodGet, s.status},
 	}
-	r, ok := routes[h.Path]
+}
+
+func (s *Server) route(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
+	r, ok := s.table[h.Path]
 	if !ok {
 		return nil, errNotFound
 	}
