@@ -274,6 +274,8 @@ func (s *Server) afterPing(ctx context.Context, st site.Name, addr netip.Addr, r
 	if s.reconciler == nil {
 		return []wire.Target{}
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Aliyun.PingBudget.D())
+	defer cancel()
 	return s.reconciler.Reconcile(ctx, st, res.Self.IPv4, res.Self.IPv6)
 }
 

@@ -46,6 +46,7 @@ const (
 	DefaultVPNInterval   = 5 * time.Minute
 	DefaultVPNStrategy   = "recreate"
 	DefaultKeyPrefix     = "{ppter}"
+	DefaultPingBudget    = 15 * time.Second
 )
 
 // Config is the validated configuration of the function.
@@ -83,6 +84,10 @@ type Aliyun struct {
 	VPCEndpoint string `yaml:"vpc_endpoint"`
 	Protocol    string `yaml:"protocol"`
 	DryRun      bool   `yaml:"dry_run"`
+	// PingBudget bounds the reconcile a ping does after a change, so the office gets its
+	// answer in time; what is left (a VPN re-point waits on the gateway) the timer finishes
+	// within the function's own timeout.
+	PingBudget Duration `yaml:"ping_budget"`
 }
 
 // Ping describes how often sites are expected to ping.
@@ -333,6 +338,12 @@ func (c *Config) validate() error {
 	}
 	if p := strings.ToLower(c.Aliyun.Protocol); p != "" && p != "http" && p != "https" {
 		return invalid("aliyun.protocol", "must be http or https")
+	}
+	if c.Aliyun.PingBudget == 0 {
+		c.Aliyun.PingBudget = Duration(DefaultPingBudget)
+	}
+	if c.Aliyun.PingBudget < Duration(time.Second) {
+		return invalid("aliyun.ping_budget", "must be at least 1s")
 	}
 	if c.Ping.Interval == 0 {
 		c.Ping.Interval = Duration(DefaultInterval)
