@@ -31,6 +31,9 @@ type Reconciler interface {
 	Reconcile(ctx context.Context, s site.Name, v4, v6 netip.Addr) []wire.Target
 }
 
+// ReconcileMargin is how long before its deadline the reconciler stops (cloud.DefaultMargin).
+const ReconcileMargin = 5 * time.Second
+
 // Server answers HTTP trigger events.
 type Server struct {
 	cfg        *config.Config
@@ -274,7 +277,9 @@ func (s *Server) afterPing(ctx context.Context, st site.Name, addr netip.Addr, r
 	if s.reconciler == nil {
 		return []wire.Target{}
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Aliyun.PingBudget.D())
+	// The reconciler stops its margin before the deadline; add it so the budget is the
+	// time it may work.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Aliyun.PingBudget.D()+ReconcileMargin)
 	defer cancel()
 	return s.reconciler.Reconcile(ctx, st, res.Self.IPv4, res.Self.IPv6)
 }
