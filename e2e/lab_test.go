@@ -84,7 +84,8 @@ func cleanLeftovers(t *testing.T) {
 	}
 }
 
-// deleteNetns kills every process in a namespace and deletes it.
+// deleteNetns kills every process in a namespace and deletes it, with the files that
+// `ip netns exec` mounts over /etc in it.
 func deleteNetns(name string) {
 	out, _ := exec.Command("ip", "netns", "pids", name).Output()
 	for _, f := range strings.Fields(string(out)) {
@@ -94,6 +95,7 @@ func deleteNetns(name string) {
 		}
 	}
 	_ = exec.Command("ip", "netns", "del", name).Run()
+	_ = os.RemoveAll(filepath.Join("/etc/netns", name))
 }
 
 // run runs a command (bounded to 30 s) and fails the test when it fails.
