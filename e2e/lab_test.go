@@ -270,16 +270,6 @@ func (p *proc) stop() {
 	})
 }
 
-// exited reports whether the process has ended.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // poll calls cond every step until it returns true or timeout passes; it returns how long
 // that took and whether cond came true. Real processes are involved, so this waits with a
 // deadline instead of a clock.
@@ -300,5 +290,5 @@ func poll(timeout, step time.Duration, cond func() bool) (time.Duration, bool) {
 	}
 }
 
-// addrs4 formats a /32 for `ip addr`.
+// host32 formats an address as a /32 for `ip addr`.
 func host32(a netip.Addr) string { return netip.PrefixFrom(a, 32).String() }

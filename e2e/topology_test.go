@@ -34,7 +34,6 @@ const healBound = 2*interval + handshake
 // Addresses of the small internet. The cloud is fixed; offices move.
 var (
 	cloudWAN  = netip.MustParseAddr("203.0.113.10")
-	cloudPort = "9000"
 	zone      = "example.com"
 	gatewayID = "vpn-bp1e2e00000000001"
 )
