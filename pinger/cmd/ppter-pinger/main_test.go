@@ -242,7 +242,7 @@ func TestFlagsAndEnv(t *testing.T) {
 		{name: "bad ip family env", environ: []string{"PPTER_IP_FAMILY=5"}, want: 2, wantText: "valid: 4, 6, both"},
 		{name: "bad log format", args: []string{"--log-format", "xml"}, want: 2, wantText: "valid: text, json"},
 		{name: "bad watch env", environ: []string{"PPTER_WATCH=often"}, want: 2, wantText: "PPTER_WATCH"},
-		{name: "watch too short", args: []string{"--watch", "1s"}, want: 2, wantText: "at least 10s"},
+		{name: "watch too short", args: []string{"--watch", "1s"}, want: 2, wantText: "at least 5s"},
 		{name: "bad dry-run env", environ: []string{"PPTER_DRY_RUN=maybe"}, want: 2, wantText: "PPTER_DRY_RUN"},
 		{name: "bad site", args: []string{"--site", "HZ"}, want: 2, wantText: "invalid site name"},
 		{name: "url with credentials", args: []string{"--url", "https://hz:pw@example.com"}, want: 2, wantText: "must not contain credentials"},

@@ -143,9 +143,12 @@ func NewTransport(f Family) *http.Transport {
 		},
 		TLSHandshakeTimeout:   dialTimeout,
 		ResponseHeaderTimeout: 20 * time.Second,
-		IdleConnTimeout:       30 * time.Second,
-		MaxIdleConns:          2,
-		ForceAttemptHTTP2:     true,
+		// Every ping dials afresh: a connection kept from the last cycle is bound to the
+		// office's previous address, so after the ISP hands out a new one it would hang
+		// until the timeout (or, through a NAT that keeps the mapping, report the old
+		// address). The function must see the address the office has now.
+		DisableKeepAlives: true,
+		ForceAttemptHTTP2: true,
 	}
 }
 

@@ -3,9 +3,12 @@ package client
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,5 +165,31 @@ func TestNewRefusesBadOptions(t *testing.T) {
 				t.Fatal("got nil error")
 			}
 		})
+	}
+}
+
+// TestEveryPingDialsAfresh: a connection kept from the previous cycle would be bound to the
+// office's old address after the ISP hands out a new one, so each ping opens its own.
+func TestEveryPingDialsAfresh(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"site":"hz","ip":"127.0.0.1","family":"ipv4","changed":false,"peers":[],"targets":[]}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := newClient(t, srv.URL, Options{})
+	for i := range 3 {
+		if _, err := c.Ping(context.Background()); err != nil {
+			t.Fatalf("ping %d: %v", i, err)
+		}
+	}
+	if n := conns.Load(); n != 3 {
+		t.Fatalf("%d connections for 3 pings, want 3", n)
 	}
 }

@@ -27,7 +27,7 @@ import (
 var ErrUsage = errors.New("usage error")
 
 // MinWatch is the shortest --watch interval accepted.
-const MinWatch = 10 * time.Second
+const MinWatch = 5 * time.Second
 
 // Config is the pinger's whole configuration.
 type Config struct {
