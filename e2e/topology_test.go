@@ -18,9 +18,8 @@ import (
 	"github.com/ppter/ppter/internal/fcemu"
 )
 
-// interval is the pingers' --watch interval and the function's ping.interval. The pinger
-// accepts nothing shorter than 10 s.
-const interval = 10 * time.Second
+// interval is the pingers' --watch interval and the function's ping.interval.
+const interval = 5 * time.Second
 
 // handshake is the allowance for a tunnel's own handshake (and the test's 0.75 s probe
 // resolution) on top of ppter's two intervals.
