@@ -109,11 +109,7 @@ func TestListings(t *testing.T) {
 	ali := aliyunemu.New(t, aliyunemu.Options{})
 	ali.AddZone("example.com", false)
 	ali.PutRecord("example.com", "hz.vpn", "A", "203.0.113.7", 600)
-	ali.AddVpnGateway("vpn-bp1gw000000000001", "47.0.0.1")
-	cgw := ali.PutCustomerGateway("203.0.113.7", "hz")
-	ali.PutConnection(aliyunemu.Connection{Name: "to-hz", GatewayID: "vpn-bp1gw000000000001", CustomerGatewayID: cgw,
-		LocalSubnet: "172.16.0.0/20", RemoteSubnet: "10.1.0.0/24",
-		Ike: aliyunemu.IkeConfig{IkeVersion: "ikev2", IkeMode: "main", IkeEncAlg: "aes", IkeAuthAlg: "sha1", IkePfs: "group2", IkeLifetime: 86400, Psk: "never-print-me"}})
+	ali.SeedTunnel("vpn-bp1gw000000000001", "to-hz", "203.0.113.7", "psk-0123456789")
 	id, secret, _ := ali.Credentials()
 	path := filepath.Join(t.TempDir(), "ppter.yaml")
 	os.WriteFile(path, []byte("redis: {url: 'memory://'}\naliyun: {region: cn-hangzhou, dns_endpoint: '"+ali.Endpoint+"', vpc_endpoint: '"+ali.Endpoint+"', protocol: http}\nsites:\n  hz: {key: 'hz-secret-0123456789'}\n"), 0o600)
@@ -123,7 +119,7 @@ func TestListings(t *testing.T) {
 		t.Fatalf("dns-records: %d\n%s\n%s", code, out, errs)
 	}
 	code, out, errs = runCLI(t, e, "vpn", "--gateway", "vpn-bp1gw000000000001")
-	if code != 0 || !strings.Contains(out, "to-hz") || strings.Contains(out, "never-print-me") {
+	if code != 0 || !strings.Contains(out, "to-hz") || strings.Contains(out, "psk-0123456789") {
 		t.Fatalf("vpn: %d\n%s\n%s", code, out, errs)
 	}
 	code, _, errs = runCLI(t, e, "dns-records", "--zone", "nope.example")

@@ -22,13 +22,7 @@ func TestCloudTargetsFollow(t *testing.T) {
 	ali := aliyunemu.New(t, aliyunemu.Options{SecurityToken: "sts-token"})
 	ali.AddZone("example.com", false)
 	recID := ali.PutRecord("example.com", "hz.vpn", "A", "198.51.100.2", 600)
-	ali.AddVpnGateway("vpn-bp1gw000000000001", "47.0.0.1")
-	oldCGW := ali.PutCustomerGateway("198.51.100.2", "hz-old")
-	ali.PutConnection(aliyunemu.Connection{Name: "to-hz", GatewayID: "vpn-bp1gw000000000001", CustomerGatewayID: oldCGW,
-		LocalSubnet: "172.16.0.0/20", RemoteSubnet: "10.1.0.0/24", EffectImmediately: true,
-		Ike:   aliyunemu.IkeConfig{IkeVersion: "ikev2", IkeMode: "main", IkeEncAlg: "aes", IkeAuthAlg: "sha1", IkePfs: "group2", IkeLifetime: 86400, Psk: "psk-0123456789", LocalId: "47.0.0.1", RemoteId: "198.51.100.2"},
-		Ipsec: aliyunemu.IpsecConfig{IpsecEncAlg: "aes", IpsecAuthAlg: "sha1", IpsecPfs: "group2", IpsecLifetime: 86400}})
-	before := ali.Connections()[0]
+	before := ali.SeedTunnel("vpn-bp1gw000000000001", "to-hz", "198.51.100.2", "psk-0123456789")
 
 	prefix := redistest.Namespace()
 	cfg := fmt.Sprintf(`

@@ -586,3 +586,24 @@ func (s *Server) modifyVpnConnectionAttribute(p params) (any, *APIError) {
 	s.touch(g)
 	return s.connJSON(c, "Tags"), nil
 }
+
+// SeedTunnel sets up what a site's config points at: an active gateway (when new), a
+// customer gateway at officeIP and a single-tunnel connection named name between them, with
+// typical IKEv2/IPsec settings and the given PSK. It returns the connection as stored.
+func (s *Server) SeedTunnel(gateway, name, officeIP, psk string) Connection {
+	if s.GatewayStatus(gateway) == "" {
+		s.AddVpnGateway(gateway, "47.0.0.1")
+	}
+	cgw := s.PutCustomerGateway(officeIP, name+"-cgw")
+	id := s.PutConnection(Connection{Name: name, GatewayID: gateway, CustomerGatewayID: cgw,
+		LocalSubnet: "172.16.0.0/20", RemoteSubnet: "10.1.0.0/24", EffectImmediately: true,
+		Ike: IkeConfig{IkeVersion: "ikev2", IkeMode: "main", IkeEncAlg: "aes", IkeAuthAlg: "sha1", IkePfs: "group2",
+			IkeLifetime: 86400, Psk: psk, LocalId: "47.0.0.1", RemoteId: officeIP},
+		Ipsec: IpsecConfig{IpsecEncAlg: "aes", IpsecAuthAlg: "sha1", IpsecPfs: "group2", IpsecLifetime: 86400}})
+	for _, c := range s.Connections() {
+		if c.ID == id {
+			return c
+		}
+	}
+	panic("aliyunemu: seeded connection vanished")
+}

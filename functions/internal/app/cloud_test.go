@@ -25,11 +25,7 @@ func TestPingBudget(t *testing.T) {
 	ali := aliyunemu.New(t, aliyunemu.Options{UpdatingFor: time.Hour})
 	ali.AddZone("example.com", false)
 	ali.PutRecord("example.com", "hz.vpn", "A", "198.51.100.2", 600)
-	ali.AddVpnGateway("vpn-bp1gw000000000001", "47.0.0.1")
-	cgw := ali.PutCustomerGateway("198.51.100.2", "hz-old")
-	ali.PutConnection(aliyunemu.Connection{Name: "to-hz", GatewayID: "vpn-bp1gw000000000001", CustomerGatewayID: cgw,
-		LocalSubnet: "172.16.0.0/20", RemoteSubnet: "10.1.0.0/24",
-		Ike: aliyunemu.IkeConfig{IkeVersion: "ikev2", IkeMode: "main", IkeEncAlg: "aes", IkeAuthAlg: "sha1", IkePfs: "group2", IkeLifetime: 86400, Psk: "psk-0123456789"}})
+	ali.SeedTunnel("vpn-bp1gw000000000001", "to-hz", "198.51.100.2", "psk-0123456789")
 	cfg, err := config.Parse([]byte(`
 redis: { url: "memory://" }
 aliyun: { region: cn-hangzhou, dns_endpoint: "`+ali.Endpoint+`", vpc_endpoint: "`+ali.Endpoint+`", protocol: http, ping_budget: 1s }
