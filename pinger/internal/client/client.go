@@ -64,8 +64,10 @@ func (f Family) Network() string {
 // Default timeouts.
 const (
 	DefaultTimeout = 30 * time.Second
-	dialTimeout    = 10 * time.Second
-	maxAnswerBytes = 1 << 20
+	// DefaultHedgeAfter is when a second, independent ping joins one still unanswered.
+	DefaultHedgeAfter = 3 * time.Second
+	dialTimeout       = 10 * time.Second
+	maxAnswerBytes    = 1 << 20
 )
 
 // Options configure a Client.
@@ -81,6 +83,12 @@ type Options struct {
 	Agent string
 	// Timeout bounds one whole request; DefaultTimeout when zero.
 	Timeout time.Duration
+	// HedgeAfter starts a second ping, on a new connection with a fresh nonce, when the
+	// first has no answer after this long, and takes whichever answers first. A steady
+	// ping is answered in milliseconds, so a silent one was most likely lost with the
+	// office's previous address (the ISP changed it mid-request) and would otherwise hang
+	// until Timeout. DefaultHedgeAfter when zero; negative disables.
+	HedgeAfter time.Duration
 	// HTTPClient replaces the client built from Family (tests inject transports with it).
 	HTTPClient *http.Client
 	// Now and Nonce replace the clock and nonce source (tests).
@@ -112,6 +120,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if opts.HedgeAfter == 0 {
+		opts.HedgeAfter = DefaultHedgeAfter
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -155,10 +166,49 @@ func NewTransport(f Family) *http.Transport {
 // Family returns the family the client was built for.
 func (c *Client) Family() Family { return c.opts.Family }
 
-// Ping sends one signed POST /v1/ping and returns the function's answer.
+// Ping sends one signed POST /v1/ping and returns the function's answer. When the first
+// request stays unanswered for HedgeAfter, a second one joins it (see Options.HedgeAfter);
+// an answer, good or bad, that arrives before then is final.
 func (c *Client) Ping(ctx context.Context) (wire.PingResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
+	if c.opts.HedgeAfter < 0 {
+		return c.ping(ctx)
+	}
+	type result struct {
+		pr  wire.PingResponse
+		err error
+	}
+	results := make(chan result, 2)
+	attempt := func() { pr, err := c.ping(ctx); results <- result{pr, err} }
+	go attempt()
+	hedge := time.NewTimer(c.opts.HedgeAfter)
+	defer hedge.Stop()
+	inflight, hedged := 1, false
+	var firstErr error
+	for {
+		select {
+		case r := <-results:
+			inflight--
+			if r.err == nil || !hedged {
+				return r.pr, r.err
+			}
+			if firstErr == nil {
+				firstErr = r.err
+			}
+			if inflight == 0 {
+				return wire.PingResponse{}, firstErr
+			}
+		case <-hedge.C:
+			hedged = true
+			inflight++
+			go attempt()
+		}
+	}
+}
+
+// ping sends one signed request on its own connection.
+func (c *Client) ping(ctx context.Context) (wire.PingResponse, error) {
 	body, err := json.Marshal(wire.PingRequest{Agent: c.opts.Agent})
 	if err != nil {
 		return wire.PingResponse{}, fmt.Errorf("encode ping: %w", err)

@@ -193,3 +193,43 @@ func TestEveryPingDialsAfresh(t *testing.T) {
 		t.Fatalf("%d connections for 3 pings, want 3", n)
 	}
 }
+
+// TestHedgedPing: when the first request is lost (here: the server never answers it, as when
+// the office's address changed mid-request), a second one on a new connection answers.
+func TestHedgedPing(t *testing.T) {
+	var n atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			select { // the lost request
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write([]byte(`{"site":"hz","ip":"127.0.0.1","family":"ipv4","peers":[],"targets":[]}`))
+	}))
+	defer srv.Close()
+	defer close(release) // before Close, which waits for the lost requests' handlers
+	c := newClient(t, srv.URL, Options{HedgeAfter: 20 * time.Millisecond, Timeout: time.Minute})
+	start := time.Now()
+	resp, err := c.Ping(context.Background())
+	if err != nil || resp.IP != "127.0.0.1" {
+		t.Fatalf("Ping = %+v, %v", resp, err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("took %v: the hedge did not answer", took)
+	}
+	if got := n.Load(); got != 2 {
+		t.Fatalf("%d requests, want 2", got)
+	}
+	// Disabled: only the lost request, until the timeout.
+	n.Store(0)
+	c = newClient(t, srv.URL, Options{HedgeAfter: -1, Timeout: 200 * time.Millisecond})
+	if _, err := c.Ping(context.Background()); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("unhedged Ping = %v, want ErrUnreachable", err)
+	}
+	if got := n.Load(); got != 1 {
+		t.Fatalf("%d requests without hedging, want 1", got)
+	}
+}
