@@ -11,7 +11,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -532,11 +531,4 @@ func (c *Config) Key(s site.Name) ([]byte, bool) {
 		return nil, false
 	}
 	return []byte(st.Key), true
-}
-
-// PublicAddr reports whether a is a public unicast address that may be recorded for a site.
-func PublicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() &&
-		!netip.MustParsePrefix("100.64.0.0/10").Contains(a)
 }
