@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -144,9 +145,16 @@ func (f *fakeSwanctl) Run(_ context.Context, name string, args ...string) ([]byt
 		}
 		f.loaded = conns
 		return []byte(fmt.Sprintf("loaded %d connections\n", len(conns))), nil
-	case len(args) == 6 && args[0] == "--terminate" && args[1] == "--ike" && args[3] == "--force" && args[4] == "--timeout":
-		if _, ok := f.sas[args[2]]; !ok {
+	case len(args) >= 3 && args[0] == "--terminate" && args[1] == "--ike":
+		up, ok := f.sas[args[2]]
+		if !ok {
 			return nil, fmt.Errorf("%w: terminate failed: no matching SAs to terminate found", errExit)
+		}
+		// charon sends a DELETE to the SA's remote address; unless --force comes without
+		// --timeout it waits for the answer, which a peer that has moved never sends.
+		if force := slices.Equal(args[3:], []string{"--force"}); !force && up != f.loaded[args[2]].remote {
+			f.t.Errorf("fakeSwanctl: %q waits for a DELETE answer from %s, which has moved to %s", call, up, f.loaded[args[2]].remote)
+			return nil, errExit
 		}
 		delete(f.sas, args[2])
 		delete(f.children, args[2])

@@ -113,7 +113,10 @@ func (s *StrongSwan) Apply(ctx context.Context, c Change) error {
 		return fmt.Errorf("strongswan: %w: %v", ErrApply, err)
 	}
 	// Terminating fails when no IKE_SA is up; that is fine, there is nothing to tear down.
-	_, _ = s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--terminate", "--ike", p.Connection, "--force", "--timeout", "5")
+	// --force without --timeout destroys the old IKE_SA at once: with a timeout, charon
+	// waits that long for the DELETE answer of a peer that has moved and cannot answer
+	// (vici's terminate: "if timeout is given, waits for a response until it is reached").
+	_, _ = s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--terminate", "--ike", p.Connection, "--force")
 	timeout := strconv.Itoa(int(s.cfg.InitiateTimeout / time.Second))
 	if len(p.Children) == 0 {
 		if _, err := s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--initiate", "--ike", p.Connection, "--timeout", timeout); err != nil {
