@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -196,6 +197,7 @@ type lineLog struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
 	part   []byte
+	full   []string // complete lines
 	closed bool
 }
 
@@ -219,9 +221,17 @@ func (l *lineLog) Write(p []byte) (int, error) {
 			break
 		}
 		l.t.Logf("%s: %s", l.name, l.part[:i])
+		l.full = append(l.full, string(l.part[:i]))
 		l.part = l.part[i+1:]
 	}
 	return len(p), nil
+}
+
+// linesFrom returns the complete lines of the output after the first n.
+func (l *lineLog) linesFrom(n int) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.full[min(n, len(l.full)):])
 }
 
 // count returns how many times s occurs in the output so far.

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -125,32 +124,15 @@ func TestStrongSwanHeals(t *testing.T) {
 	}
 	l.assertCloud(l.a, l.b)
 
-	var summary []string
-	defer func() {
-		t.Logf("SUMMARY strongswan heal times (interval %s, bound %s): %s", interval, healBound, strings.Join(summary, " "))
-	}()
-	heal := func(name string) {
-		t.Helper()
-		d, ok := l.waitHeal(60 * time.Second)
-		switch {
-		case !ok:
-			t.Errorf("%s: LAN-to-LAN traffic did not flow again within 60s", name)
-			summary = append(summary, name+"=no-heal-in-60s")
-			return
-		case d >= healBound:
-			t.Errorf("%s: healed after %.1fs, want < %s", name, d.Seconds(), healBound)
-		default:
-			t.Logf("%s: LAN-to-LAN traffic flows again after %.1fs", name, d.Seconds())
-		}
-		summary = append(summary, fmt.Sprintf("%s=%.1fs", name, d.Seconds()))
-	}
+	h := &heals{l: l, name: "strongswan"}
+	defer h.report()
 
 	l.move(l.b, netip.MustParseAddr("192.0.2.20"))
-	heal("b-moves")
+	h.measure("b-moves", healTimeout, l.b)
 	l.assertCloud(l.b)
 
 	l.move(l.a, netip.MustParseAddr("203.0.113.31"))
 	l.move(l.b, netip.MustParseAddr("203.0.113.32"))
-	heal("both-move")
+	h.measure("both-move", healTimeout, l.a, l.b)
 	l.assertCloud(l.a, l.b)
 }
