@@ -75,6 +75,11 @@ type Emulator struct {
 	pending sync.Map   // request id → *invocation
 	closing chan struct{}
 	once    sync.Once
+
+	started   time.Time     // when the process was started
+	ready     chan struct{} // closed at the function's first call for its next invocation
+	readyOnce sync.Once
+	readyAt   time.Time
 }
 
 type invocation struct {
@@ -103,7 +108,7 @@ func Start(ctx context.Context, opt Options) (*Emulator, error) {
 	if opt.Region == "" {
 		opt.Region = "cn-hangzhou"
 	}
-	e := &Emulator{opt: opt, queue: make(chan *invocation), closing: make(chan struct{}), exited: make(chan struct{})}
+	e := &Emulator{opt: opt, queue: make(chan *invocation), closing: make(chan struct{}), exited: make(chan struct{}), ready: make(chan struct{})}
 
 	rtl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -124,12 +129,27 @@ func Start(ctx context.Context, opt Options) (*Emulator, error) {
 	e.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "FC_RUNTIME_API=" + rtl.Addr().String()}, opt.Env...)
 	e.cmd.Stdout, e.cmd.Stderr = opt.Stdout, opt.Stderr
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	e.started = time.Now()
 	if err := e.cmd.Start(); err != nil {
 		e.shutdown()
 		return nil, fmt.Errorf("start function: %w", err)
 	}
 	go func() { _ = e.cmd.Wait(); close(e.exited) }()
 	return e, nil
+}
+
+// Ready is closed when the function first asks the runtime API for an invocation: it has
+// read its config and connected what it connects at start.
+func (e *Emulator) Ready() <-chan struct{} { return e.ready }
+
+// StartupTime is how long the process took from its start to Ready (zero before).
+func (e *Emulator) StartupTime() time.Duration {
+	select {
+	case <-e.ready:
+		return e.readyAt.Sub(e.started)
+	default:
+		return 0
+	}
 }
 
 // Exited is closed when the function process ends (a config error at start, a crash).
@@ -203,6 +223,7 @@ func (e *Emulator) runtimeAPI(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 	switch {
 	case ok && rest == "next" && r.Method == http.MethodGet:
+		e.readyOnce.Do(func() { e.readyAt = time.Now(); close(e.ready) })
 		select {
 		case inv := <-e.queue:
 			h := w.Header()

@@ -15,6 +15,49 @@ import (
 	"time"
 )
 
+// Size caps of the deployable: what Function Compute downloads and unpacks on every cold
+// start. Both are deterministic for a given toolchain and go.sum.
+const (
+	maxBinaryBytes = 12 << 20       // bin/fc/main, stripped
+	maxZipBytes    = 4_500 * 1_000 // dist/ppter-fc.zip (4.5 MB)
+)
+
+// TestNoReflectMethodCalls builds the function with the linker's dependency dump and fails
+// when anything reaches reflect.Value.Method or MethodByName (text/template and
+// html/template do): from then on the linker must keep every exported method of every
+// reachable type, and the binary grows from about 11 MiB to 37 MiB.
+func TestNoReflectMethodCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the function; skipped in -short mode")
+	}
+	root := repoRoot(t)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -dumpdep", "-o", filepath.Join(t.TempDir(), "main"), "./functions/ppter")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	var deps bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &deps, &deps
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build -dumpdep: %v\n%s", err, lastLines(deps.String(), 20))
+	}
+	n := 0
+	for _, line := range strings.Split(deps.String(), "\n") {
+		// "caller <ReflectMethod> -> reflect.Value.MethodByName" marks the call site.
+		if strings.Contains(line, "<ReflectMethod>") {
+			if n++; n <= 5 {
+				t.Errorf("the function binary calls methods through reflection: %s", line)
+			}
+		}
+	}
+	if n == 0 && !strings.Contains(deps.String(), " -> ") {
+		t.Fatalf("go build -dumpdep printed no dependency lines; the check proves nothing:\n%s", lastLines(deps.String(), 20))
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
 // TestPackage runs scripts/package.sh (what `make package` and s.yaml's pre-deploy run)
 // into a temporary directory and checks that it produces what s.yaml deploys: the code
 // directory with the handler as a static linux/amd64 executable, the config beside it,
@@ -56,6 +99,10 @@ func TestPackage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("handler %q not in the code directory: %v", handler, err)
 	}
+	t.Logf("function binary: %d bytes (%.1f MiB)", fi.Size(), float64(fi.Size())/(1<<20))
+	if fi.Size() > maxBinaryBytes {
+		t.Errorf("function binary is %d bytes, limit %d (is something reaching reflect.Value.MethodByName? see TestNoReflectMethodCalls)", fi.Size(), maxBinaryBytes)
+	}
 	if fi.Mode().Perm() != 0o755 {
 		t.Errorf("%s: mode %v, want 0755", bin, fi.Mode().Perm())
 	}
@@ -81,7 +128,14 @@ func TestPackage(t *testing.T) {
 		t.Errorf("code directory holds %d files, want %v", len(entries), wantFiles)
 	}
 
-	zr, err := zip.OpenReader(filepath.Join(dist, "ppter-fc.zip"))
+	zipPath := filepath.Join(dist, "ppter-fc.zip")
+	if zfi, err := os.Stat(zipPath); err == nil {
+		t.Logf("ppter-fc.zip: %d bytes (%.1f MiB)", zfi.Size(), float64(zfi.Size())/(1<<20))
+		if zfi.Size() > maxZipBytes {
+			t.Errorf("ppter-fc.zip is %d bytes, limit %d", zfi.Size(), maxZipBytes)
+		}
+	}
+	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
 		t.Fatalf("ppter-fc.zip: %v", err)
 	}

@@ -13,8 +13,7 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
-	"fmt"
-	"html/template"
+	"html"
 	"mime"
 	"net/netip"
 	"strconv"
@@ -107,31 +106,19 @@ func (f Fleet) normalised() Fleet {
 	return f
 }
 
-//go:embed page.html.tmpl
-var pageSource string
+// The page is written by hand with [html.EscapeString] on every value, not with
+// html/template: a template engine calls methods by name through reflection
+// (reflect.Value.MethodByName), and once a binary reaches that the linker must keep every
+// exported method of every reachable type — the whole VPC SDK client and go-redis' command
+// set — which tripled the deployable that Function Compute unpacks on every cold start.
+// Each value below lands in element text or a double-quoted attribute, where
+// html.EscapeString (& < > " ') is the complete escaping.
 
-var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"addr": func(a netip.Addr) string {
-		if !a.IsValid() {
-			return "—"
-		}
-		return a.String()
-	},
-	"stamp": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05Z")
-	},
-	"ago":         ago,
-	"colorStale":  func() template.CSS { return template.CSS(ColorStale) },
-	"colorFailed": func() template.CSS { return template.CSS(ColorFailed) },
-	"colorOK":     func() template.CSS { return template.CSS(ColorOK) },
-}).Parse(pageSource))
+//go:embed page_head.html
+var pageHead string
 
 // HTML renders f as the status page.
 func HTML(f Fleet) ([]byte, error) {
-	var b bytes.Buffer
 	stale, failed := 0, 0
 	for _, s := range f.Sites {
 		if s.Stale {
@@ -143,14 +130,100 @@ func HTML(f Fleet) ([]byte, error) {
 			failed++
 		}
 	}
-	err := page.Execute(&b, struct {
-		Fleet
-		StaleCount, FailedCount int
-	}{f, stale, failed})
-	if err != nil {
-		return nil, fmt.Errorf("statuspage: %w", err)
+	var p pageWriter
+	p.raw(strings.NewReplacer("{{colorOK}}", ColorOK, "{{colorStale}}", ColorStale, "{{colorFailed}}", ColorFailed).Replace(pageHead))
+	p.raw(`<p class="meta">Generated `, stamp(f.GeneratedAt), " · ", strconv.Itoa(len(f.Sites)), " sites (", strconv.Itoa(stale),
+		" stale) · ", strconv.Itoa(len(f.Targets)), " targets (", strconv.Itoa(failed), " failed)</p>\n\n<h2>Sites</h2>")
+	if len(f.Sites) == 0 {
+		p.raw("\n<p class=\"none\">No site has pinged yet.</p>")
+	} else {
+		p.raw("\n<table id=\"sites\">\n<thead><tr><th>Site</th><th>IPv4</th><th>IPv6</th><th>Last ping</th><th>Address changed</th><th>Status</th></tr></thead>\n<tbody>")
+		for _, s := range f.Sites {
+			class, badge := "ok", "ok"
+			switch {
+			case s.Stale:
+				class, badge = "stale", "STALE"
+			case s.SeenAt.IsZero():
+				class, badge = "other", "no ping yet"
+			}
+			name := string(s.Name)
+			p.raw("\n<tr class=\"", class, "\" data-site=\"").text(name).raw("\">\n<td><b>").text(name).raw("</b></td><td><code>", addr(s.IPv4),
+				"</code></td><td><code>", addr(s.IPv6), "</code></td>\n<td>", stamp(s.SeenAt), " <small>", ago(f.GeneratedAt, s.SeenAt),
+				"</small></td>\n<td>", stamp(s.ChangedAt), "</td>\n<td><span class=\"badge\">", badge, "</span></td>\n</tr>")
+		}
+		p.raw("\n</tbody>\n</table>")
 	}
-	return b.Bytes(), nil
+	p.raw("\n\n<h2>Targets (DNS records and VPN tunnels)</h2>")
+	if len(f.Targets) == 0 {
+		p.raw("\n<p class=\"none\">No targets configured.</p>")
+	} else {
+		p.raw("\n<table id=\"targets\">\n<thead><tr><th>Site</th><th>Kind</th><th>Name</th><th>State</th><th>Address</th><th>Updated</th><th>Last error</th></tr></thead>\n<tbody>")
+		for _, t := range f.Targets {
+			class := "other"
+			switch {
+			case t.Failed():
+				class = "failed"
+			case t.State == wire.StateApplied:
+				class = "ok"
+			case t.State == wire.StatePending:
+				class = "pending"
+			}
+			p.raw("\n<tr class=\"", class, "\" data-target=\"").text(t.Kind).raw("/").text(t.Name).raw("\">\n<td>").text(string(t.Site)).
+				raw("</td><td>").text(t.Kind).raw("</td><td><code>").text(t.Name).raw("</code></td>\n<td><span class=\"badge\">")
+			if t.Failed() {
+				p.raw("FAILED")
+			} else {
+				p.text(t.State)
+			}
+			p.raw("</span></td>\n<td><code>", addr(t.IP), "</code></td><td>", stamp(t.UpdatedAt), "</td><td class=\"err\">").text(t.Error).raw("</td>\n</tr>")
+		}
+		p.raw("\n</tbody>\n</table>")
+	}
+	p.raw("\n\n<h2>Recent events</h2>")
+	if len(f.Events) == 0 {
+		p.raw("\n<p class=\"none\">No events.</p>")
+	} else {
+		p.raw("\n<table id=\"events\">\n<thead><tr><th>When</th><th>Site</th><th>Kind</th><th>Detail</th></tr></thead>\n<tbody>")
+		for _, e := range f.Events {
+			p.raw("\n<tr class=\"event\"><td>", stamp(e.At), "</td><td>").text(string(e.Site)).raw("</td><td>").text(e.Kind).
+				raw("</td><td class=\"detail\">").text(e.Detail).raw("</td></tr>")
+		}
+		p.raw("\n</tbody>\n</table>")
+	}
+	p.raw("\n</body>\n</html>\n")
+	return p.b.Bytes(), nil
+}
+
+// pageWriter builds the page: raw for the page's own markup (and values that are
+// markup-free by construction: numbers, addresses, timestamps), text for everything else.
+type pageWriter struct{ b bytes.Buffer }
+
+func (p *pageWriter) raw(parts ...string) *pageWriter {
+	for _, s := range parts {
+		p.b.WriteString(s)
+	}
+	return p
+}
+
+func (p *pageWriter) text(s string) *pageWriter {
+	p.b.WriteString(html.EscapeString(s))
+	return p
+}
+
+// addr formats an address, "—" when unknown.
+func addr(a netip.Addr) string {
+	if !a.IsValid() {
+		return "—"
+	}
+	return a.String()
+}
+
+// stamp formats a time to the second in UTC, "never" when zero.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
 // ago formats the time from t to now coarsely: "42s ago", "5m ago", "3h ago", "2d ago".
