@@ -18,7 +18,7 @@ import (
 // Size caps of the deployable: what Function Compute downloads and unpacks on every cold
 // start. Both are deterministic for a given toolchain and go.sum.
 const (
-	maxBinaryBytes = 12 << 20       // bin/fc/main, stripped
+	maxBinaryBytes = 12 << 20      // bin/fc/main, stripped
 	maxZipBytes    = 4_500 * 1_000 // dist/ppter-fc.zip (4.5 MB)
 )
 
