@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,6 +254,9 @@ func TestFlagsAndEnv(t *testing.T) {
 		{name: "stray argument", args: []string{"extra"}, want: 2, wantText: "unexpected argument"},
 		{name: "exec driver without command", noStd: true, args: []string{"--url", "@URL", "--site", "hz", "--state", "@STATE"}, want: 2, wantText: "no command"},
 		{name: "ip family 6 cannot reach an ipv4-only function", args: []string{"--ip-family", "6"}, want: 1, wantText: "function unreachable"},
+		{name: "plain http to a remote function", args: []string{"--url", "http://fn.example.com"}, want: 2, wantText: "--url fn.example.com is plain http:// to a host other than loopback: anyone on the path could forge the function's answers; use https://"},
+		{name: "bad insecure-http env", environ: []string{"PPTER_INSECURE_HTTP=maybe"}, want: 2, wantText: "PPTER_INSECURE_HTTP"},
+		{name: "help shows insecure-http", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_INSECURE_HTTP)"},
 		{name: "json logs", args: []string{"--log-format", "json"}, want: 0, wantText: `"msg":"applied"`},
 	}
 	for _, tc := range tests {
@@ -308,5 +313,22 @@ func TestHookDoesNotSeeSecrets(t *testing.T) {
 	}
 	if got := strings.Join(e.hookLines(), ","); got != "unset unset" {
 		t.Errorf("hook saw %q, want the secrets unset", got)
+	}
+}
+
+// TestRedirectIsNotFollowed: a function URL that redirects exits 2 and the target is never
+// pinged (issue 11, point 10).
+func TestRedirectIsNotFollowed(t *testing.T) {
+	e := newEnv(t)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, e.fn.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	code, _, stderr := e.run([]string{"--url", redirector.URL})
+	if code != 2 || !strings.Contains(stderr, "function answered a redirect, which the pinger never follows: HTTP 307 to "+e.fn.URL) {
+		t.Errorf("got exit %d (%s), want 2 and the redirect message", code, stderr)
+	}
+	if e.fn.Pings() != 0 || e.hookLines() != nil {
+		t.Errorf("the redirect was followed: %d pings, hook %q", e.fn.Pings(), e.hookLines())
 	}
 }

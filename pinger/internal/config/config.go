@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +26,9 @@ import (
 
 // ErrUsage wraps every configuration error (exit code 2).
 var ErrUsage = errors.New("usage error")
+
+// ErrInsecureURL means --url is http:// to a host other than loopback without --insecure-http.
+var ErrInsecureURL = errors.New("insecure function URL")
 
 // MinWatch is the shortest --watch interval accepted.
 const MinWatch = 5 * time.Second
@@ -43,6 +47,8 @@ type Config struct {
 	DryRun    bool
 	IPFamily  IPFamily
 	LogFormat LogFormat
+	// InsecureHTTP allows an http:// URL to a host other than loopback.
+	InsecureHTTP bool
 
 	Help    bool
 	Version bool
@@ -86,6 +92,8 @@ var flagEnv = map[string]string{
 	"dry-run":    "PPTER_DRY_RUN",
 	"ip-family":  "PPTER_IP_FAMILY",
 	"log-format": "PPTER_LOG_FORMAT",
+
+	"insecure-http": "PPTER_INSECURE_HTTP",
 }
 
 // SecretEnv lists the variables that carry secrets; they are removed from the environment
@@ -134,6 +142,7 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.BoolVar(&c.DryRun, "dry-run", false, "print what would change, change nothing")
 	fs.Var(&c.IPFamily, "ip-family", "ping over IPv4, IPv6 or both")
 	fs.Var(&c.LogFormat, "log-format", "log lines as text or json")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "allow an http:// --url to a host other than loopback (a lab: anyone on the path can forge the answers)")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.BoolVarP(&c.Help, "help", "h", false, "show this help")
 	for name, env := range flagEnv {
@@ -219,6 +228,9 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 	if u.User != nil {
 		return errors.New("--url must not contain credentials (use PPTER_KEY or --key-file)")
 	}
+	if u.Scheme == "http" && !c.InsecureHTTP && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%w: --url %s is plain http:// to a host other than loopback: anyone on the path could forge the function's answers; use https:// (or --insecure-http, PPTER_INSECURE_HTTP=true, in a lab)", ErrInsecureURL, u.Host)
+	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("--url must not have a query or fragment")
 	}
@@ -260,6 +272,17 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 		c.Exec = r.exec
 	}
 	return resolveSecrets(c, env)
+}
+
+// isLoopback reports whether host (a URL's host name, without port) is "localhost" or a
+// loopback address: the only places plain HTTP may go without --insecure-http (tests,
+// make run).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func readSecret(path string) ([]byte, error) {

@@ -137,3 +137,45 @@ func fmtInts(v []int) string {
 	}
 	return "[" + strings.Join(s, " ") + "]"
 }
+
+// TestFunctionURLScheme: plain http:// only to loopback unless --insecure-http (issue 11, point 10).
+func TestFunctionURLScheme(t *testing.T) {
+	tests := []struct {
+		name    string
+		url     string
+		args    []string
+		env     []string
+		wantErr string // empty: accepted
+	}{
+		{name: "https", url: "https://fn.example.com"},
+		{name: "http to 127.0.0.1", url: "http://127.0.0.1:9000"},
+		{name: "http to another loopback address", url: "http://127.0.0.2:9000"},
+		{name: "http to ::1", url: "http://[::1]:9000"},
+		{name: "http to localhost", url: "http://localhost:9000"},
+		{name: "http to a remote host", url: "http://fn.example.com", wantErr: "--url fn.example.com is plain http:// to a host other than loopback"},
+		{name: "http to a LAN address", url: "http://192.168.1.10:9000", wantErr: "use https:// (or --insecure-http, PPTER_INSECURE_HTTP=true, in a lab)"},
+		{name: "http to a name ending in localhost", url: "http://evil-localhost.example.com", wantErr: "plain http://"},
+		{name: "insecure-http flag", url: "http://203.0.113.10:9000", args: []string{"--insecure-http"}},
+		{name: "insecure-http env", url: "http://203.0.113.10:9000", env: []string{"PPTER_INSECURE_HTTP=true"}},
+		{name: "flag false beats env true", url: "http://203.0.113.10:9000", args: []string{"--insecure-http=false"}, env: []string{"PPTER_INSECURE_HTTP=true"}, wantErr: "plain http://"},
+		{name: "bad insecure-http env", url: "https://fn.example.com", env: []string{"PPTER_INSECURE_HTTP=maybe"}, wantErr: "PPTER_INSECURE_HTTP"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--url", tc.url, "--site", "hz"}, tc.args...)
+			c, err := Parse(args, append([]string{"PPTER_KEY=k"}, tc.env...))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want accepted", err)
+				}
+				if c.URL.String() != tc.url {
+					t.Errorf("got URL %s, want %s", c.URL, tc.url)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want usage error mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
+}
