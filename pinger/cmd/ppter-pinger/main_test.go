@@ -257,6 +257,11 @@ func TestFlagsAndEnv(t *testing.T) {
 		{name: "plain http to a remote function", args: []string{"--url", "http://fn.example.com"}, want: 2, wantText: "--url fn.example.com is plain http:// to a host other than loopback: anyone on the path could forge the function's answers; use https://"},
 		{name: "bad insecure-http env", environ: []string{"PPTER_INSECURE_HTTP=maybe"}, want: 2, wantText: "PPTER_INSECURE_HTTP"},
 		{name: "help shows insecure-http", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_INSECURE_HTTP)"},
+		{name: "max-peers zero", args: []string{"--max-peers", "0"}, want: 2, wantText: "--max-peers must be at least 1"},
+		{name: "bad max-peers env", environ: []string{"PPTER_MAX_PEERS=many"}, want: 2, wantText: "PPTER_MAX_PEERS"},
+		{name: "bad allow-private-peers env", environ: []string{"PPTER_ALLOW_PRIVATE_PEERS=maybe"}, want: 2, wantText: "PPTER_ALLOW_PRIVATE_PEERS"},
+		{name: "help shows allow-private-peers", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_ALLOW_PRIVATE_PEERS)"},
+		{name: "help shows max-peers", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_MAX_PEERS)"},
 		{name: "json logs", args: []string{"--log-format", "json"}, want: 0, wantText: `"msg":"applied"`},
 	}
 	for _, tc := range tests {
@@ -330,5 +335,38 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	}
 	if e.fn.Pings() != 0 || e.hookLines() != nil {
 		t.Errorf("the redirect was followed: %d pings, hook %q", e.fn.Pings(), e.hookLines())
+	}
+}
+
+// TestPrivatePeers: a private peer address never reaches the hook unless
+// --allow-private-peers (or its env var) says so; the run still exits 0 and says why
+// (issue 11, point 11).
+func TestPrivatePeers(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		environ  []string
+		wantHook bool
+	}{
+		{name: "refused by default"},
+		{name: "allowed by flag", args: []string{"--allow-private-peers"}, wantHook: true},
+		{name: "allowed by env", environ: []string{"PPTER_ALLOW_PRIVATE_PEERS=true"}, wantHook: true},
+		{name: "flag false beats env", args: []string{"--allow-private-peers=false"}, environ: []string{"PPTER_ALLOW_PRIVATE_PEERS=true"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.fn.SetAddr("bj", "10.2.0.1")
+			code, _, stderr := e.run(tc.args, tc.environ...)
+			if code != 0 {
+				t.Fatalf("got exit %d, want 0 (%s)", code, stderr)
+			}
+			if got := e.hookLines() != nil; got != tc.wantHook {
+				t.Fatalf("hook ran: %v, want %v (%s)", got, tc.wantHook, stderr)
+			}
+			if !tc.wantHook && !strings.Contains(stderr, "refused peer address 10.2.0.1: private address (allowed only with --allow-private-peers)") {
+				t.Errorf("stderr %q does not say why bj was skipped", stderr)
+			}
+		})
 	}
 }

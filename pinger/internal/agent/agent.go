@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ppter/ppter/pinger/internal/router"
@@ -46,7 +47,13 @@ type Options struct {
 	Driver    router.Driver
 	StatePath string
 	DryRun    bool
-	Log       *slog.Logger
+	// AllowPrivatePeers accepts private, CGNAT and other special-purpose peer addresses
+	// (labs); see checkPeerAddr.
+	AllowPrivatePeers bool
+	// MaxPeers caps the peer changes applied in one cycle (DefaultMaxPeers when zero);
+	// the rest are applied by the next cycles.
+	MaxPeers int
+	Log      *slog.Logger
 	// Out receives the dry-run report.
 	Out io.Writer
 	Now func() time.Time
@@ -68,6 +75,9 @@ func New(o Options) *Agent {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxPeers <= 0 {
+		o.MaxPeers = DefaultMaxPeers
+	}
 	return &Agent{o: o}
 }
 
@@ -87,6 +97,7 @@ func (a *Agent) Cycle(ctx context.Context) (Result, error) {
 		return res, fmt.Errorf("%w: %w", ErrState, err)
 	}
 	var errs []error
+	applied := 0
 	for _, p := range a.o.Pings {
 		changes, err := a.ping(ctx, p, st)
 		if err != nil {
@@ -96,6 +107,13 @@ func (a *Agent) Cycle(ctx context.Context) (Result, error) {
 		for _, c := range changes {
 			if !a.o.Driver.Wants(c) {
 				continue
+			}
+			if !c.Self && applied >= a.o.MaxPeers {
+				a.o.Log.Warn("too many peer changes for one cycle; the rest wait for the next", "change", c.String(), "max_peers", a.o.MaxPeers)
+				continue
+			}
+			if !c.Self {
+				applied++
 			}
 			if a.o.DryRun {
 				fmt.Fprintf(a.o.Out, "would apply %s\n", c)
@@ -130,6 +148,8 @@ func (a *Agent) Cycle(ctx context.Context) (Result, error) {
 }
 
 // ping pings once and returns the changes against st, self first, then peers by name.
+// An answer listing a peer twice is refused whole; a peer whose address fails
+// checkPeerAddr is skipped with an error in the log.
 func (a *Agent) ping(ctx context.Context, p Ping, st *state.State) ([]router.Change, error) {
 	resp, err := p.Pinger.Ping(ctx)
 	if err != nil {
@@ -148,15 +168,12 @@ func (a *Agent) ping(ctx context.Context, p Ping, st *state.State) ([]router.Cha
 		changes = append(changes, router.Change{Peer: a.o.Site, Self: true, Family: p.Family, Old: old, New: self, SelfIP: self})
 	}
 	peers := slices.Clone(resp.Peers)
-	slices.SortFunc(peers, func(x, y wire.Peer) int {
-		switch {
-		case x.Site < y.Site:
-			return -1
-		case x.Site > y.Site:
-			return 1
+	slices.SortFunc(peers, func(x, y wire.Peer) int { return strings.Compare(x.Site, y.Site) })
+	for i := 1; i < len(peers); i++ {
+		if peers[i].Site == peers[i-1].Site {
+			return nil, fmt.Errorf("%w: peer %q is listed twice", ErrBadAnswer, peers[i].Site)
 		}
-		return 0
-	})
+	}
 	for _, peer := range peers {
 		name, err := site.Parse(peer.Site)
 		if err != nil {
@@ -176,6 +193,10 @@ func (a *Agent) ping(ctx context.Context, p Ping, st *state.State) ([]router.Cha
 		ip, err := parseAddr(raw, p.Family)
 		if err != nil {
 			a.o.Log.Warn("ignoring peer address", "peer", string(name), "err", err)
+			continue
+		}
+		if err := checkPeerAddr(ip, self, a.o.AllowPrivatePeers); err != nil {
+			a.o.Log.Error("ignoring peer", "peer", string(name), "err", err)
 			continue
 		}
 		if peer.Stale {

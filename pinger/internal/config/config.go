@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ppter/ppter/pinger/internal/agent"
 	"github.com/ppter/ppter/pinger/internal/router"
 	"github.com/ppter/ppter/shared/site"
 )
@@ -49,6 +50,10 @@ type Config struct {
 	LogFormat LogFormat
 	// InsecureHTTP allows an http:// URL to a host other than loopback.
 	InsecureHTTP bool
+	// AllowPrivatePeers accepts private and CGNAT peer addresses (labs).
+	AllowPrivatePeers bool
+	// MaxPeers caps the peer changes applied in one cycle.
+	MaxPeers int
 
 	Help    bool
 	Version bool
@@ -71,6 +76,8 @@ type ExecFile struct {
 	Command string        `yaml:"command"`
 	Self    bool          `yaml:"self"`
 	Timeout time.Duration `yaml:"timeout"`
+	// Peers, when set, limits the hook to these peers (an allow-list).
+	Peers []site.Name `yaml:"peers"`
 }
 
 // Environment variables read besides the flags' own.
@@ -93,7 +100,9 @@ var flagEnv = map[string]string{
 	"ip-family":  "PPTER_IP_FAMILY",
 	"log-format": "PPTER_LOG_FORMAT",
 
-	"insecure-http": "PPTER_INSECURE_HTTP",
+	"insecure-http":       "PPTER_INSECURE_HTTP",
+	"allow-private-peers": "PPTER_ALLOW_PRIVATE_PEERS",
+	"max-peers":           "PPTER_MAX_PEERS",
 }
 
 // SecretEnv lists the variables that carry secrets; they are removed from the environment
@@ -112,6 +121,7 @@ func defaults(env map[string]string) Config {
 		IPFamily:  Family4,
 		LogFormat: LogText,
 		StatePath: defaultStatePath(env),
+		MaxPeers:  agent.DefaultMaxPeers,
 	}
 }
 
@@ -143,6 +153,8 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.Var(&c.IPFamily, "ip-family", "ping over IPv4, IPv6 or both")
 	fs.Var(&c.LogFormat, "log-format", "log lines as text or json")
 	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "allow an http:// --url to a host other than loopback (a lab: anyone on the path can forge the answers)")
+	fs.BoolVar(&c.AllowPrivatePeers, "allow-private-peers", false, "accept private (RFC 1918, fc00::/7) and CGNAT peer addresses (a lab)")
+	fs.IntVar(&c.MaxPeers, "max-peers", c.MaxPeers, "apply at most `n` peer changes per cycle; the rest wait for the next")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.BoolVarP(&c.Help, "help", "h", false, "show this help")
 	for name, env := range flagEnv {
@@ -261,6 +273,9 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 	if c.Watch < 0 || (c.Watch > 0 && c.Watch < MinWatch) {
 		return fmt.Errorf("--watch must be at least %s", MinWatch)
 	}
+	if c.MaxPeers < 1 {
+		return errors.New("--max-peers must be at least 1")
+	}
 	c.File = r.file
 	if c.File != "" {
 		if err := readFile(c.File, &c.Drivers); err != nil {
@@ -344,7 +359,7 @@ func (c *Config) NewDriver(environ []string, out io.Writer) (router.Driver, erro
 	switch c.Driver {
 	case DriverExec:
 		d, err = router.NewExec(router.ExecConfig{
-			Command: c.Exec, Self: c.Drivers.Exec.Self, Timeout: c.Drivers.Exec.Timeout,
+			Command: c.Exec, Self: c.Drivers.Exec.Self, Timeout: c.Drivers.Exec.Timeout, Peers: c.Drivers.Exec.Peers,
 			Env: withoutSecrets(environ), Output: out,
 		})
 	case DriverHTTP:

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppter/ppter/pinger/internal/router"
 )
 
 func TestParseFile(t *testing.T) {
@@ -71,6 +73,21 @@ func TestParseFile(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "exec peers allow-list",
+			yaml: "exec: { command: 'x', peers: [ bj, sh ] }\n",
+			check: func(t *testing.T, c *Config) {
+				d, err := c.NewDriver(nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Wants(router.Change{Peer: "gz", Family: 4}) || !d.Wants(router.Change{Peer: "sh", Family: 4}) {
+					t.Errorf("got peers %q: gz wanted or sh not", c.Drivers.Exec.Peers)
+				}
+			},
+		},
+		{name: "exec peers bad name", yaml: "exec: { command: 'x', peers: [ BJ ] }\n", wantErr: `exec: peers: invalid site name "BJ"`},
+		{name: "exec peers not a list", yaml: "exec: { command: 'x', peers: bj }\n", wantErr: "cannot unmarshal"},
 		{name: "unknown key", yaml: "routeros:\n  url: https://r\n  pasword: x\n", wantErr: "field pasword not found"},
 		{name: "unknown section", yaml: "cisco: {}\n", wantErr: "field cisco not found"},
 		{name: "bad family", yaml: "wireguard:\n  peers:\n    bj: { family: ipv5 }\n", wantErr: "ipv5"},
