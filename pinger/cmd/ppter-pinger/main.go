@@ -86,7 +86,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	a := agent.New(agent.Options{
 		Site: cfg.Site, Pings: pings, Driver: driver, StatePath: cfg.StatePath,
 		DryRun: cfg.DryRun, AllowPrivatePeers: cfg.AllowPrivatePeers, MaxPeers: cfg.MaxPeers,
-		Log: log, Out: stdout,
+		CycleTimeout: cfg.CycleTimeout,
+		Log:          log, Out: stdout,
 	})
 	if !cfg.DryRun {
 		l, err := lock.Acquire(cfg.LockPath)

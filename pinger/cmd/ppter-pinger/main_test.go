@@ -262,6 +262,10 @@ func TestFlagsAndEnv(t *testing.T) {
 		{name: "bad allow-private-peers env", environ: []string{"PPTER_ALLOW_PRIVATE_PEERS=maybe"}, want: 2, wantText: "PPTER_ALLOW_PRIVATE_PEERS"},
 		{name: "help shows allow-private-peers", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_ALLOW_PRIVATE_PEERS)"},
 		{name: "help shows max-peers", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_MAX_PEERS)"},
+		{name: "cycle-timeout too short", args: []string{"--cycle-timeout", "1s"}, want: 2, wantText: "--cycle-timeout must be at least 10s"},
+		{name: "bad cycle-timeout env", environ: []string{"PPTER_CYCLE_TIMEOUT=soon"}, want: 2, wantText: "PPTER_CYCLE_TIMEOUT"},
+		{name: "cycle-timeout from env", environ: []string{"PPTER_CYCLE_TIMEOUT=1m"}, want: 0},
+		{name: "help shows cycle-timeout", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_CYCLE_TIMEOUT)"},
 		{name: "json logs", args: []string{"--log-format", "json"}, want: 0, wantText: `"msg":"applied"`},
 	}
 	for _, tc := range tests {

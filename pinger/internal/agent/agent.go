@@ -53,7 +53,10 @@ type Options struct {
 	// MaxPeers caps the peer changes applied in one cycle (DefaultMaxPeers when zero);
 	// the rest are applied by the next cycles.
 	MaxPeers int
-	Log      *slog.Logger
+	// CycleTimeout bounds one whole cycle, pings and driver calls (DefaultCycleTimeout
+	// when zero): a hung router cannot hold the lock and freeze --watch.
+	CycleTimeout time.Duration
+	Log          *slog.Logger
 	// Out receives the dry-run report.
 	Out io.Writer
 	Now func() time.Time
@@ -78,6 +81,9 @@ func New(o Options) *Agent {
 	if o.MaxPeers <= 0 {
 		o.MaxPeers = DefaultMaxPeers
 	}
+	if o.CycleTimeout <= 0 {
+		o.CycleTimeout = DefaultCycleTimeout
+	}
 	return &Agent{o: o}
 }
 
@@ -88,9 +94,27 @@ type Result struct {
 	Failed  []router.Change
 }
 
-// Cycle runs one cycle. Its error joins every failure (ping or driver); changes that were
-// applied are saved even when others failed, and failed ones are retried next cycle.
+// DefaultCycleTimeout bounds a cycle when Options.CycleTimeout is zero.
+const DefaultCycleTimeout = 2 * time.Minute
+
+// ErrCycleTimeout means the cycle ran out of its CycleTimeout; what was applied by then is
+// saved, the rest is retried next cycle.
+var ErrCycleTimeout = errors.New("cycle timed out")
+
+// Cycle runs one cycle, bounded by CycleTimeout. Its error joins every failure (ping or
+// driver); changes that were applied are saved even when others failed, and failed ones
+// are retried next cycle.
 func (a *Agent) Cycle(ctx context.Context) (Result, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, a.o.CycleTimeout, fmt.Errorf("%w after %s", ErrCycleTimeout, a.o.CycleTimeout))
+	defer cancel()
+	res, err := a.cycle(ctx)
+	if errors.Is(context.Cause(ctx), ErrCycleTimeout) {
+		err = errors.Join(context.Cause(ctx), err)
+	}
+	return res, err
+}
+
+func (a *Agent) cycle(ctx context.Context) (Result, error) {
 	var res Result
 	st, err := state.Load(a.o.StatePath, a.o.Site)
 	if err != nil {

@@ -34,6 +34,9 @@ var ErrInsecureURL = errors.New("insecure function URL")
 // MinWatch is the shortest --watch interval accepted.
 const MinWatch = 5 * time.Second
 
+// MinCycleTimeout is the shortest --cycle-timeout accepted.
+const MinCycleTimeout = 10 * time.Second
+
 // Config is the pinger's whole configuration.
 type Config struct {
 	URL       *url.URL
@@ -54,6 +57,8 @@ type Config struct {
 	AllowPrivatePeers bool
 	// MaxPeers caps the peer changes applied in one cycle.
 	MaxPeers int
+	// CycleTimeout bounds one whole cycle.
+	CycleTimeout time.Duration
 
 	Help    bool
 	Version bool
@@ -103,6 +108,7 @@ var flagEnv = map[string]string{
 	"insecure-http":       "PPTER_INSECURE_HTTP",
 	"allow-private-peers": "PPTER_ALLOW_PRIVATE_PEERS",
 	"max-peers":           "PPTER_MAX_PEERS",
+	"cycle-timeout":       "PPTER_CYCLE_TIMEOUT",
 }
 
 // SecretEnv lists the variables that carry secrets; they are removed from the environment
@@ -122,6 +128,8 @@ func defaults(env map[string]string) Config {
 		LogFormat: LogText,
 		StatePath: defaultStatePath(env),
 		MaxPeers:  agent.DefaultMaxPeers,
+
+		CycleTimeout: agent.DefaultCycleTimeout,
 	}
 }
 
@@ -149,6 +157,7 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.StringVar(&r.state, "state", c.StatePath, "state `file` (last applied addresses); its lock is file.lock")
 	fs.StringVar(&r.file, "config", "", "YAML `file` with driver settings")
 	fs.DurationVar(&c.Watch, "watch", 0, "keep running, one cycle every `duration` (e.g. 1m); default: one cycle")
+	fs.DurationVar(&c.CycleTimeout, "cycle-timeout", c.CycleTimeout, "give up a cycle (ping and router changes) after `duration`; what was applied is kept")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "print what would change, change nothing")
 	fs.Var(&c.IPFamily, "ip-family", "ping over IPv4, IPv6 or both")
 	fs.Var(&c.LogFormat, "log-format", "log lines as text or json")
@@ -272,6 +281,9 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 	c.StatePath, c.LockPath = r.state, r.state+".lock"
 	if c.Watch < 0 || (c.Watch > 0 && c.Watch < MinWatch) {
 		return fmt.Errorf("--watch must be at least %s", MinWatch)
+	}
+	if c.CycleTimeout < MinCycleTimeout {
+		return fmt.Errorf("--cycle-timeout must be at least %s", MinCycleTimeout)
 	}
 	if c.MaxPeers < 1 {
 		return errors.New("--max-peers must be at least 1")

@@ -88,6 +88,16 @@ func TestParseFile(t *testing.T) {
 		},
 		{name: "exec peers bad name", yaml: "exec: { command: 'x', peers: [ BJ ] }\n", wantErr: `exec: peers: invalid site name "BJ"`},
 		{name: "exec peers not a list", yaml: "exec: { command: 'x', peers: bj }\n", wantErr: "cannot unmarshal"},
+		{
+			name: "tool timeouts",
+			yaml: "wireguard: { timeout: 5s }\nstrongswan: { timeout: 7s, initiate_timeout: 20s }\n",
+			check: func(t *testing.T, c *Config) {
+				if c.Drivers.WireGuard.Timeout != 5*time.Second || c.Drivers.StrongSwan.Timeout != 7*time.Second || c.Drivers.StrongSwan.InitiateTimeout != 20*time.Second {
+					t.Errorf("got wireguard %v, strongswan %v/%v", c.Drivers.WireGuard.Timeout, c.Drivers.StrongSwan.Timeout, c.Drivers.StrongSwan.InitiateTimeout)
+				}
+			},
+		},
+		{name: "bad tool timeout", yaml: "wireguard: { timeout: forever }\n", wantErr: "forever"},
 		{name: "unknown key", yaml: "routeros:\n  url: https://r\n  pasword: x\n", wantErr: "field pasword not found"},
 		{name: "unknown section", yaml: "cisco: {}\n", wantErr: "field cisco not found"},
 		{name: "bad family", yaml: "wireguard:\n  peers:\n    bj: { family: ipv5 }\n", wantErr: "ipv5"},

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -51,9 +52,27 @@ type fakeWg struct {
 	fail  bool
 }
 
-func (f *fakeWg) Run(_ context.Context, name string, args ...string) ([]byte, error) {
+// maxToolWait is the furthest deadline the fakes accept on a tool call: a real tool
+// may hang, so every call must come with a bound.
+const maxToolWait = time.Minute
+
+// checkDeadline fails the test for a tool call that could run forever.
+func checkDeadline(t *testing.T, ctx context.Context, call string) error {
+	t.Helper()
+	dl, ok := ctx.Deadline()
+	if !ok || time.Until(dl) > maxToolWait {
+		t.Errorf("%q runs without a deadline (or one further than %s): a hung tool would hold the cycle", call, maxToolWait)
+		return errExit
+	}
+	return nil
+}
+
+func (f *fakeWg) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	call := name + " " + strings.Join(args, " ")
 	f.calls = append(f.calls, call)
+	if err := checkDeadline(f.t, ctx, call); err != nil {
+		return nil, err
+	}
 	if name != "wg" {
 		f.t.Errorf("fakeWg: unexpected program %q", name)
 		return nil, errExit
@@ -113,9 +132,12 @@ type swanConn struct {
 
 var overrideRe = regexp.MustCompile(`(?s)^(?:#[^\n]*\n)*connections \{\n\t([A-Za-z0-9_.-]+) \{\n\t\tremote_addrs = ([0-9a-fA-F.:]+)\n\t\}\n\}\n$`)
 
-func (f *fakeSwanctl) Run(_ context.Context, name string, args ...string) ([]byte, error) {
+func (f *fakeSwanctl) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	call := name + " " + strings.Join(args, " ")
 	f.calls = append(f.calls, call)
+	if err := checkDeadline(f.t, ctx, call); err != nil {
+		return nil, err
+	}
 	if name != "swanctl" {
 		f.t.Errorf("fakeSwanctl: unexpected program %q", name)
 		return nil, errExit

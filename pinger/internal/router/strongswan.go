@@ -27,10 +27,14 @@ type StrongSwanConfig struct {
 	// be included by swanctl.conf after the connection's own definition (the stock
 	// swanctl.conf ends with "include conf.d/*.conf"). Default /etc/swanctl/conf.d.
 	ConfDir string `yaml:"conf_dir"`
-	// InitiateTimeout is passed to swanctl --initiate --timeout; 30 s when zero.
-	InitiateTimeout time.Duration                `yaml:"initiate_timeout"`
-	Peers           map[site.Name]StrongSwanPeer `yaml:"peers"`
-	Runner          Runner                       `yaml:"-"`
+	// InitiateTimeout is passed to swanctl --initiate --timeout; 30 s when zero. The
+	// initiate call itself is killed 10 s after it.
+	InitiateTimeout time.Duration `yaml:"initiate_timeout"`
+	// Timeout bounds the other swanctl calls (--load-conns, --terminate);
+	// CommandTimeout (30 s) when zero.
+	Timeout time.Duration                `yaml:"timeout"`
+	Peers   map[site.Name]StrongSwanPeer `yaml:"peers"`
+	Runner  Runner                       `yaml:"-"`
 	// WriteFile replaces the atomic file writer (tests).
 	WriteFile func(path string, data []byte) error `yaml:"-"`
 }
@@ -54,6 +58,9 @@ type StrongSwan struct {
 
 var _ Driver = (*StrongSwan)(nil)
 
+// initiateSlack is how much longer than its own --timeout an initiate call may run.
+const initiateSlack = 10 * time.Second
+
 var swanName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // NewStrongSwan returns a strongswan driver.
@@ -66,6 +73,9 @@ func NewStrongSwan(cfg StrongSwanConfig) (*StrongSwan, error) {
 	}
 	if cfg.InitiateTimeout <= 0 {
 		cfg.InitiateTimeout = 30 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = CommandTimeout
 	}
 	if cfg.Runner == nil {
 		cfg.Runner = ExecRunner{}
@@ -109,23 +119,23 @@ func (s *StrongSwan) Apply(ctx context.Context, c Change) error {
 	if err := s.cfg.WriteFile(s.ConfPath(p.Connection), StrongSwanOverride(p.Connection, c)); err != nil {
 		return fmt.Errorf("strongswan: %w: %v", ErrApply, err)
 	}
-	if _, err := s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--load-conns"); err != nil {
+	if _, err := runWithin(ctx, s.cfg.Runner, s.cfg.Timeout, s.cfg.Swanctl, "--load-conns"); err != nil {
 		return fmt.Errorf("strongswan: %w: %v", ErrApply, err)
 	}
 	// Terminating fails when no IKE_SA is up; that is fine, there is nothing to tear down.
 	// --force without --timeout destroys the old IKE_SA at once: with a timeout, charon
 	// waits that long for the DELETE answer of a peer that has moved and cannot answer
 	// (vici's terminate: "if timeout is given, waits for a response until it is reached").
-	_, _ = s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--terminate", "--ike", p.Connection, "--force")
+	_, _ = runWithin(ctx, s.cfg.Runner, s.cfg.Timeout, s.cfg.Swanctl, "--terminate", "--ike", p.Connection, "--force")
 	timeout := strconv.Itoa(int(s.cfg.InitiateTimeout / time.Second))
 	if len(p.Children) == 0 {
-		if _, err := s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--initiate", "--ike", p.Connection, "--timeout", timeout); err != nil {
+		if _, err := runWithin(ctx, s.cfg.Runner, s.cfg.InitiateTimeout+initiateSlack, s.cfg.Swanctl, "--initiate", "--ike", p.Connection, "--timeout", timeout); err != nil {
 			return fmt.Errorf("strongswan: %w: %v", ErrApply, err)
 		}
 		return nil
 	}
 	for _, ch := range p.Children {
-		if _, err := s.cfg.Runner.Run(ctx, s.cfg.Swanctl, "--initiate", "--ike", p.Connection, "--child", ch, "--timeout", timeout); err != nil {
+		if _, err := runWithin(ctx, s.cfg.Runner, s.cfg.InitiateTimeout+initiateSlack, s.cfg.Swanctl, "--initiate", "--ike", p.Connection, "--child", ch, "--timeout", timeout); err != nil {
 			return fmt.Errorf("strongswan: %w: %v", ErrApply, err)
 		}
 	}
