@@ -374,3 +374,33 @@ func TestPrivatePeers(t *testing.T) {
 		})
 	}
 }
+
+// TestCorruptStateFileStillPings: after a power cut left an empty state file, the pinger
+// still pings, applies from an empty state and exits 0, saying what it did (issue 11,
+// point 13).
+func TestCorruptStateFileStillPings(t *testing.T) {
+	e := newEnv(t)
+	if err := os.WriteFile(e.state, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := e.run(nil)
+	if code != 0 {
+		t.Fatalf("got exit %d, want 0 (%s)", code, stderr)
+	}
+	if e.fn.Pings() != 1 {
+		t.Errorf("got %d pings, want 1", e.fn.Pings())
+	}
+	if got := strings.Join(e.hookLines(), ","); got != "bj >198.51.100.9" {
+		t.Errorf("hook saw %q, want bj applied from an empty state", got)
+	}
+	if !strings.Contains(stderr, "level=ERROR") || !strings.Contains(stderr, "state file unreadable; moved aside, continuing from an empty state") {
+		t.Errorf("stderr %q does not report the corrupt state file", stderr)
+	}
+	aside, _ := filepath.Glob(e.state + ".corrupt-*")
+	if len(aside) != 1 {
+		t.Errorf("got moved-aside files %q, want one", aside)
+	}
+	if !strings.Contains(e.stateBytes(), `"198.51.100.9"`) {
+		t.Errorf("new state %q does not hold bj", e.stateBytes())
+	}
+}
