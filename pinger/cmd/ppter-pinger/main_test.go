@@ -404,3 +404,55 @@ func TestCorruptStateFileStillPings(t *testing.T) {
 		t.Errorf("new state %q does not hold bj", e.stateBytes())
 	}
 }
+
+// TestKeyFilePermissions: a key file group or others may read is refused with exit 2 and
+// a message saying how to fix it, whether --key-file or PPTER_KEY_FILE names it (issue 11,
+// point 14).
+func TestKeyFilePermissions(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    os.FileMode
+		viaEnv  bool
+		want    int
+		wantMsg string
+	}{
+		{name: "0600", mode: 0o600, want: 0},
+		{name: "0400", mode: 0o400, want: 0},
+		{name: "0640 group-readable", mode: 0o640, want: 2, wantMsg: "permissions are too open: mode 0640 gives group or others access, the secret must be readable by its owner only: run chmod 600 "},
+		{name: "0604 world-readable", mode: 0o604, want: 2, wantMsg: "mode 0604"},
+		{name: "0644 via PPTER_KEY_FILE", mode: 0o644, viaEnv: true, want: 2, wantMsg: "mode 0644"},
+		{name: "0620 group-writable", mode: 0o620, want: 2, wantMsg: "mode 0620"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.base = []string{"PATH=/usr/bin:/bin", "HOOK_OUT=" + e.hook} // no PPTER_KEY
+			keyFile := filepath.Join(t.TempDir(), "key")
+			if err := os.WriteFile(keyFile, []byte(secretHZ+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(keyFile, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			var args, environ []string
+			if tc.viaEnv {
+				environ = []string{"PPTER_KEY_FILE=" + keyFile}
+			} else {
+				args = []string{"--key-file", keyFile}
+			}
+			code, _, stderr := e.run(args, environ...)
+			if code != tc.want {
+				t.Fatalf("got exit %d, want %d (%s)", code, tc.want, stderr)
+			}
+			if tc.want == 0 {
+				return
+			}
+			if want := "--key-file " + keyFile + ": "; !strings.Contains(stderr, want) || !strings.Contains(stderr, tc.wantMsg) {
+				t.Errorf("got %q, want it to name the file and say %q", stderr, tc.wantMsg)
+			}
+			if e.fn.Pings() != 0 {
+				t.Errorf("pinged with a refused key file")
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"net/url"
 	"os"
@@ -313,13 +314,43 @@ func isLoopback(host string) bool {
 }
 
 func readSecret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readPrivateFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--key-file: %w", err)
+		return nil, fmt.Errorf("--key-file %w", err)
 	}
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return nil, fmt.Errorf("--key-file %s: empty", path)
+	}
+	return b, nil
+}
+
+// ErrFileTooOpen means a file holding a secret can be read (or written) by others than
+// its owner; it is refused, as ssh refuses such a private key.
+var ErrFileTooOpen = errors.New("permissions are too open")
+
+// readPrivateFile reads a file holding a secret, refusing one that group or others may
+// access (not checked on Windows, whose ACLs have no such bits). The error starts with
+// the path, for the caller to prefix with the flag or key that named it.
+func readPrivateFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // the path comes first anyway
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s: %w: mode %04o gives group or others access, the secret must be readable by its owner only: run chmod 600 %s", path, ErrFileTooOpen, perm, path)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return b, nil
 }
@@ -352,9 +383,9 @@ func resolveSecrets(c *Config, env map[string]string) error {
 	}
 	switch {
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := readPrivateFile(file)
 		if err != nil {
-			return fmt.Errorf("%s password_file: %w", c.Driver, err)
+			return fmt.Errorf("%s password_file %w", c.Driver, err)
 		}
 		*dst = strings.TrimRight(string(b), "\r\n")
 	case env[EnvRouterPassword] != "":

@@ -21,6 +21,10 @@ func TestParseFile(t *testing.T) {
 		return p
 	}
 	pwFile := write("pw", "router-pw\n")
+	openPwFile := write("pw-open", "router-pw\n")
+	if err := os.Chmod(openPwFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		yaml    string
@@ -102,6 +106,7 @@ func TestParseFile(t *testing.T) {
 		{name: "unknown section", yaml: "cisco: {}\n", wantErr: "field cisco not found"},
 		{name: "bad family", yaml: "wireguard:\n  peers:\n    bj: { family: ipv5 }\n", wantErr: "ipv5"},
 		{name: "bad duration", yaml: "exec: { timeout: soon }\n", wantErr: "soon"},
+		{name: "password file readable by others", yaml: "routeros: { password_file: " + openPwFile + " }\n", args: []string{"--driver", "routeros"}, wantErr: "routeros password_file " + openPwFile + ": permissions are too open: mode 0644"},
 		{name: "missing password file", yaml: "routeros: { password_file: /nonexistent/pw }\n", args: []string{"--driver", "routeros"}, wantErr: "password_file"},
 		{name: "driver config invalid", yaml: "strongswan:\n  peers:\n    bj: { connection: '../etc' }\n", args: []string{"--driver", "strongswan"}, wantErr: "bad connection name"},
 	}

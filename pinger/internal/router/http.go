@@ -269,6 +269,7 @@ func (h *HTTP) Apply(ctx context.Context, c Change) error {
 	jar, _ := cookiejar.New(nil)
 	session := *hc
 	session.Jar = jar
+	session.CheckRedirect = h.sameHostRedirects
 	data := &templateData{
 		Peer: string(c.Peer), PeerIP: c.New.String(), SelfIP: addrString(c.SelfIP), OldIP: addrString(c.Old),
 		Family: c.FamilyName(), Username: h.cfg.Username, Password: h.cfg.Password,
@@ -285,6 +286,22 @@ func (h *HTTP) Apply(ctx context.Context, c Change) error {
 	return nil
 }
 
+// ErrRedirectElsewhere means the router answered a redirect to another host (or scheme):
+// the driver never follows one, so a login and its cookies stay with the router.
+var ErrRedirectElsewhere = errors.New("redirect to another host refused")
+
+// sameHostRedirects follows a router's redirects within base_url's scheme and host (a
+// login answering 302 to /admin), at most 10 of them, and refuses any other.
+func (h *HTTP) sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if req.URL.Scheme != h.base.Scheme || req.URL.Host != h.base.Host {
+		return fmt.Errorf("%w (%s://%s)", ErrRedirectElsewhere, req.URL.Scheme, req.URL.Host)
+	}
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
+}
+
 func addrString(a interface {
 	IsValid() bool
 	String() string
@@ -296,7 +313,7 @@ func addrString(a interface {
 }
 
 func render(t *tmpl, data *templateData) (string, error) {
-	return t.execute(data)
+	return t.execute(data, escNone)
 }
 
 // step runs one request. Its errors name the step and the status, never the URL, the
@@ -306,7 +323,7 @@ func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r 
 	if err != nil {
 		return err
 	}
-	path, err := render(r.path, data)
+	path, err := r.path.execute(data, escURL)
 	if err != nil {
 		return err
 	}
@@ -315,7 +332,7 @@ func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r 
 	if err != nil {
 		return fmt.Errorf("%w: %s: bad path", ErrHTTPStep, r.label)
 	}
-	u.Path, u.RawQuery = pu.Path, pu.RawQuery
+	u.Path, u.RawPath, u.RawQuery = pu.Path, pu.RawPath, pu.RawQuery
 	q := u.Query()
 	for k, t := range r.query {
 		v, err := render(t, data)
@@ -342,7 +359,11 @@ func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r 
 			contentType = "application/x-www-form-urlencoded"
 		}
 	default:
-		b, err := render(r.body, data)
+		ec := escNone
+		if r.JSON != "" {
+			ec = escJSON
+		}
+		b, err := r.body.execute(data, ec)
 		if err != nil {
 			return err
 		}
@@ -373,7 +394,7 @@ func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r 
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("%w: %s %s: %v", ErrHTTPStep, r.label, r.Path, err)
+		return fmt.Errorf("%w: %s %s: %w", ErrHTTPStep, r.label, r.Path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
