@@ -163,7 +163,7 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.Var(&c.IPFamily, "ip-family", "ping over IPv4, IPv6 or both")
 	fs.Var(&c.LogFormat, "log-format", "log lines as text or json")
 	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "allow an http:// --url to a host other than loopback (a lab: anyone on the path can forge the answers)")
-	fs.BoolVar(&c.AllowPrivatePeers, "allow-private-peers", false, "accept private (RFC 1918, fc00::/7) and CGNAT peer addresses (a lab)")
+	fs.BoolVar(&c.AllowPrivatePeers, "allow-private-peers", false, "accept private (RFC 1918, fc00::/7), CGNAT and other special-purpose peer addresses (a lab)")
 	fs.IntVar(&c.MaxPeers, "max-peers", c.MaxPeers, "apply at most `n` peer changes per cycle; the rest wait for the next")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.BoolVarP(&c.Help, "help", "h", false, "show this help")
