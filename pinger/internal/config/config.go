@@ -94,18 +94,17 @@ const (
 
 // flagEnv maps each flag to its environment variable.
 var flagEnv = map[string]string{
-	"url":        "PPTER_URL",
-	"site":       "PPTER_SITE",
-	"key-file":   "PPTER_KEY_FILE",
-	"driver":     "PPTER_DRIVER",
-	"exec":       "PPTER_EXEC",
-	"state":      "PPTER_STATE",
-	"config":     "PPTER_PINGER_CONFIG",
-	"watch":      "PPTER_WATCH",
-	"dry-run":    "PPTER_DRY_RUN",
-	"ip-family":  "PPTER_IP_FAMILY",
-	"log-format": "PPTER_LOG_FORMAT",
-
+	"url":                 "PPTER_URL",
+	"site":                "PPTER_SITE",
+	"key-file":            "PPTER_KEY_FILE",
+	"driver":              "PPTER_DRIVER",
+	"exec":                "PPTER_EXEC",
+	"state":               "PPTER_STATE",
+	"config":              "PPTER_PINGER_CONFIG",
+	"watch":               "PPTER_WATCH",
+	"dry-run":             "PPTER_DRY_RUN",
+	"ip-family":           "PPTER_IP_FAMILY",
+	"log-format":          "PPTER_LOG_FORMAT",
 	"insecure-http":       "PPTER_INSECURE_HTTP",
 	"allow-private-peers": "PPTER_ALLOW_PRIVATE_PEERS",
 	"max-peers":           "PPTER_MAX_PEERS",
@@ -124,12 +123,11 @@ type raw struct {
 
 func defaults(env map[string]string) Config {
 	return Config{
-		Driver:    DriverExec,
-		IPFamily:  Family4,
-		LogFormat: LogText,
-		StatePath: defaultStatePath(env),
-		MaxPeers:  agent.DefaultMaxPeers,
-
+		Driver:       DriverExec,
+		IPFamily:     Family4,
+		LogFormat:    LogText,
+		StatePath:    defaultStatePath(env),
+		MaxPeers:     agent.DefaultMaxPeers,
 		CycleTimeout: agent.DefaultCycleTimeout,
 	}
 }
