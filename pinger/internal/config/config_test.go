@@ -102,6 +102,7 @@ func TestParseFile(t *testing.T) {
 			},
 		},
 		{name: "bad tool timeout", yaml: "wireguard: { timeout: forever }\n", wantErr: "forever"},
+		{name: "bad swanctl timeout", yaml: "strongswan: { timeout: 5 minutes }\n", wantErr: "5 minutes"},
 		{name: "unknown key", yaml: "routeros:\n  url: https://r\n  pasword: x\n", wantErr: "field pasword not found"},
 		{name: "unknown section", yaml: "cisco: {}\n", wantErr: "field cisco not found"},
 		{name: "bad family", yaml: "wireguard:\n  peers:\n    bj: { family: ipv5 }\n", wantErr: "ipv5"},
