@@ -301,10 +301,12 @@ func (l *lab) waitHeal(timeout time.Duration) (time.Duration, bool) {
 }
 
 // startPinger starts the office's pinger in --watch mode with a fresh state file, with the
-// given driver arguments.
+// given driver arguments. The function emulator listens on plain HTTP at the cloud's WAN
+// address (not loopback), so the pinger needs --insecure-http; the offices' RFC 5737
+// documentation addresses are accepted as peers without a flag (see pinger/README.md).
 func (l *lab) startPinger(o *office, driverArgs ...string) {
 	o.gen++
-	args := append([]string{l.pingerBin, "--url", l.url, "--site", o.site,
+	args := append([]string{l.pingerBin, "--url", l.url, "--insecure-http", "--site", o.site,
 		"--state", filepath.Join(o.dir, fmt.Sprintf("state-%d.json", o.gen)), "--watch", interval.String()}, driverArgs...)
 	o.pinger = o.ns.start(l.t, fmt.Sprintf("pinger %s #%d", o.site, o.gen),
 		[]string{"PATH=" + os.Getenv("PATH"), "PPTER_KEY=" + o.key}, args...)

@@ -85,7 +85,9 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	}
 	a := agent.New(agent.Options{
 		Site: cfg.Site, Pings: pings, Driver: driver, StatePath: cfg.StatePath,
-		DryRun: cfg.DryRun, Log: log, Out: stdout,
+		DryRun: cfg.DryRun, AllowPrivatePeers: cfg.AllowPrivatePeers, MaxPeers: cfg.MaxPeers,
+		CycleTimeout: cfg.CycleTimeout,
+		Log:          log, Out: stdout,
 	})
 	if !cfg.DryRun {
 		l, err := lock.Acquire(cfg.LockPath)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,6 +254,18 @@ func TestFlagsAndEnv(t *testing.T) {
 		{name: "stray argument", args: []string{"extra"}, want: 2, wantText: "unexpected argument"},
 		{name: "exec driver without command", noStd: true, args: []string{"--url", "@URL", "--site", "hz", "--state", "@STATE"}, want: 2, wantText: "no command"},
 		{name: "ip family 6 cannot reach an ipv4-only function", args: []string{"--ip-family", "6"}, want: 1, wantText: "function unreachable"},
+		{name: "plain http to a remote function", args: []string{"--url", "http://fn.example.com"}, want: 2, wantText: "--url fn.example.com is plain http:// to a host other than loopback: anyone on the path could forge the function's answers; use https://"},
+		{name: "bad insecure-http env", environ: []string{"PPTER_INSECURE_HTTP=maybe"}, want: 2, wantText: "PPTER_INSECURE_HTTP"},
+		{name: "help shows insecure-http", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_INSECURE_HTTP)"},
+		{name: "max-peers zero", args: []string{"--max-peers", "0"}, want: 2, wantText: "--max-peers must be at least 1"},
+		{name: "bad max-peers env", environ: []string{"PPTER_MAX_PEERS=many"}, want: 2, wantText: "PPTER_MAX_PEERS"},
+		{name: "bad allow-private-peers env", environ: []string{"PPTER_ALLOW_PRIVATE_PEERS=maybe"}, want: 2, wantText: "PPTER_ALLOW_PRIVATE_PEERS"},
+		{name: "help shows allow-private-peers", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_ALLOW_PRIVATE_PEERS)"},
+		{name: "help shows max-peers", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_MAX_PEERS)"},
+		{name: "cycle-timeout too short", args: []string{"--cycle-timeout", "1s"}, want: 2, wantText: "--cycle-timeout must be at least 10s"},
+		{name: "bad cycle-timeout env", environ: []string{"PPTER_CYCLE_TIMEOUT=soon"}, want: 2, wantText: "PPTER_CYCLE_TIMEOUT"},
+		{name: "cycle-timeout from env", environ: []string{"PPTER_CYCLE_TIMEOUT=1m"}, want: 0},
+		{name: "help shows cycle-timeout", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_CYCLE_TIMEOUT)"},
 		{name: "json logs", args: []string{"--log-format", "json"}, want: 0, wantText: `"msg":"applied"`},
 	}
 	for _, tc := range tests {
@@ -308,5 +322,137 @@ func TestHookDoesNotSeeSecrets(t *testing.T) {
 	}
 	if got := strings.Join(e.hookLines(), ","); got != "unset unset" {
 		t.Errorf("hook saw %q, want the secrets unset", got)
+	}
+}
+
+// TestRedirectIsNotFollowed: a function URL that redirects exits 2 and the target is never
+// pinged (issue 11, point 10).
+func TestRedirectIsNotFollowed(t *testing.T) {
+	e := newEnv(t)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, e.fn.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	code, _, stderr := e.run([]string{"--url", redirector.URL})
+	if code != 2 || !strings.Contains(stderr, "function answered a redirect, which the pinger never follows: HTTP 307 to "+e.fn.URL) {
+		t.Errorf("got exit %d (%s), want 2 and the redirect message", code, stderr)
+	}
+	if e.fn.Pings() != 0 || e.hookLines() != nil {
+		t.Errorf("the redirect was followed: %d pings, hook %q", e.fn.Pings(), e.hookLines())
+	}
+}
+
+// TestPrivatePeers: a private peer address never reaches the hook unless
+// --allow-private-peers (or its env var) says so; the run still exits 0 and says why
+// (issue 11, point 11).
+func TestPrivatePeers(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		environ  []string
+		wantHook bool
+	}{
+		{name: "refused by default"},
+		{name: "allowed by flag", args: []string{"--allow-private-peers"}, wantHook: true},
+		{name: "allowed by env", environ: []string{"PPTER_ALLOW_PRIVATE_PEERS=true"}, wantHook: true},
+		{name: "flag false beats env", args: []string{"--allow-private-peers=false"}, environ: []string{"PPTER_ALLOW_PRIVATE_PEERS=true"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.fn.SetAddr("bj", "10.2.0.1")
+			code, _, stderr := e.run(tc.args, tc.environ...)
+			if code != 0 {
+				t.Fatalf("got exit %d, want 0 (%s)", code, stderr)
+			}
+			if got := e.hookLines() != nil; got != tc.wantHook {
+				t.Fatalf("hook ran: %v, want %v (%s)", got, tc.wantHook, stderr)
+			}
+			if !tc.wantHook && !strings.Contains(stderr, "refused peer address 10.2.0.1: private address (allowed only with --allow-private-peers)") {
+				t.Errorf("stderr %q does not say why bj was skipped", stderr)
+			}
+		})
+	}
+}
+
+// TestCorruptStateFileStillPings: after a power cut left an empty state file, the pinger
+// still pings, applies from an empty state and exits 0, saying what it did (issue 11,
+// point 13).
+func TestCorruptStateFileStillPings(t *testing.T) {
+	e := newEnv(t)
+	if err := os.WriteFile(e.state, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := e.run(nil)
+	if code != 0 {
+		t.Fatalf("got exit %d, want 0 (%s)", code, stderr)
+	}
+	if e.fn.Pings() != 1 {
+		t.Errorf("got %d pings, want 1", e.fn.Pings())
+	}
+	if got := strings.Join(e.hookLines(), ","); got != "bj >198.51.100.9" {
+		t.Errorf("hook saw %q, want bj applied from an empty state", got)
+	}
+	if !strings.Contains(stderr, "level=ERROR") || !strings.Contains(stderr, "state file unreadable; moved aside, continuing from an empty state") {
+		t.Errorf("stderr %q does not report the corrupt state file", stderr)
+	}
+	aside, _ := filepath.Glob(e.state + ".corrupt-*")
+	if len(aside) != 1 {
+		t.Errorf("got moved-aside files %q, want one", aside)
+	}
+	if !strings.Contains(e.stateBytes(), `"198.51.100.9"`) {
+		t.Errorf("new state %q does not hold bj", e.stateBytes())
+	}
+}
+
+// TestKeyFilePermissions: a key file group or others may read is refused with exit 2 and
+// a message saying how to fix it, whether --key-file or PPTER_KEY_FILE names it (issue 11,
+// point 14).
+func TestKeyFilePermissions(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    os.FileMode
+		viaEnv  bool
+		want    int
+		wantMsg string
+	}{
+		{name: "0600", mode: 0o600, want: 0},
+		{name: "0400", mode: 0o400, want: 0},
+		{name: "0640 group-readable", mode: 0o640, want: 2, wantMsg: "permissions are too open: mode 0640 gives group or others access, the secret must be readable by its owner only: run chmod 600 "},
+		{name: "0604 world-readable", mode: 0o604, want: 2, wantMsg: "mode 0604"},
+		{name: "0644 via PPTER_KEY_FILE", mode: 0o644, viaEnv: true, want: 2, wantMsg: "mode 0644"},
+		{name: "0620 group-writable", mode: 0o620, want: 2, wantMsg: "mode 0620"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.base = []string{"PATH=/usr/bin:/bin", "HOOK_OUT=" + e.hook} // no PPTER_KEY
+			keyFile := filepath.Join(t.TempDir(), "key")
+			if err := os.WriteFile(keyFile, []byte(secretHZ+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(keyFile, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			var args, environ []string
+			if tc.viaEnv {
+				environ = []string{"PPTER_KEY_FILE=" + keyFile}
+			} else {
+				args = []string{"--key-file", keyFile}
+			}
+			code, _, stderr := e.run(args, environ...)
+			if code != tc.want {
+				t.Fatalf("got exit %d, want %d (%s)", code, tc.want, stderr)
+			}
+			if tc.want == 0 {
+				return
+			}
+			if want := "--key-file " + keyFile + ": "; !strings.Contains(stderr, want) || !strings.Contains(stderr, tc.wantMsg) {
+				t.Errorf("got %q, want it to name the file and say %q", stderr, tc.wantMsg)
+			}
+			if e.fn.Pings() != 0 {
+				t.Errorf("pinged with a refused key file")
+			}
+		})
 	}
 }

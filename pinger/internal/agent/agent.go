@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ppter/ppter/pinger/internal/router"
@@ -46,7 +47,16 @@ type Options struct {
 	Driver    router.Driver
 	StatePath string
 	DryRun    bool
-	Log       *slog.Logger
+	// AllowPrivatePeers accepts private, CGNAT and other special-purpose peer addresses
+	// (labs); see checkPeerAddr.
+	AllowPrivatePeers bool
+	// MaxPeers caps the peer changes applied in one cycle (DefaultMaxPeers when zero);
+	// the rest are applied by the next cycles.
+	MaxPeers int
+	// CycleTimeout bounds one whole cycle, pings and driver calls (DefaultCycleTimeout
+	// when zero): a hung router cannot hold the lock and freeze --watch.
+	CycleTimeout time.Duration
+	Log          *slog.Logger
 	// Out receives the dry-run report.
 	Out io.Writer
 	Now func() time.Time
@@ -68,6 +78,12 @@ func New(o Options) *Agent {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxPeers <= 0 {
+		o.MaxPeers = DefaultMaxPeers
+	}
+	if o.CycleTimeout <= 0 {
+		o.CycleTimeout = DefaultCycleTimeout
+	}
 	return &Agent{o: o}
 }
 
@@ -78,24 +94,59 @@ type Result struct {
 	Failed  []router.Change
 }
 
-// Cycle runs one cycle. Its error joins every failure (ping or driver); changes that were
-// applied are saved even when others failed, and failed ones are retried next cycle.
+// DefaultCycleTimeout bounds a cycle when Options.CycleTimeout is zero.
+const DefaultCycleTimeout = 2 * time.Minute
+
+// ErrCycleTimeout means the cycle ran out of its CycleTimeout; what was applied by then is
+// saved, the rest is retried next cycle.
+var ErrCycleTimeout = errors.New("cycle timed out")
+
+// Cycle runs one cycle, bounded by CycleTimeout. Its error joins every failure (ping or
+// driver); changes that were applied are saved even when others failed, and failed ones
+// are retried next cycle.
 func (a *Agent) Cycle(ctx context.Context) (Result, error) {
-	var res Result
-	st, err := state.Load(a.o.StatePath, a.o.Site)
-	if err != nil {
-		return res, fmt.Errorf("%w: %w", ErrState, err)
+	ctx, cancel := context.WithTimeoutCause(ctx, a.o.CycleTimeout, fmt.Errorf("%w after %s", ErrCycleTimeout, a.o.CycleTimeout))
+	defer cancel()
+	res, err := a.cycle(ctx)
+	if errors.Is(context.Cause(ctx), ErrCycleTimeout) {
+		err = errors.Join(context.Cause(ctx), err)
 	}
+	return res, err
+}
+
+// cycle pings first, then reads the state file: a state file that cannot be read never
+// keeps the office from reporting its address.
+func (a *Agent) cycle(ctx context.Context) (Result, error) {
+	var res Result
 	var errs []error
+	var answers []answer
 	for _, p := range a.o.Pings {
-		changes, err := a.ping(ctx, p, st)
+		ans, err := a.ping(ctx, p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ping over %s: %w", familyName(p.Family), err))
 			continue
 		}
-		for _, c := range changes {
+		answers = append(answers, ans)
+	}
+	if len(answers) == 0 {
+		return res, errors.Join(errs...)
+	}
+	st, err := a.loadState()
+	if err != nil {
+		return res, errors.Join(append(errs, err)...)
+	}
+	applied := 0
+	for _, ans := range answers {
+		for _, c := range a.changes(ans, st) {
 			if !a.o.Driver.Wants(c) {
 				continue
+			}
+			if !c.Self && applied >= a.o.MaxPeers {
+				a.o.Log.Warn("too many peer changes for one cycle; the rest wait for the next", "change", c.String(), "max_peers", a.o.MaxPeers)
+				continue
+			}
+			if !c.Self {
+				applied++
 			}
 			if a.o.DryRun {
 				fmt.Fprintf(a.o.Out, "would apply %s\n", c)
@@ -129,35 +180,70 @@ func (a *Agent) Cycle(ctx context.Context) (Result, error) {
 	return res, errors.Join(errs...)
 }
 
-// ping pings once and returns the changes against st, self first, then peers by name.
-func (a *Agent) ping(ctx context.Context, p Ping, st *state.State) ([]router.Change, error) {
+// loadState reads the state file. A corrupt one (empty or truncated after a power cut on
+// a router's flash, say) is moved aside with an error in the log, and the cycle goes on
+// from an empty state: everything is applied again, and drivers skip router objects that
+// already hold the address. A dry run leaves the file where it is.
+func (a *Agent) loadState() (*state.State, error) {
+	st, err := state.Load(a.o.StatePath, a.o.Site)
+	if err == nil {
+		return st, nil
+	}
+	if !errors.Is(err, state.ErrCorrupt) {
+		return nil, fmt.Errorf("%w: %w", ErrState, err)
+	}
+	if a.o.DryRun {
+		a.o.Log.Error("state file unreadable; this dry run starts from an empty state", "err", err)
+		return state.New(a.o.Site), nil
+	}
+	moved, merr := state.MoveAside(a.o.StatePath, a.o.Now())
+	if merr != nil {
+		return nil, fmt.Errorf("%w: %w; moving it aside: %w", ErrState, err, merr)
+	}
+	a.o.Log.Error("state file unreadable; moved aside, continuing from an empty state", "err", err, "moved_to", moved)
+	return state.New(a.o.Site), nil
+}
+
+// answer is a checked ping answer.
+type answer struct {
+	family int
+	self   netip.Addr
+	peers  []wire.Peer // sorted by site, no name twice
+}
+
+// ping pings once and checks the answer. An answer listing a peer twice is refused whole.
+func (a *Agent) ping(ctx context.Context, p Ping) (answer, error) {
 	resp, err := p.Pinger.Ping(ctx)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	if resp.Site != string(a.o.Site) {
-		return nil, fmt.Errorf("%w: answer is for site %q", ErrBadAnswer, resp.Site)
+		return answer{}, fmt.Errorf("%w: answer is for site %q", ErrBadAnswer, resp.Site)
 	}
 	self, err := parseAddr(resp.IP, p.Family)
 	if err != nil {
-		return nil, fmt.Errorf("%w: own address: %v", ErrBadAnswer, err)
+		return answer{}, fmt.Errorf("%w: own address: %v", ErrBadAnswer, err)
 	}
 	a.o.Log.Debug("pinged", "family", familyName(p.Family), "ip", self.String(), "changed", resp.Changed, "peers", len(resp.Peers))
-	var changes []router.Change
-	if old := st.Self.Get(p.Family); old != self {
-		changes = append(changes, router.Change{Peer: a.o.Site, Self: true, Family: p.Family, Old: old, New: self, SelfIP: self})
-	}
 	peers := slices.Clone(resp.Peers)
-	slices.SortFunc(peers, func(x, y wire.Peer) int {
-		switch {
-		case x.Site < y.Site:
-			return -1
-		case x.Site > y.Site:
-			return 1
+	slices.SortFunc(peers, func(x, y wire.Peer) int { return strings.Compare(x.Site, y.Site) })
+	for i := 1; i < len(peers); i++ {
+		if peers[i].Site == peers[i-1].Site {
+			return answer{}, fmt.Errorf("%w: peer %q is listed twice", ErrBadAnswer, peers[i].Site)
 		}
-		return 0
-	})
-	for _, peer := range peers {
+	}
+	return answer{family: p.Family, self: self, peers: peers}, nil
+}
+
+// changes returns the changes of ans against st, self first, then peers by name. A peer
+// whose address fails checkPeerAddr is skipped with an error in the log.
+func (a *Agent) changes(ans answer, st *state.State) []router.Change {
+	family, self := ans.family, ans.self
+	var changes []router.Change
+	if old := st.Self.Get(family); old != self {
+		changes = append(changes, router.Change{Peer: a.o.Site, Self: true, Family: family, Old: old, New: self, SelfIP: self})
+	}
+	for _, peer := range ans.peers {
 		name, err := site.Parse(peer.Site)
 		if err != nil {
 			a.o.Log.Warn("ignoring peer with a bad name", "err", err)
@@ -167,25 +253,29 @@ func (a *Agent) ping(ctx context.Context, p Ping, st *state.State) ([]router.Cha
 			continue
 		}
 		raw := peer.IPv4
-		if p.Family == 6 {
+		if family == 6 {
 			raw = peer.IPv6
 		}
 		if raw == "" {
 			continue // the peer has no address in this family
 		}
-		ip, err := parseAddr(raw, p.Family)
+		ip, err := parseAddr(raw, family)
 		if err != nil {
 			a.o.Log.Warn("ignoring peer address", "peer", string(name), "err", err)
+			continue
+		}
+		if err := checkPeerAddr(ip, self, a.o.AllowPrivatePeers); err != nil {
+			a.o.Log.Error("ignoring peer", "peer", string(name), "err", err)
 			continue
 		}
 		if peer.Stale {
 			a.o.Log.Warn("peer is stale", "peer", string(name), "seen_at", peer.SeenAt)
 		}
-		if old := st.Peer(name, p.Family); old != ip {
-			changes = append(changes, router.Change{Peer: name, Family: p.Family, Old: old, New: ip, SelfIP: self})
+		if old := st.Peer(name, family); old != ip {
+			changes = append(changes, router.Change{Peer: name, Family: family, Old: old, New: ip, SelfIP: self})
 		}
 	}
-	return changes, nil
+	return changes
 }
 
 func parseAddr(s string, family int) (netip.Addr, error) {

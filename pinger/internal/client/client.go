@@ -31,6 +31,10 @@ var (
 	ErrRejected = errors.New("rejected by the function")
 	// ErrRequest means any other 4xx: usually a wrong URL or an incompatible function.
 	ErrRequest = errors.New("request refused by the function")
+	// ErrRedirect means the function answered a redirect. The ping never follows one: the
+	// answer must come from the URL the pinger was given, not wherever a 3xx points
+	// (wrapped together with ErrRequest: fix --url).
+	ErrRedirect = errors.New("function answered a redirect, which the pinger never follows")
 )
 
 // Family is an IP address family the client dials over.
@@ -133,10 +137,12 @@ func New(opts Options) (*Client, error) {
 	if opts.Family == 0 {
 		opts.Family = IPv4
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Transport: NewTransport(opts.Family)}
+	hc := &http.Client{Transport: NewTransport(opts.Family)}
+	if opts.HTTPClient != nil {
+		c := *opts.HTTPClient
+		hc = &c
 	}
+	hc.CheckRedirect = noRedirects
 	u := *opts.BaseURL
 	u.Path = strings.TrimSuffix(u.Path, "/") + wire.PathPing
 	u.RawQuery, u.Fragment = "", ""
@@ -225,6 +231,10 @@ func (c *Client) ping(ctx context.Context) (wire.PingResponse, error) {
 		return wire.PingResponse{}, fmt.Errorf("%w: %s", ErrUnreachable, describeTransport(err))
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return wire.PingResponse{}, fmt.Errorf("%w: %w: HTTP %d to %s; set --url to the final https:// address",
+			ErrRequest, ErrRedirect, resp.StatusCode, redirectHost(resp))
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
 		return wire.PingResponse{}, fmt.Errorf("%w: reading answer: %s", ErrUnreachable, describeTransport(err))
@@ -240,6 +250,19 @@ func (c *Client) ping(ctx context.Context) (wire.PingResponse, error) {
 		return wire.PingResponse{}, fmt.Errorf("%w: answer has no ip", ErrServer)
 	}
 	return pr, nil
+}
+
+// noRedirects is the ping's redirect policy: hand the 3xx back, follow nothing.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// redirectHost names where a redirect points, without its path or query (which may carry
+// tokens).
+func redirectHost(resp *http.Response) string {
+	loc, err := resp.Location()
+	if err != nil {
+		return "nowhere"
+	}
+	return loc.Scheme + "://" + loc.Host
 }
 
 // StatusError is a non-200 answer of the function.

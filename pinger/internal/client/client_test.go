@@ -233,3 +233,26 @@ func TestHedgedPing(t *testing.T) {
 		t.Fatalf("%d requests without hedging, want 1", got)
 	}
 }
+
+// TestPingNeverFollowsRedirects: a 3xx is an error and its target is never asked (issue 11,
+// point 10). The target is a real fake function that would answer the ping.
+func TestPingNeverFollowsRedirects(t *testing.T) {
+	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			fn := fakefn.New(t, map[sitename]string{"hz": secret}, nil)
+			srv := fakeHandler(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, fn.URL+r.URL.Path+"?token=leak", status)
+			})
+			_, err := newClient(t, srv, Options{}).Ping(context.Background())
+			if !errors.Is(err, ErrRedirect) || !errors.Is(err, ErrRequest) {
+				t.Fatalf("got %v, want ErrRedirect and ErrRequest", err)
+			}
+			if !strings.Contains(err.Error(), "to "+fn.URL+";") || strings.Contains(err.Error(), "leak") {
+				t.Errorf("error %q should name the target host only", err)
+			}
+			if n := fn.Pings(); n != 0 {
+				t.Errorf("the redirect target got %d pings, want 0", n)
+			}
+		})
+	}
+}

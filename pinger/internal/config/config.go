@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ppter/ppter/pinger/internal/agent"
 	"github.com/ppter/ppter/pinger/internal/router"
 	"github.com/ppter/ppter/shared/site"
 )
@@ -26,8 +29,14 @@ import (
 // ErrUsage wraps every configuration error (exit code 2).
 var ErrUsage = errors.New("usage error")
 
+// ErrInsecureURL means --url is http:// to a host other than loopback without --insecure-http.
+var ErrInsecureURL = errors.New("insecure function URL")
+
 // MinWatch is the shortest --watch interval accepted.
 const MinWatch = 5 * time.Second
+
+// MinCycleTimeout is the shortest --cycle-timeout accepted.
+const MinCycleTimeout = 10 * time.Second
 
 // Config is the pinger's whole configuration.
 type Config struct {
@@ -43,6 +52,14 @@ type Config struct {
 	DryRun    bool
 	IPFamily  IPFamily
 	LogFormat LogFormat
+	// InsecureHTTP allows an http:// URL to a host other than loopback.
+	InsecureHTTP bool
+	// AllowPrivatePeers accepts private and CGNAT peer addresses (labs).
+	AllowPrivatePeers bool
+	// MaxPeers caps the peer changes applied in one cycle.
+	MaxPeers int
+	// CycleTimeout bounds one whole cycle.
+	CycleTimeout time.Duration
 
 	Help    bool
 	Version bool
@@ -65,6 +82,8 @@ type ExecFile struct {
 	Command string        `yaml:"command"`
 	Self    bool          `yaml:"self"`
 	Timeout time.Duration `yaml:"timeout"`
+	// Peers, when set, limits the hook to these peers (an allow-list).
+	Peers []site.Name `yaml:"peers"`
 }
 
 // Environment variables read besides the flags' own.
@@ -75,17 +94,21 @@ const (
 
 // flagEnv maps each flag to its environment variable.
 var flagEnv = map[string]string{
-	"url":        "PPTER_URL",
-	"site":       "PPTER_SITE",
-	"key-file":   "PPTER_KEY_FILE",
-	"driver":     "PPTER_DRIVER",
-	"exec":       "PPTER_EXEC",
-	"state":      "PPTER_STATE",
-	"config":     "PPTER_PINGER_CONFIG",
-	"watch":      "PPTER_WATCH",
-	"dry-run":    "PPTER_DRY_RUN",
-	"ip-family":  "PPTER_IP_FAMILY",
-	"log-format": "PPTER_LOG_FORMAT",
+	"url":                 "PPTER_URL",
+	"site":                "PPTER_SITE",
+	"key-file":            "PPTER_KEY_FILE",
+	"driver":              "PPTER_DRIVER",
+	"exec":                "PPTER_EXEC",
+	"state":               "PPTER_STATE",
+	"config":              "PPTER_PINGER_CONFIG",
+	"watch":               "PPTER_WATCH",
+	"dry-run":             "PPTER_DRY_RUN",
+	"ip-family":           "PPTER_IP_FAMILY",
+	"log-format":          "PPTER_LOG_FORMAT",
+	"insecure-http":       "PPTER_INSECURE_HTTP",
+	"allow-private-peers": "PPTER_ALLOW_PRIVATE_PEERS",
+	"max-peers":           "PPTER_MAX_PEERS",
+	"cycle-timeout":       "PPTER_CYCLE_TIMEOUT",
 }
 
 // SecretEnv lists the variables that carry secrets; they are removed from the environment
@@ -100,10 +123,12 @@ type raw struct {
 
 func defaults(env map[string]string) Config {
 	return Config{
-		Driver:    DriverExec,
-		IPFamily:  Family4,
-		LogFormat: LogText,
-		StatePath: defaultStatePath(env),
+		Driver:       DriverExec,
+		IPFamily:     Family4,
+		LogFormat:    LogText,
+		StatePath:    defaultStatePath(env),
+		MaxPeers:     agent.DefaultMaxPeers,
+		CycleTimeout: agent.DefaultCycleTimeout,
 	}
 }
 
@@ -131,9 +156,13 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.StringVar(&r.state, "state", c.StatePath, "state `file` (last applied addresses); its lock is file.lock")
 	fs.StringVar(&r.file, "config", "", "YAML `file` with driver settings")
 	fs.DurationVar(&c.Watch, "watch", 0, "keep running, one cycle every `duration` (e.g. 1m); default: one cycle")
+	fs.DurationVar(&c.CycleTimeout, "cycle-timeout", c.CycleTimeout, "give up a cycle (ping and router changes) after `duration`; what was applied is kept")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "print what would change, change nothing")
 	fs.Var(&c.IPFamily, "ip-family", "ping over IPv4, IPv6 or both")
 	fs.Var(&c.LogFormat, "log-format", "log lines as text or json")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "allow an http:// --url to a host other than loopback (a lab: anyone on the path can forge the answers)")
+	fs.BoolVar(&c.AllowPrivatePeers, "allow-private-peers", false, "accept private (RFC 1918, fc00::/7), CGNAT and other special-purpose peer addresses (a lab)")
+	fs.IntVar(&c.MaxPeers, "max-peers", c.MaxPeers, "apply at most `n` peer changes per cycle; the rest wait for the next")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.BoolVarP(&c.Help, "help", "h", false, "show this help")
 	for name, env := range flagEnv {
@@ -219,6 +248,9 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 	if u.User != nil {
 		return errors.New("--url must not contain credentials (use PPTER_KEY or --key-file)")
 	}
+	if u.Scheme == "http" && !c.InsecureHTTP && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%w: --url %s is plain http:// to a host other than loopback: anyone on the path could forge the function's answers; use https:// (or --insecure-http, PPTER_INSECURE_HTTP=true, in a lab)", ErrInsecureURL, u.Host)
+	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("--url must not have a query or fragment")
 	}
@@ -249,6 +281,12 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 	if c.Watch < 0 || (c.Watch > 0 && c.Watch < MinWatch) {
 		return fmt.Errorf("--watch must be at least %s", MinWatch)
 	}
+	if c.CycleTimeout < MinCycleTimeout {
+		return fmt.Errorf("--cycle-timeout must be at least %s", MinCycleTimeout)
+	}
+	if c.MaxPeers < 1 {
+		return errors.New("--max-peers must be at least 1")
+	}
 	c.File = r.file
 	if c.File != "" {
 		if err := readFile(c.File, &c.Drivers); err != nil {
@@ -262,14 +300,55 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 	return resolveSecrets(c, env)
 }
 
+// isLoopback reports whether host (a URL's host name, without port) is "localhost" or a
+// loopback address: the only places plain HTTP may go without --insecure-http (tests,
+// make run).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 func readSecret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readPrivateFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--key-file: %w", err)
+		return nil, fmt.Errorf("--key-file %w", err)
 	}
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return nil, fmt.Errorf("--key-file %s: empty", path)
+	}
+	return b, nil
+}
+
+// ErrFileTooOpen means a file holding a secret can be read (or written) by others than
+// its owner; it is refused, as ssh refuses such a private key.
+var ErrFileTooOpen = errors.New("permissions are too open")
+
+// readPrivateFile reads a file holding a secret, refusing one that group or others may
+// access (not checked on Windows, whose ACLs have no such bits). The error starts with
+// the path, for the caller to prefix with the flag or key that named it.
+func readPrivateFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // the path comes first anyway
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s: %w: mode %04o gives group or others access, the secret must be readable by its owner only: run chmod 600 %s", path, ErrFileTooOpen, perm, path)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return b, nil
 }
@@ -302,9 +381,9 @@ func resolveSecrets(c *Config, env map[string]string) error {
 	}
 	switch {
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := readPrivateFile(file)
 		if err != nil {
-			return fmt.Errorf("%s password_file: %w", c.Driver, err)
+			return fmt.Errorf("%s password_file %w", c.Driver, err)
 		}
 		*dst = strings.TrimRight(string(b), "\r\n")
 	case env[EnvRouterPassword] != "":
@@ -321,7 +400,7 @@ func (c *Config) NewDriver(environ []string, out io.Writer) (router.Driver, erro
 	switch c.Driver {
 	case DriverExec:
 		d, err = router.NewExec(router.ExecConfig{
-			Command: c.Exec, Self: c.Drivers.Exec.Self, Timeout: c.Drivers.Exec.Timeout,
+			Command: c.Exec, Self: c.Drivers.Exec.Self, Timeout: c.Drivers.Exec.Timeout, Peers: c.Drivers.Exec.Peers,
 			Env: withoutSecrets(environ), Output: out,
 		})
 	case DriverHTTP:

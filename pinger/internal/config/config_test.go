@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppter/ppter/pinger/internal/router"
 )
 
 func TestParseFile(t *testing.T) {
@@ -19,6 +21,10 @@ func TestParseFile(t *testing.T) {
 		return p
 	}
 	pwFile := write("pw", "router-pw\n")
+	openPwFile := write("pw-open", "router-pw\n")
+	if err := os.Chmod(openPwFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		yaml    string
@@ -71,10 +77,37 @@ func TestParseFile(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "exec peers allow-list",
+			yaml: "exec: { command: 'x', peers: [ bj, sh ] }\n",
+			check: func(t *testing.T, c *Config) {
+				d, err := c.NewDriver(nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Wants(router.Change{Peer: "gz", Family: 4}) || !d.Wants(router.Change{Peer: "sh", Family: 4}) {
+					t.Errorf("got peers %q: gz wanted or sh not", c.Drivers.Exec.Peers)
+				}
+			},
+		},
+		{name: "exec peers bad name", yaml: "exec: { command: 'x', peers: [ BJ ] }\n", wantErr: `exec: peers: invalid site name "BJ"`},
+		{name: "exec peers not a list", yaml: "exec: { command: 'x', peers: bj }\n", wantErr: "cannot unmarshal"},
+		{
+			name: "tool timeouts",
+			yaml: "wireguard: { timeout: 5s }\nstrongswan: { timeout: 7s, initiate_timeout: 20s }\n",
+			check: func(t *testing.T, c *Config) {
+				if c.Drivers.WireGuard.Timeout != 5*time.Second || c.Drivers.StrongSwan.Timeout != 7*time.Second || c.Drivers.StrongSwan.InitiateTimeout != 20*time.Second {
+					t.Errorf("got wireguard %v, strongswan %v/%v", c.Drivers.WireGuard.Timeout, c.Drivers.StrongSwan.Timeout, c.Drivers.StrongSwan.InitiateTimeout)
+				}
+			},
+		},
+		{name: "bad tool timeout", yaml: "wireguard: { timeout: forever }\n", wantErr: "forever"},
+		{name: "bad swanctl timeout", yaml: "strongswan: { timeout: 5 minutes }\n", wantErr: "5 minutes"},
 		{name: "unknown key", yaml: "routeros:\n  url: https://r\n  pasword: x\n", wantErr: "field pasword not found"},
 		{name: "unknown section", yaml: "cisco: {}\n", wantErr: "field cisco not found"},
 		{name: "bad family", yaml: "wireguard:\n  peers:\n    bj: { family: ipv5 }\n", wantErr: "ipv5"},
 		{name: "bad duration", yaml: "exec: { timeout: soon }\n", wantErr: "soon"},
+		{name: "password file readable by others", yaml: "routeros: { password_file: " + openPwFile + " }\n", args: []string{"--driver", "routeros"}, wantErr: "routeros password_file " + openPwFile + ": permissions are too open: mode 0644"},
 		{name: "missing password file", yaml: "routeros: { password_file: /nonexistent/pw }\n", args: []string{"--driver", "routeros"}, wantErr: "password_file"},
 		{name: "driver config invalid", yaml: "strongswan:\n  peers:\n    bj: { connection: '../etc' }\n", args: []string{"--driver", "strongswan"}, wantErr: "bad connection name"},
 	}
@@ -136,4 +169,46 @@ func fmtInts(v []int) string {
 		s[i] = string(rune('0' + x))
 	}
 	return "[" + strings.Join(s, " ") + "]"
+}
+
+// TestFunctionURLScheme: plain http:// only to loopback unless --insecure-http (issue 11, point 10).
+func TestFunctionURLScheme(t *testing.T) {
+	tests := []struct {
+		name    string
+		url     string
+		args    []string
+		env     []string
+		wantErr string // empty: accepted
+	}{
+		{name: "https", url: "https://fn.example.com"},
+		{name: "http to 127.0.0.1", url: "http://127.0.0.1:9000"},
+		{name: "http to another loopback address", url: "http://127.0.0.2:9000"},
+		{name: "http to ::1", url: "http://[::1]:9000"},
+		{name: "http to localhost", url: "http://localhost:9000"},
+		{name: "http to a remote host", url: "http://fn.example.com", wantErr: "--url fn.example.com is plain http:// to a host other than loopback"},
+		{name: "http to a LAN address", url: "http://192.168.1.10:9000", wantErr: "use https:// (or --insecure-http, PPTER_INSECURE_HTTP=true, in a lab)"},
+		{name: "http to a name ending in localhost", url: "http://evil-localhost.example.com", wantErr: "plain http://"},
+		{name: "insecure-http flag", url: "http://203.0.113.10:9000", args: []string{"--insecure-http"}},
+		{name: "insecure-http env", url: "http://203.0.113.10:9000", env: []string{"PPTER_INSECURE_HTTP=true"}},
+		{name: "flag false beats env true", url: "http://203.0.113.10:9000", args: []string{"--insecure-http=false"}, env: []string{"PPTER_INSECURE_HTTP=true"}, wantErr: "plain http://"},
+		{name: "bad insecure-http env", url: "https://fn.example.com", env: []string{"PPTER_INSECURE_HTTP=maybe"}, wantErr: "PPTER_INSECURE_HTTP"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--url", tc.url, "--site", "hz"}, tc.args...)
+			c, err := Parse(args, append([]string{"PPTER_KEY=k"}, tc.env...))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want accepted", err)
+				}
+				if c.URL.String() != tc.url {
+					t.Errorf("got URL %s, want %s", c.URL, tc.url)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want usage error mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
 }

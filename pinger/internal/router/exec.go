@@ -7,14 +7,20 @@ import (
 	"io"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/ppter/ppter/shared/site"
 )
 
 // ExecConfig configures the exec driver.
 type ExecConfig struct {
 	// Command is run by /bin/sh -c (cmd /C on Windows) once per change.
 	Command string
+	// Peers, when not empty, limits the hook to these peers; others are not applied (and
+	// not recorded, so adding a peer later applies it then).
+	Peers []site.Name
 	// Self also runs Command for the office's own address change (PPTER_EVENT=self).
 	Self bool
 	// Timeout bounds one run; 60 s when zero.
@@ -44,6 +50,11 @@ func NewExec(cfg ExecConfig) (*Exec, error) {
 	if strings.TrimSpace(cfg.Command) == "" {
 		return nil, ErrNoCommand
 	}
+	for _, p := range cfg.Peers {
+		if err := site.Validate(string(p)); err != nil {
+			return nil, fmt.Errorf("exec: peers: %w", err)
+		}
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 60 * time.Second
 	}
@@ -57,8 +68,14 @@ func NewExec(cfg ExecConfig) (*Exec, error) {
 	return &Exec{cfg: cfg, shell: shell}, nil
 }
 
-// Wants accepts every peer change, and self changes when configured.
-func (e *Exec) Wants(c Change) bool { return !c.Self || e.cfg.Self }
+// Wants accepts every peer change (or those of the listed peers), and self changes when
+// configured.
+func (e *Exec) Wants(c Change) bool {
+	if c.Self {
+		return e.cfg.Self
+	}
+	return len(e.cfg.Peers) == 0 || slices.Contains(e.cfg.Peers, c.Peer)
+}
 
 // Apply runs the command for c.
 func (e *Exec) Apply(ctx context.Context, c Change) error {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppter/ppter/shared/site"
 )
 
 func TestExecRunsShellWithChangeEnv(t *testing.T) {
@@ -114,5 +116,38 @@ func TestExecFailures(t *testing.T) {
 func TestNewExecNeedsCommand(t *testing.T) {
 	if _, err := NewExec(ExecConfig{Command: "  "}); !errors.Is(err, ErrNoCommand) {
 		t.Fatalf("got %v, want ErrNoCommand", err)
+	}
+}
+
+// TestExecPeersAllowList: with peers set, the hook runs only for those peers (issue 11,
+// point 11); self changes follow Self as before.
+func TestExecPeersAllowList(t *testing.T) {
+	ip := netip.MustParseAddr("198.51.100.9")
+	tests := []struct {
+		name   string
+		peers  []site.Name
+		self   bool
+		change Change
+		want   bool
+	}{
+		{name: "no list: every peer", change: Change{Peer: "gz", Family: 4, New: ip}, want: true},
+		{name: "listed peer", peers: []site.Name{"bj", "sh"}, change: Change{Peer: "sh", Family: 4, New: ip}, want: true},
+		{name: "unlisted peer", peers: []site.Name{"bj", "sh"}, change: Change{Peer: "gz", Family: 4, New: ip}, want: false},
+		{name: "self with list and self on", peers: []site.Name{"bj"}, self: true, change: Change{Peer: "hz", Self: true, Family: 4, New: ip}, want: true},
+		{name: "self with list and self off", peers: []site.Name{"hz"}, change: Change{Peer: "hz", Self: true, Family: 4, New: ip}, want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := NewExec(ExecConfig{Command: "exit 0", Peers: tc.peers, Self: tc.self})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.Wants(tc.change); got != tc.want {
+				t.Errorf("got Wants %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if _, err := NewExec(ExecConfig{Command: "exit 0", Peers: []site.Name{"BJ"}}); err == nil || !strings.Contains(err.Error(), `exec: peers: invalid site name "BJ"`) {
+		t.Errorf("got %v, want a refusal of the bad peer name", err)
 	}
 }

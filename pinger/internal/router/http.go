@@ -269,6 +269,7 @@ func (h *HTTP) Apply(ctx context.Context, c Change) error {
 	jar, _ := cookiejar.New(nil)
 	session := *hc
 	session.Jar = jar
+	session.CheckRedirect = sameHostRedirects(h.base)
 	data := &templateData{
 		Peer: string(c.Peer), PeerIP: c.New.String(), SelfIP: addrString(c.SelfIP), OldIP: addrString(c.Old),
 		Family: c.FamilyName(), Username: h.cfg.Username, Password: h.cfg.Password,
@@ -296,7 +297,7 @@ func addrString(a interface {
 }
 
 func render(t *tmpl, data *templateData) (string, error) {
-	return t.execute(data)
+	return t.execute(data, escNone)
 }
 
 // step runs one request. Its errors name the step and the status, never the URL, the
@@ -306,7 +307,7 @@ func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r 
 	if err != nil {
 		return err
 	}
-	path, err := render(r.path, data)
+	path, err := r.path.execute(data, escURL)
 	if err != nil {
 		return err
 	}
@@ -315,7 +316,7 @@ func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r 
 	if err != nil {
 		return fmt.Errorf("%w: %s: bad path", ErrHTTPStep, r.label)
 	}
-	u.Path, u.RawQuery = pu.Path, pu.RawQuery
+	u.Path, u.RawPath, u.RawQuery = pu.Path, pu.RawPath, pu.RawQuery
 	q := u.Query()
 	for k, t := range r.query {
 		v, err := render(t, data)
@@ -342,7 +343,11 @@ func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r 
 			contentType = "application/x-www-form-urlencoded"
 		}
 	default:
-		b, err := render(r.body, data)
+		ec := escNone
+		if r.JSON != "" {
+			ec = escJSON
+		}
+		b, err := r.body.execute(data, ec)
 		if err != nil {
 			return err
 		}
@@ -373,7 +378,7 @@ func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r 
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("%w: %s %s: %v", ErrHTTPStep, r.label, r.Path, err)
+		return fmt.Errorf("%w: %s %s: %w", ErrHTTPStep, r.label, r.Path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))

@@ -3,8 +3,10 @@ package router
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 )
@@ -40,4 +42,24 @@ func newHTTPClient(t TLSConfig, timeout time.Duration) (*http.Client, error) {
 	tr.Proxy = nil // router admin pages are on the LAN
 	tr.TLSClientConfig = tc
 	return &http.Client{Transport: tr, Timeout: timeout}, nil
+}
+
+// ErrRedirectElsewhere means a router answered a redirect to another host (or scheme):
+// the HTTP drivers never follow one, so a login, its cookies and Basic credentials stay
+// with the router (and never drop from https to http).
+var ErrRedirectElsewhere = errors.New("redirect to another host refused")
+
+// sameHostRedirects returns a redirect policy that follows a router's redirects within
+// base's scheme and host (a login answering 302 to /admin), at most 10 of them, and
+// refuses any other.
+func sameHostRedirects(base *url.URL) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != base.Scheme || req.URL.Host != base.Host {
+			return fmt.Errorf("%w (%s://%s)", ErrRedirectElsewhere, req.URL.Scheme, req.URL.Host)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
 }

@@ -82,7 +82,9 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 			return nil, fmt.Errorf("routeros: %w", err)
 		}
 	}
-	return &RouterOS{cfg: cfg, base: strings.TrimSuffix(u.String(), "/") + "/rest", hc: hc}, nil
+	session := *hc
+	session.CheckRedirect = sameHostRedirects(u)
+	return &RouterOS{cfg: cfg, base: strings.TrimSuffix(u.String(), "/") + "/rest", hc: &session}, nil
 }
 
 // Wants accepts changes of mapped peers in their family.
@@ -156,7 +158,7 @@ func (r *RouterOS) do(ctx context.Context, method, path string, body []byte, out
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL is known to the caller
 		}
-		return fmt.Errorf("%w: %v", ErrApply, err)
+		return fmt.Errorf("%w: %w", ErrApply, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -272,3 +272,25 @@ func TestNewRouterOSRefusesBadConfig(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestRouterOSRedirectElsewhereRefused: a redirect off the router (here to another host)
+// is not followed, so the Basic credentials never travel there.
+func TestRouterOSRedirectElsewhereRefused(t *testing.T) {
+	var elsewhere int
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere++
+		w.Write([]byte(`[]`))
+	}))
+	defer other.Close()
+	router := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer router.Close()
+	err := newRouterOS(t, router.URL, "router-pw").Apply(context.Background(), change("bj", 4, "198.51.100.10"))
+	if !errors.Is(err, ErrRedirectElsewhere) || !errors.Is(err, ErrApply) {
+		t.Errorf("got %v, want ErrApply and ErrRedirectElsewhere", err)
+	}
+	if elsewhere != 0 {
+		t.Errorf("the other host got %d requests, want 0", elsewhere)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -51,9 +52,27 @@ type fakeWg struct {
 	fail  bool
 }
 
-func (f *fakeWg) Run(_ context.Context, name string, args ...string) ([]byte, error) {
+// maxToolWait is the furthest deadline the fakes accept on a tool call: a real tool
+// may hang, so every call must come with a bound.
+const maxToolWait = time.Minute
+
+// checkDeadline fails the test for a tool call that could run forever.
+func checkDeadline(t *testing.T, ctx context.Context, call string) error {
+	t.Helper()
+	dl, ok := ctx.Deadline()
+	if !ok || time.Until(dl) > maxToolWait {
+		t.Errorf("%q runs without a deadline (or one further than %s): a hung tool would hold the cycle", call, maxToolWait)
+		return errExit
+	}
+	return nil
+}
+
+func (f *fakeWg) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	call := name + " " + strings.Join(args, " ")
 	f.calls = append(f.calls, call)
+	if err := checkDeadline(f.t, ctx, call); err != nil {
+		return nil, err
+	}
 	if name != "wg" {
 		f.t.Errorf("fakeWg: unexpected program %q", name)
 		return nil, errExit
@@ -113,9 +132,12 @@ type swanConn struct {
 
 var overrideRe = regexp.MustCompile(`(?s)^(?:#[^\n]*\n)*connections \{\n\t([A-Za-z0-9_.-]+) \{\n\t\tremote_addrs = ([0-9a-fA-F.:]+)\n\t\}\n\}\n$`)
 
-func (f *fakeSwanctl) Run(_ context.Context, name string, args ...string) ([]byte, error) {
+func (f *fakeSwanctl) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	call := name + " " + strings.Join(args, " ")
 	f.calls = append(f.calls, call)
+	if err := checkDeadline(f.t, ctx, call); err != nil {
+		return nil, err
+	}
 	if name != "swanctl" {
 		f.t.Errorf("fakeSwanctl: unexpected program %q", name)
 		return nil, errExit
@@ -145,6 +167,20 @@ func (f *fakeSwanctl) Run(_ context.Context, name string, args ...string) ([]byt
 		}
 		f.loaded = conns
 		return []byte(fmt.Sprintf("loaded %d connections\n", len(conns))), nil
+	case len(args) == 3 && args[0] == "--list-sas" && args[1] == "--ike":
+		// As swanctl prints it; nothing (and exit 0) when no such IKE_SA is up.
+		up, ok := f.sas[args[2]]
+		if !ok {
+			return nil, nil
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s: #3, ESTABLISHED, IKEv2, 5c3e5e9b0fa2b1c6_i* 2a0a0f1d5d0e9d0b_r\n", args[2])
+		fmt.Fprintf(&b, "  local  'office' @ 203.0.113.7[4500]\n  remote '%s' @ %s[4500]\n", up, up)
+		b.WriteString("  AES_CBC-128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048\n  established 42s ago, rekeying in 13950s\n")
+		for i, ch := range f.children[args[2]] {
+			fmt.Fprintf(&b, "  %s: #%d, reqid %d, INSTALLED, TUNNEL, ESP:AES_CBC-128/HMAC_SHA2_256_128\n    local  10.1.0.0/24\n    remote 10.2.0.0/24\n", ch, i+1, i+1)
+		}
+		return []byte(b.String()), nil
 	case len(args) >= 3 && args[0] == "--terminate" && args[1] == "--ike":
 		up, ok := f.sas[args[2]]
 		if !ok {

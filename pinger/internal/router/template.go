@@ -1,7 +1,9 @@
 package router
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -57,14 +59,35 @@ func parseTmpl(name, text string) (*tmpl, error) {
 // Name returns the template's name (the config field it came from).
 func (t *tmpl) Name() string { return t.name }
 
-func (t *tmpl) execute(d *templateData) (string, error) {
+// escContext is where a template's output goes; each value (never the literal text) is
+// escaped for it, so a password with a quote or a captured token with an '&' stays one
+// value.
+type escContext int
+
+// Escaping contexts.
+const (
+	// escNone inserts values as they are: form and query values (url.Values encodes them
+	// later), headers (net/http refuses control characters), raw bodies.
+	escNone escContext = iota
+	// escJSON inserts values as the inside of a JSON string: the json: body, where
+	// references stand between quotes.
+	escJSON
+	// escURL path-escapes values before the first '?' of the text and query-escapes them
+	// after it: the path: field.
+	escURL
+)
+
+func (t *tmpl) execute(d *templateData, ec escContext) (string, error) {
 	var b strings.Builder
+	inQuery := false
 	for _, p := range t.parts {
 		var v string
 		ok := true
 		switch p.field {
 		case "":
-			v = p.text
+			b.WriteString(p.text)
+			inQuery = inQuery || strings.Contains(p.text, "?")
+			continue
 		case "Peer":
 			v = d.Peer
 		case "PeerIP":
@@ -88,7 +111,20 @@ func (t *tmpl) execute(d *templateData) (string, error) {
 			// Name the reference, never a value: values may be secrets.
 			return "", fmt.Errorf("template %s: missing value for .%s.%s", t.name, p.field, p.key)
 		}
-		b.WriteString(v)
+		b.WriteString(escape(v, ec, inQuery))
 	}
 	return b.String(), nil
+}
+
+func escape(v string, ec escContext, inQuery bool) string {
+	switch {
+	case ec == escJSON:
+		q, _ := json.Marshal(v) // a string always marshals
+		return string(q[1 : len(q)-1])
+	case ec == escURL && inQuery:
+		return url.QueryEscape(v)
+	case ec == escURL:
+		return url.PathEscape(v)
+	}
+	return v
 }

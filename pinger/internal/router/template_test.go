@@ -24,7 +24,7 @@ func TestTemplate(t *testing.T) {
 			tp, err := parseTmpl("t", tc.text)
 			var got string
 			if err == nil {
-				got, err = tp.execute(data)
+				got, err = tp.execute(data, escNone)
 			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -40,6 +40,35 @@ func TestTemplate(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTemplateEscaping: values, never literal text, are escaped for the context.
+func TestTemplateEscaping(t *testing.T) {
+	data := &templateData{Password: `a"b\c&d=e/f?g h`, Vars: map[string]string{"index": "2"}}
+	tests := []struct {
+		name, text string
+		ec         escContext
+		want       string
+	}{
+		{name: "none", text: `{{.Password}}`, ec: escNone, want: `a"b\c&d=e/f?g h`},
+		{name: "json string", text: `{"pass":"{{.Password}}","n":{{.Vars.index}}}`, ec: escJSON, want: `{"pass":"a\"b\\c\u0026d=e/f?g h","n":2}`},
+		{name: "url path then query", text: `/p/{{.Password}}?x={{.Password}}&i={{.Vars.index}}`, ec: escURL, want: `/p/a%22b%5Cc&d=e%2Ff%3Fg%20h?x=a%22b%5Cc%26d%3De%2Ff%3Fg+h&i=2`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tp, err := parseTmpl("t", tc.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tp.execute(data, tc.ec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
 	}

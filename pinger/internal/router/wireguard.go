@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/ppter/ppter/shared/site"
 )
@@ -20,9 +21,11 @@ import (
 //	    bj: { interface: wg0, public_key: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", port: 51820 }
 type WireGuardConfig struct {
 	// Wg is the wg tool; "wg" (from PATH) when empty.
-	Wg     string                      `yaml:"wg"`
-	Peers  map[site.Name]WireGuardPeer `yaml:"peers"`
-	Runner Runner                      `yaml:"-"`
+	Wg string `yaml:"wg"`
+	// Timeout bounds each wg call; CommandTimeout (30 s) when zero.
+	Timeout time.Duration               `yaml:"timeout"`
+	Peers   map[site.Name]WireGuardPeer `yaml:"peers"`
+	Runner  Runner                      `yaml:"-"`
 }
 
 // WireGuardPeer maps a ppter peer to a WireGuard peer of a local interface.
@@ -50,6 +53,9 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 	}
 	if cfg.Runner == nil {
 		cfg.Runner = ExecRunner{}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = CommandTimeout
 	}
 	if len(cfg.Peers) == 0 {
 		return nil, errors.New("wireguard: no peers mapped")
@@ -81,7 +87,7 @@ func (w *WireGuard) Wants(c Change) bool {
 func (w *WireGuard) Apply(ctx context.Context, c Change) error {
 	p := w.cfg.Peers[c.Peer]
 	want := netip.AddrPortFrom(c.New, p.Port).String()
-	out, err := w.cfg.Runner.Run(ctx, w.cfg.Wg, "show", p.Interface, "endpoints")
+	out, err := runWithin(ctx, w.cfg.Runner, w.cfg.Timeout, w.cfg.Wg, "show", p.Interface, "endpoints")
 	if err != nil {
 		return fmt.Errorf("wireguard: %w: %v", ErrApply, err)
 	}
@@ -99,7 +105,7 @@ func (w *WireGuard) Apply(ctx context.Context, c Change) error {
 	if cur == want {
 		return nil
 	}
-	if _, err := w.cfg.Runner.Run(ctx, w.cfg.Wg, "set", p.Interface, "peer", p.PublicKey, "endpoint", want); err != nil {
+	if _, err := runWithin(ctx, w.cfg.Runner, w.cfg.Timeout, w.cfg.Wg, "set", p.Interface, "peer", p.PublicKey, "endpoint", want); err != nil {
 		return fmt.Errorf("wireguard: %w: %v", ErrApply, err)
 	}
 	return nil

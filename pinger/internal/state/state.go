@@ -84,7 +84,7 @@ func Load(path string, s site.Name) (*State, error) {
 	}
 	var st State
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v (delete it to re-apply everything)", ErrCorrupt, path, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
 	}
 	if st.Version != Version {
 		return nil, fmt.Errorf("%w: %s: version %d, want %d", ErrCorrupt, path, st.Version, Version)
@@ -96,6 +96,16 @@ func Load(path string, s site.Name) (*State, error) {
 		st.Peers = map[site.Name]Addrs{}
 	}
 	return &st, nil
+}
+
+// MoveAside renames the (unreadable) state file at path to path.corrupt-TIME, keeping it
+// for a look, and returns the new name.
+func MoveAside(path string, now time.Time) (string, error) {
+	to := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, to); err != nil {
+		return "", fmt.Errorf("move state %s aside: %w", path, err)
+	}
+	return to, nil
 }
 
 // Save writes st to path atomically (see package atomicfile); the directory is created
