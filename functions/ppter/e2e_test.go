@@ -55,8 +55,8 @@ func start(t *testing.T, extraYAML string) *fixture {
 redis: { url: %q, prefix: %q }
 auth: { max_failures: 5, failure_window: 1m }
 sites:
-  hz: { key: "${PPTER_KEY_HZ}" }
-  bj: { key: "${PPTER_KEY_BJ}" }
+  hz: { key: "${PPTER_KEY_HZ}", basic: true }
+  bj: { key: "${PPTER_KEY_BJ}", basic: true }
   sh: { key: "sh-secret-0123456789abcdef", peers: [hz] }
 %s`, redistest.URL(t), prefix, extraYAML)
 	path := filepath.Join(t.TempDir(), "ppter.yaml")
@@ -375,6 +375,8 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		{"unknown key", "redis: {url: 'memory://'}\nsites: {hz: {key: 0123456789abcdefgh}}\nbogus: 1\n", "field bogus not found", nil},
 		{"memory inside FC", "redis: {url: 'memory://'}\nsites: {hz: {key: 0123456789abcdefgh}}\n", "refuses to start inside Function Compute", []string{"FC_FUNCTION_NAME=ppter"}},
 		{"missing env", "redis: {url: 'memory://'}\nsites: {hz: {key: '${NOPE}'}}\n", "sites.hz.key: environment variable NOPE is not set", nil},
+		{"two sites one key", "redis: {url: 'memory://'}\nsites: {hz: {key: 0123456789abcdefgh}, bj: {key: 0123456789abcdefgh}}\n", "sites.hz.key: the same secret as sites.bj.key", nil},
+		{"admin token is a site key", "redis: {url: 'memory://'}\nadmin: {token: 0123456789abcdefgh}\nsites: {hz: {key: 0123456789abcdefgh}}\n", "admin.token: the same secret as sites.hz.key", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
