@@ -313,6 +313,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 	}
 }
 
+// TestRepeatedFailuresAreSlowed: failed signatures from one address end in 429, but a valid
+// signature from that address is never limited (it proves the secret; an office behind a
+// shared CGNAT address must not be locked out by its neighbours' junk).
 func TestRepeatedFailuresAreSlowed(t *testing.T) {
 	f := start(t, "") // max_failures: 5
 	body := []byte(`{}`)
@@ -326,21 +329,13 @@ func TestRepeatedFailuresAreSlowed(t *testing.T) {
 		if code != want {
 			t.Fatalf("attempt %d: %d %s, want %d", i, code, b, want)
 		}
-		if code == 429 && h.Get("Retry-After") != "60" {
-			t.Fatalf("Retry-After = %q, want 60", h.Get("Retry-After"))
+		if code == 429 && (h.Get("Retry-After") != "60" || !strings.Contains(string(b), `"too_many_failures"`)) {
+			t.Fatalf("429 answer: Retry-After %q, %s", h.Get("Retry-After"), b)
 		}
 	}
-	before := f.state(t)
-	// Even the right secret is slowed from that address until the window ends...
-	code, b, _ := f.do(t, req{method: "POST", path: wire.PathPing, source: src, body: body, auth: signed("hz", keyHZ, time.Now().Unix(), auth.NewNonce(), body)})
-	if code != 429 || !strings.Contains(string(b), "too_many_failures") {
-		t.Fatalf("right secret from a limited address: %d %s, want 429", code, b)
+	if p := f.ping(t, "hz", keyHZ, src); p.IP != src || !p.Changed {
+		t.Fatalf("signed ping from the limited address = %+v", p)
 	}
-	if after := f.state(t); after != before {
-		t.Fatalf("limited ping wrote:\nbefore %s\nafter  %s", before, after)
-	}
-	// ...while other addresses are not affected.
-	f.ping(t, "hz", keyHZ, "192.0.2.201")
 }
 
 func TestHealthAndBasic(t *testing.T) {
