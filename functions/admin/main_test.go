@@ -85,7 +85,7 @@ func TestCheckConfig(t *testing.T) {
 func TestStatusAgainstTheFunction(t *testing.T) {
 	const token = "admin-token-0123456789abcdef"
 	path := filepath.Join(t.TempDir(), "ppter.yaml")
-	os.WriteFile(path, []byte("redis: {url: 'memory://'}\nadmin: {token: '"+token+"'}\nsites:\n  hz: {key: 'hz-secret-0123456789'}\n  bj: {key: 'bj-secret-0123456789'}\n"), 0o600)
+	os.WriteFile(path, []byte("redis: {url: 'memory://'}\nadmin: {token: '"+token+"'}\nsites:\n  hz: {key: 'hz-secret-0123456789', basic: true}\n  bj: {key: 'bj-secret-0123456789'}\n"), 0o600)
 	emu := fcemu.StartT(t, fcemu.Options{Env: []string{"PPTER_CONFIG=" + path}, TrustSourceHeader: true})
 	req, _ := http.NewRequest("POST", emu.URL+"/v1/ping", nil)
 	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("hz:hz-secret-0123456789")))

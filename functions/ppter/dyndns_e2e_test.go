@@ -12,6 +12,7 @@ func TestDynDNS2(t *testing.T) {
 	f := start(t, `
   gz:
     key: "gz-secret-0123456789abcdef"
+    basic: true
     trust_myip: true
     dns: [ { zone: example.com, rr: gz.vpn, type: A } ]
 aliyun: { region: cn-hangzhou, dry_run: true }

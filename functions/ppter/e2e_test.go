@@ -55,8 +55,8 @@ func start(t *testing.T, extraYAML string) *fixture {
 redis: { url: %q, prefix: %q }
 auth: { max_failures: 5, failure_window: 1m }
 sites:
-  hz: { key: "${PPTER_KEY_HZ}" }
-  bj: { key: "${PPTER_KEY_BJ}" }
+  hz: { key: "${PPTER_KEY_HZ}", basic: true }
+  bj: { key: "${PPTER_KEY_BJ}", basic: true }
   sh: { key: "sh-secret-0123456789abcdef", peers: [hz] }
 %s`, redistest.URL(t), prefix, extraYAML)
 	path := filepath.Join(t.TempDir(), "ppter.yaml")
@@ -313,6 +313,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 	}
 }
 
+// TestRepeatedFailuresAreSlowed: failed signatures from one address end in 429, but a valid
+// signature from that address is never limited (it proves the secret; an office behind a
+// shared CGNAT address must not be locked out by its neighbours' junk).
 func TestRepeatedFailuresAreSlowed(t *testing.T) {
 	f := start(t, "") // max_failures: 5
 	body := []byte(`{}`)
@@ -326,21 +329,13 @@ func TestRepeatedFailuresAreSlowed(t *testing.T) {
 		if code != want {
 			t.Fatalf("attempt %d: %d %s, want %d", i, code, b, want)
 		}
-		if code == 429 && h.Get("Retry-After") != "60" {
-			t.Fatalf("Retry-After = %q, want 60", h.Get("Retry-After"))
+		if code == 429 && (h.Get("Retry-After") != "60" || !strings.Contains(string(b), `"too_many_failures"`)) {
+			t.Fatalf("429 answer: Retry-After %q, %s", h.Get("Retry-After"), b)
 		}
 	}
-	before := f.state(t)
-	// Even the right secret is slowed from that address until the window ends...
-	code, b, _ := f.do(t, req{method: "POST", path: wire.PathPing, source: src, body: body, auth: signed("hz", keyHZ, time.Now().Unix(), auth.NewNonce(), body)})
-	if code != 429 || !strings.Contains(string(b), "too_many_failures") {
-		t.Fatalf("right secret from a limited address: %d %s, want 429", code, b)
+	if p := f.ping(t, "hz", keyHZ, src); p.IP != src || !p.Changed {
+		t.Fatalf("signed ping from the limited address = %+v", p)
 	}
-	if after := f.state(t); after != before {
-		t.Fatalf("limited ping wrote:\nbefore %s\nafter  %s", before, after)
-	}
-	// ...while other addresses are not affected.
-	f.ping(t, "hz", keyHZ, "192.0.2.201")
 }
 
 func TestHealthAndBasic(t *testing.T) {
@@ -375,6 +370,8 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		{"unknown key", "redis: {url: 'memory://'}\nsites: {hz: {key: 0123456789abcdefgh}}\nbogus: 1\n", "field bogus not found", nil},
 		{"memory inside FC", "redis: {url: 'memory://'}\nsites: {hz: {key: 0123456789abcdefgh}}\n", "refuses to start inside Function Compute", []string{"FC_FUNCTION_NAME=ppter"}},
 		{"missing env", "redis: {url: 'memory://'}\nsites: {hz: {key: '${NOPE}'}}\n", "sites.hz.key: environment variable NOPE is not set", nil},
+		{"two sites one key", "redis: {url: 'memory://'}\nsites: {hz: {key: 0123456789abcdefgh}, bj: {key: 0123456789abcdefgh}}\n", "sites.hz.key: the same secret as sites.bj.key", nil},
+		{"admin token is a site key", "redis: {url: 'memory://'}\nadmin: {token: 0123456789abcdefgh}\nsites: {hz: {key: 0123456789abcdefgh}}\n", "admin.token: the same secret as sites.hz.key", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

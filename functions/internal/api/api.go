@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ppter/ppter/functions/internal/config"
@@ -139,14 +140,16 @@ type handler func(context.Context, *fcevent.HTTP, *Outcome) (any, error)
 type route struct {
 	method string
 	fn     handler
+	// head allows HEAD for a GET route: only routes that record nothing.
+	head bool
 }
 
 func (s *Server) routes() map[string]route {
 	return map[string]route{
-		wire.PathPing:    {http.MethodPost, s.ping},
-		wire.PathHealth:  {http.MethodGet, s.health},
-		wire.PathDynDNS2: {http.MethodGet, s.nicUpdate},
-		wire.PathStatus:  {http.MethodGet, s.status},
+		wire.PathPing:    {method: http.MethodPost, fn: s.ping},
+		wire.PathHealth:  {method: http.MethodGet, fn: s.health, head: true},
+		wire.PathDynDNS2: {method: http.MethodGet, fn: s.nicUpdate},
+		wire.PathStatus:  {method: http.MethodGet, fn: s.status, head: true},
 	}
 }
 
@@ -155,7 +158,7 @@ func (s *Server) route(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any,
 	if !ok {
 		return nil, errNotFound
 	}
-	if h.Method != r.method && !(r.method == http.MethodGet && h.Method == http.MethodHead) {
+	if h.Method != r.method && !(r.head && h.Method == http.MethodHead) {
 		e := fail(http.StatusMethodNotAllowed, wire.CodeMethodNotAllowed, "%s takes %s, not %s", h.Path, r.method, h.Method)
 		e.header = map[string]string{"Allow": r.method}
 		return nil, e
@@ -167,49 +170,129 @@ func (s *Server) health(context.Context, *fcevent.HTTP, *Outcome) (any, error) {
 	return map[string]string{"status": "ok"}, nil
 }
 
-// authenticate checks the request's site credentials. Every failure counts against the
-// source address; past the limit the answer is 429 instead of 401.
-func (s *Server) authenticate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (auth.Credentials, error) {
+// unknownKey stands in for the key of an unknown site or a disabled credential: the same
+// work and the same answer as a wrong secret.
+var unknownKey = []byte("\x00unknown-site")
+
+// basicKey is an endpoint's rule for Basic credentials: the secret a site's Basic password
+// is checked against, the credential its failures count against, and whether the site
+// accepts Basic there at all.
+type basicKey func(site.Name) (secret []byte, credential string, enabled bool)
+
+// pingBasic is the rule of /v1/ping: the site key, when the site has basic: true.
+func (s *Server) pingBasic(n site.Name) ([]byte, string, bool) {
+	st, ok := s.cfg.Sites[string(n)]
+	return []byte(st.Key), store.CredentialSite(n), ok && st.Basic
+}
+
+// authenticate checks the request's site credentials.
+//
+// A valid signature is never limited: it proves the secret, and brute force cannot make
+// one. Every other failed attempt counts against the credential it tried (the site's key,
+// or its dyndns_key) from the source (store.SourceOf); once that is over auth.max_failures
+// in the window, Basic credentials for it are refused with 429 before the secret is
+// looked at, so a right guess and a wrong one get the same answer. Failing against one
+// credential never limits another, and never a signed ping.
+func (s *Server) authenticate(ctx context.Context, h *fcevent.HTTP, out *Outcome, basic basicKey) (auth.Credentials, error) {
 	c, err := auth.Parse(h.Header.Get("Authorization"))
-	if err == nil {
-		out.Site = c.Site
+	if err != nil {
+		return c, unauthorized(err) // no secret was tried: nothing to count
+	}
+	out.Site = c.Site
+	if c.Kind == auth.KindHMAC {
 		key, known := s.cfg.Key(c.Site)
 		if !known {
-			key = []byte("\x00unknown-site") // same work, same answer as a wrong secret
+			key = unknownKey
 		}
-		err = c.VerifySecret(key, h.Method, h.Path, h.Body)
-		if err == nil && !known {
-			err = auth.ErrBadSignature
+		if err := c.VerifySecret(key, h.Method, h.Path, h.Body); err == nil && known {
+			if err := c.CheckTime(s.now()); err != nil {
+				return c, fail(http.StatusUnauthorized, wire.CodeStaleTimestamp, "%v; check the office clock (NTP)", err)
+			}
+			return c, nil
 		}
+		return c, s.failed(ctx, h, store.FailKey{Credential: store.CredentialSite(c.Site), Source: store.SourceOf(h.Source)}, errBadCredentials())
 	}
-	if err == nil {
-		if err := c.CheckTime(s.now()); err != nil {
-			return c, fail(http.StatusUnauthorized, wire.CodeStaleTimestamp, "%v; check the office clock (NTP)", err)
+	secret, credential, enabled := basic(c.Site)
+	k := store.FailKey{Credential: credential, Source: store.SourceOf(h.Source)}
+	if err := s.checkLimit(ctx, k); err != nil {
+		return c, err
+	}
+	if !enabled {
+		secret = unknownKey
+	}
+	if err := c.VerifySecret(secret, h.Method, h.Path, h.Body); err != nil || !enabled {
+		if _, known := s.cfg.Sites[string(c.Site)]; known && !enabled {
+			s.log.WarnContext(ctx, "Basic credentials for a site that does not accept them here (basic: true enables the key; dyndns_key is for /nic/update only)",
+				"request_id", h.RequestID, "site", string(c.Site), "route", h.Method+" "+h.Path)
 		}
-		return c, nil
+		return c, s.failed(ctx, h, k, errBadCredentials())
 	}
-	limited, serr := s.store.AuthFailure(ctx, h.Source)
-	switch {
-	case serr != nil:
-		return c, storeError(serr)
-	case limited:
-		return c, s.tooMany()
-	}
+	return c, nil
+}
+
+func unauthorized(err error) *apiError {
 	var e *apiError
 	switch {
 	case errors.Is(err, auth.ErrMissing):
 		e = fail(http.StatusUnauthorized, wire.CodeUnauthorized, "missing Authorization header (use PPTER-HMAC-SHA256 or Basic site:secret)")
-	case errors.Is(err, auth.ErrMalformed), errors.Is(err, auth.ErrScheme):
-		e = fail(http.StatusUnauthorized, wire.CodeUnauthorized, "%v", err)
 	default:
-		e = fail(http.StatusUnauthorized, wire.CodeUnauthorized, "invalid credentials (unknown site or wrong secret)")
+		e = fail(http.StatusUnauthorized, wire.CodeUnauthorized, "%v", err)
 	}
 	e.header = map[string]string{"WWW-Authenticate": auth.Scheme + `, Basic realm="ppter"`}
-	return c, e
+	return e
+}
+
+func errBadCredentials() *apiError {
+	e := fail(http.StatusUnauthorized, wire.CodeUnauthorized, "invalid credentials (unknown site or wrong secret)")
+	e.header = map[string]string{"WWW-Authenticate": auth.Scheme + `, Basic realm="ppter"`}
+	return e
+}
+
+// checkLimit refuses k's credential from k's source once it is over its limit.
+func (s *Server) checkLimit(ctx context.Context, k store.FailKey) error {
+	n, err := s.store.Failures(ctx, k)
+	switch {
+	case err != nil:
+		return storeError(err)
+	case n >= s.cfg.Auth.MaxFailures:
+		return s.tooMany()
+	}
+	return nil
+}
+
+// failed counts a failed attempt against k and returns what to answer: e, or 429 past the
+// limit. The failure that reaches the limit raises an auth_limited notification, once per
+// window.
+func (s *Server) failed(ctx context.Context, h *fcevent.HTTP, k store.FailKey, e *apiError) error {
+	n, err := s.store.AuthFailure(ctx, k)
+	if err != nil {
+		return storeError(err)
+	}
+	max := s.cfg.Auth.MaxFailures
+	if n == max {
+		ev := notify.Event{Kind: notify.AuthLimited, At: s.now(), IP: h.Source, Source: k.Source.String(), Failures: n}
+		switch name, rest, _ := strings.Cut(k.Credential, ":"); name {
+		case "site":
+			ev.Site, ev.Credential = site.Name(rest), "site "+rest+" key"
+		case "dyndns":
+			ev.Site, ev.Credential = site.Name(rest), "site "+rest+" dyndns_key"
+		default:
+			ev.Credential = "admin token"
+		}
+		if _, known := s.cfg.Sites[string(ev.Site)]; ev.Site != "" && !known {
+			ev.Site, ev.Credential = "", "unknown site "+string(ev.Site)
+		}
+		s.log.WarnContext(ctx, "failure limit reached", "request_id", h.RequestID, "credential", ev.Credential, "source", ev.Source, "failures", n)
+		s.notifier.Notify(ctx, ev)
+	}
+	if n > max {
+		return s.tooMany()
+	}
+	return e
 }
 
 func (s *Server) tooMany() *apiError {
-	e := fail(http.StatusTooManyRequests, wire.CodeTooManyFailures, "too many failed attempts from this address; wait and retry")
+	e := fail(http.StatusTooManyRequests, wire.CodeTooManyFailures, "too many failed attempts with these credentials from this address; wait and retry")
 	e.header = map[string]string{"Retry-After": strconv.Itoa(int(s.cfg.Auth.FailureWindow.D().Seconds()))}
 	return e
 }
@@ -225,7 +308,7 @@ func storeError(err error) error {
 }
 
 func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
-	c, err := s.authenticate(ctx, h, out)
+	c, err := s.authenticate(ctx, h, out, s.pingBasic)
 	if err != nil {
 		return nil, err
 	}
@@ -235,11 +318,8 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 	if !h.Source.IsValid() {
 		return nil, fail(http.StatusBadRequest, wire.CodeBadRequest, "the gateway gave no source address")
 	}
-	res, err := s.store.Ping(ctx, store.PingInput{Site: c.Site, Addr: h.Source, Nonce: c.Nonce, Source: h.Source, Peers: s.cfg.Peers(c.Site)})
-	switch {
-	case errors.Is(err, store.ErrLimited):
-		return nil, s.tooMany()
-	case err != nil:
+	res, err := s.store.Ping(ctx, store.PingInput{Site: c.Site, Addr: h.Source, Nonce: c.Nonce, Peers: s.cfg.Peers(c.Site)})
+	if err != nil {
 		return nil, storeError(err)
 	}
 	out.Changed = res.Changed
@@ -264,24 +344,32 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 
 // afterPing does what a recorded ping may call for, none of it on a steady ping: the
 // notifications of a site coming back or changing address, and the reconcile of the site's
-// cloud targets, whose states it returns.
+// cloud targets, whose states it returns. A change is carried out by the ping the store
+// hands it to (res.Handle), which follows from the state (the address recorded against the
+// one last handled), so a change whose first answer was lost is carried out by a later
+// ping rather than never.
 func (s *Server) afterPing(ctx context.Context, st site.Name, addr netip.Addr, res store.PingResult) []wire.Target {
 	now := s.now()
 	if !res.PrevSeen.IsZero() && now.Sub(res.PrevSeen) > s.cfg.Ping.StaleAfter.D() {
 		s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteBack, Site: st, At: now, IP: addr, SeenAt: now})
 	}
-	if !res.Changed {
+	if !res.Handle {
 		return []wire.Target{}
 	}
-	s.notifier.Notify(ctx, notify.Event{Kind: notify.AddressChanged, Site: st, At: now, IP: addr, PreviousIP: res.Previous})
-	if s.reconciler == nil {
-		return []wire.Target{}
+	s.notifier.Notify(ctx, notify.Event{Kind: notify.AddressChanged, Site: st, At: now, IP: addr, PreviousIP: res.Announced})
+	targets := []wire.Target{}
+	if s.reconciler != nil {
+		// The reconciler stops its margin before the deadline; add it so the budget is
+		// the time it may work.
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.Aliyun.PingBudget.D()+ReconcileMargin)
+		targets = s.reconciler.Reconcile(rctx, st, res.Self.IPv4, res.Self.IPv6)
+		cancel()
 	}
-	// The reconciler stops its margin before the deadline; add it so the budget is the
-	// time it may work.
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Aliyun.PingBudget.D()+ReconcileMargin)
-	defer cancel()
-	return s.reconciler.Reconcile(ctx, st, res.Self.IPv4, res.Self.IPv6)
+	if err := s.store.Handled(ctx, st, addr); err != nil {
+		// The next ping handles the change again (the reconcile is idempotent).
+		s.log.WarnContext(ctx, "could not record the change as handled", "site", string(st), "err", err.Error())
+	}
+	return targets
 }
 
 // Flush waits, within ctx, for the notifications the invocation started.

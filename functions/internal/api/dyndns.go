@@ -43,7 +43,7 @@ func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (
 		}
 		return r, nil
 	}
-	c, err := s.authenticate(ctx, h, out)
+	c, err := s.authenticate(ctx, h, out, s.dyndnsBasic)
 	if err == nil && c.Kind != auth.KindBasic {
 		err = fail(http.StatusUnauthorized, "unauthorized", "dyndns2 takes Basic credentials")
 	}
@@ -66,11 +66,8 @@ func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (
 	if !d.Record {
 		return text(firstCode(d), d.Reply(false))
 	}
-	res, err := s.store.Ping(ctx, store.PingInput{Site: d.Site, Addr: d.Addr, Source: h.Source})
-	switch {
-	case errors.Is(err, store.ErrLimited):
-		return text(dyndns.Abuse, dyndns.Reply(dyndns.Answer{Code: dyndns.Abuse}))
-	case err != nil:
+	res, err := s.store.Ping(ctx, store.PingInput{Site: d.Site, Addr: d.Addr})
+	if err != nil {
 		s.log.WarnContext(ctx, "dyndns store error", "request_id", h.RequestID, "err", err.Error())
 		return text(dyndns.Code911, dyndns.Reply(dyndns.Answer{Code: dyndns.Code911}))
 	}
@@ -81,6 +78,17 @@ func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (
 		code = dyndns.Good
 	}
 	return text(code, d.Reply(res.Changed))
+}
+
+// dyndnsBasic is the rule of /nic/update: the site's dyndns_key when it has one (then its
+// key is refused here, so a router never needs the HMAC secret), else the site key when
+// the site has basic: true.
+func (s *Server) dyndnsBasic(n site.Name) ([]byte, string, bool) {
+	st, ok := s.cfg.Sites[string(n)]
+	if ok && st.DynDNSKey != "" {
+		return []byte(st.DynDNSKey), store.CredentialDynDNS(n), true
+	}
+	return []byte(st.Key), store.CredentialSite(n), ok && st.Basic
 }
 
 func firstCode(d dyndns.Decision) dyndns.Code {

@@ -65,9 +65,16 @@ func (s *Server) status(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any
 	}}, nil
 }
 
+// checkAdmin checks the admin token. Its failures count apart from every site's (against
+// the admin credential from the source, see authenticate), and a source over the limit is
+// refused before the token is looked at.
 func (s *Server) checkAdmin(ctx context.Context, h *fcevent.HTTP) error {
 	if s.cfg.Admin.Token == "" {
 		return fail(http.StatusUnauthorized, wire.CodeUnauthorized, "the status endpoint is disabled: set admin.token in the config")
+	}
+	k := store.FailKey{Credential: store.CredentialAdmin, Source: store.SourceOf(h.Source)}
+	if err := s.checkLimit(ctx, k); err != nil {
+		return err
 	}
 	// The token comes as a Bearer credential (programs) or as the password of Basic
 	// credentials with any user name, so a browser can open the page through its own
@@ -85,16 +92,12 @@ func (s *Server) checkAdmin(ctx context.Context, h *fcevent.HTTP) error {
 	if ok && subtle.ConstantTimeCompare(a[:], b[:]) == 1 {
 		return nil
 	}
-	limited, err := s.store.AuthFailure(ctx, h.Source)
-	switch {
-	case err != nil:
-		return storeError(err)
-	case limited:
-		return s.tooMany()
-	}
 	e := fail(http.StatusUnauthorized, wire.CodeUnauthorized, "missing or wrong admin token (Authorization: Bearer …)")
 	e.header = map[string]string{"WWW-Authenticate": `Basic realm="ppter status", charset="UTF-8"`}
-	return e
+	if !ok {
+		return e // no token given (a browser before its login prompt): nothing to count
+	}
+	return s.failed(ctx, h, k, e)
 }
 
 // fleet assembles the status view: every configured site (also those never seen), the

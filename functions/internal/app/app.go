@@ -83,8 +83,10 @@ func StoreOptions(cfg *config.Config) store.Options {
 	return store.Options{
 		Prefix:        cfg.Redis.Prefix,
 		EventsMax:     cfg.Events.Max,
-		MaxFailures:   cfg.Auth.MaxFailures,
 		FailureWindow: cfg.Auth.FailureWindow.D(),
+		// A ping handling a change reconciles for at most its budget and margin; past
+		// that (the instance died) a later ping takes the change over.
+		HandleLease: cfg.Aliyun.PingBudget.D() + api.ReconcileMargin + 10*time.Second,
 	}
 }
 

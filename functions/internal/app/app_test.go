@@ -88,6 +88,7 @@ func TestHandleEvents(t *testing.T) {
 		{"base64 body", event("POST", "/v1/ping", sign(`{"agent":"x"}`), `{"agent":"x"}`, true, "203.0.113.7"), 200, `"changed":false`},
 		{"base64 that does not decode", json.RawMessage(strings.Replace(string(event("POST", "/v1/ping", sign(`{}`), `{}`, true, "203.0.113.7")), `"e30="`, `"e30=!!"`, 1)), 400, `"bad_body"`},
 		{"base64 body over 8 KiB", event("POST", "/v1/ping", sign(""), strings.Repeat("x", wire.MaxBodyBytes+1), true, "203.0.113.7"), 413, `"body_too_large"`},
+		{"plain body over 8 KiB", event("POST", "/v1/ping", sign(""), strings.Repeat("x", wire.MaxBodyBytes+1), false, "203.0.113.7"), 413, `"body_too_large"`},
 		{"lower-case method", event("post", "/v1/ping", sign(`{}`), `{}`, false, "203.0.113.7"), 200, `"site":"hz"`},
 		{"no source address", event("POST", "/v1/ping", sign(`{}`), `{}`, false, ""), 400, "no source address"},
 		{"path with query", event("GET", "/healthz?x=1", "", "", false, "203.0.113.7"), 200, `"ok"`},

@@ -112,8 +112,15 @@ type Events struct {
 
 // Site is one office.
 type Site struct {
-	// Key is the site's shared secret (HMAC and Basic).
+	// Key is the site's shared secret: it signs the pinger's requests (HMAC), and it is
+	// accepted as a Basic password only when Basic is true.
 	Key string `yaml:"key"`
+	// Basic accepts Key as the password of Basic credentials (curl -u, dyndns2 clients).
+	// Off by default: Basic sends the secret itself, which never expires.
+	Basic bool `yaml:"basic"`
+	// DynDNSKey, when set, is the only password /nic/update accepts for the site, so a
+	// router's DDNS client never holds the HMAC secret. It is never accepted on /v1/ping.
+	DynDNSKey string `yaml:"dyndns_key"`
 	// Peers lists the sites whose addresses this site receives; empty means every other site.
 	Peers []string `yaml:"peers"`
 	// TrustMyIP lets /nic/update record the myip parameter instead of the source address.
@@ -292,7 +299,7 @@ func expand(n *yaml.Node, path string, env Env, readFile ReadFile) error {
 func needsString(path string) bool {
 	last := path[strings.LastIndex(path, ".")+1:]
 	switch last {
-	case "key", "url", "token", "secret", "prefix", "region", "dns_endpoint", "vpc_endpoint", "protocol":
+	case "key", "dyndns_key", "url", "token", "secret", "prefix", "region", "dns_endpoint", "vpc_endpoint", "protocol":
 		return true
 	}
 	return false
@@ -418,8 +425,38 @@ func (c *Config) validate() error {
 			return invalid("aliyun.region", "missing (sites.%s has cloud targets; or set FC_REGION)", name)
 		}
 	}
+	if err := c.distinctSecrets(names); err != nil {
+		return err
+	}
 	if err := notify.Validate("notify", c.Notify); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+// distinctSecrets refuses a secret that serves two credentials (two sites' keys, a site key
+// and the admin token, a dyndns_key and any other): a leak of one would give away the other,
+// and the failure limiter could not tell them apart. The error names the keys, never the
+// secret.
+func (c *Config) distinctSecrets(names []string) error {
+	type secret struct{ key, value string }
+	var all []secret
+	for _, name := range names {
+		s := c.Sites[name]
+		all = append(all, secret{"sites." + name + ".key", s.Key})
+		if s.DynDNSKey != "" {
+			all = append(all, secret{"sites." + name + ".dyndns_key", s.DynDNSKey})
+		}
+	}
+	if c.Admin.Token != "" {
+		all = append(all, secret{"admin.token", c.Admin.Token})
+	}
+	first := map[string]string{}
+	for _, s := range all {
+		if other, dup := first[s.value]; dup {
+			return invalid(s.key, "the same secret as %s; every site key, dyndns_key and the admin token must differ", other)
+		}
+		first[s.value] = s.key
 	}
 	return nil
 }
@@ -444,6 +481,9 @@ func (s *Site) validate(key, name string, all []string) error {
 	}
 	if len(s.Key) < 16 {
 		return invalid(key+".key", "shorter than 16 characters")
+	}
+	if s.DynDNSKey != "" && len(s.DynDNSKey) < 16 {
+		return invalid(key+".dyndns_key", "shorter than 16 characters")
 	}
 	if len(s.Peers) == 0 {
 		for _, o := range all {

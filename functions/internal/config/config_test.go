@@ -45,13 +45,19 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
-func TestExampleParses(t *testing.T) {
+func parseExample(t *testing.T) *Config {
+	t.Helper()
 	c, err := Parse(Example, envOf(map[string]string{
 		"PPTER_KEY_HZ": "0123456789abcdef-hz", "PPTER_KEY_BJ": "0123456789abcdef-bj", "PPTER_ADMIN_TOKEN": "0123456789abcdef-admin",
 	}), noFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestExampleParses(t *testing.T) {
+	c := parseExample(t)
 	if !c.Aliyun.DryRun || c.Redis.URL != "memory://" {
 		t.Errorf("example = %+v, want dry run on the memory store", c)
 	}
@@ -157,4 +163,97 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSharedSecretsRefused proves the config refuses, at start, a secret that serves two
+// credentials: two sites with one key, an admin token equal to a site key, a dyndns_key
+// equal to a key or token. The error names the keys involved, never the secret.
+func TestSharedSecretsRefused(t *testing.T) {
+	const shared = "0123456789abcdef-shared"
+	tests := []struct {
+		name, yaml string
+		want       string
+	}{
+		{"two sites, one key", `
+redis: { url: "memory://" }
+sites:
+  hz: { key: "` + shared + `" }
+  bj: { key: "` + shared + `" }
+`, "sites.hz.key: the same secret as sites.bj.key"},
+		{"admin token is a site key", `
+redis: { url: "memory://" }
+admin: { token: "` + shared + `" }
+sites:
+  hz: { key: "` + shared + `" }
+  bj: { key: "0123456789abcdef-bj" }
+`, "admin.token: the same secret as sites.hz.key"},
+		{"dyndns_key is its own site key", `
+redis: { url: "memory://" }
+sites:
+  hz: { key: "` + shared + `", dyndns_key: "` + shared + `" }
+`, "sites.hz.dyndns_key: the same secret as sites.hz.key"},
+		{"dyndns_key is another site's key", `
+redis: { url: "memory://" }
+sites:
+  hz: { key: "0123456789abcdef-hz", dyndns_key: "` + shared + `" }
+  bj: { key: "` + shared + `" }
+`, "sites.hz.dyndns_key: the same secret as sites.bj.key"},
+		{"dyndns_key is the admin token", `
+redis: { url: "memory://" }
+admin: { token: "` + shared + `" }
+sites:
+  hz: { key: "0123456789abcdef-hz", dyndns_key: "` + shared + `" }
+`, "admin.token: the same secret as sites.hz.dyndns_key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), envOf(nil), noFiles)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse error = %v, want ErrInvalid containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), shared) {
+				t.Fatalf("error %q shows the secret", err)
+			}
+		})
+	}
+}
+
+// TestBasicAndDynDNSKey covers the site keys of Basic authentication: off unless
+// basic: true, an optional dyndns_key with the rules of a key.
+func TestBasicAndDynDNSKey(t *testing.T) {
+	c, err := Parse([]byte(base), envOf(baseEnv), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sites["hz"].Basic || c.Sites["hz"].DynDNSKey != "" {
+		t.Fatalf("hz = %+v, want Basic off and no dyndns_key by default", c.Sites["hz"])
+	}
+	y := strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", basic: true, dyndns_key: "${DDNS_BJ}" }`, 1)
+	c, err = Parse([]byte(y), envOf(map[string]string{"KEY_HZ": "0123456789abcdef-hz", "DDNS_BJ": "0123456789abcdef-ddns"}), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Sites["bj"]; !s.Basic || s.DynDNSKey != "0123456789abcdef-ddns" {
+		t.Fatalf("bj = %+v, want basic and its dyndns_key", s)
+	}
+	short := strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dyndns_key: "short-ddns" }`, 1)
+	if _, err := Parse([]byte(short), envOf(baseEnv), noFiles); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "sites.bj.dyndns_key: shorter than 16") || strings.Contains(err.Error(), "short-ddns") {
+		t.Fatalf("short dyndns_key: %v", err)
+	}
+	// A dyndns_key that looks like a number stays a string.
+	num := strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dyndns_key: "${DDNS_BJ}" }`, 1)
+	c, err = Parse([]byte(num), envOf(map[string]string{"KEY_HZ": "0123456789abcdef-hz", "DDNS_BJ": "01234567890123456789"}), noFiles)
+	if err != nil || c.Sites["bj"].DynDNSKey != "01234567890123456789" {
+		t.Fatalf("numeric dyndns_key: %v %+v", err, c)
+	}
+}
+
+// TestExampleEnablesBasic: make run's README line (curl -u hz:…) needs Basic on hz and bj.
+func TestExampleEnablesBasic(t *testing.T) {
+	c := parseExample(t)
+	for _, n := range []string{"hz", "bj"} {
+		if !c.Sites[n].Basic {
+			t.Errorf("example site %s has basic off", n)
+		}
+	}
 }

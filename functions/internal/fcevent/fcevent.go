@@ -63,7 +63,7 @@ func Decode(raw []byte) (any, error) {
 	}
 	switch {
 	case probe.RequestContext != nil:
-		var ev events.HTTPTriggerEvent
+		var ev httpEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
 		}
@@ -87,7 +87,37 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-func decodeHTTP(ev *events.HTTPTriggerEvent) (*HTTP, error) {
+// httpEvent is the SDK's HTTP trigger event with a body that is measured before it is
+// decoded: its Body field, being less nested, takes the "body" key from the embedded one.
+type httpEvent struct {
+	events.HTTPTriggerEvent
+	Body boundedBody `json:"body"`
+}
+
+// maxBodyLiteral is the longest JSON string that can still hold an acceptable body: the
+// base64 form of MaxBodyBytes with every character escaped as \uXXXX, and its quotes.
+var maxBodyLiteral = 6*base64.StdEncoding.EncodedLen(wire.MaxBodyBytes) + 2
+
+// boundedBody is the body's JSON string, decoded only when it is short enough to hold an
+// acceptable body, so an oversize event costs no second copy of its body.
+type boundedBody struct {
+	s        string
+	tooLarge bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler. lit is a slice of the event, not a copy.
+func (b *boundedBody) UnmarshalJSON(lit []byte) error {
+	switch {
+	case string(lit) == "null":
+		return nil
+	case len(lit) > maxBodyLiteral && lit[0] == '"':
+		b.tooLarge = true
+		return nil
+	}
+	return json.Unmarshal(lit, &b.s)
+}
+
+func decodeHTTP(ev *httpEvent) (*HTTP, error) {
 	h := &HTTP{
 		RequestID: deref(ev.TriggerContext.RequestId),
 		Method:    strings.ToUpper(deref(ev.TriggerContext.Http.Method)),
@@ -111,7 +141,10 @@ func decodeHTTP(ev *events.HTTPTriggerEvent) (*HTTP, error) {
 	for k, v := range deref(ev.QueryParameters) {
 		h.Query.Set(k, v)
 	}
-	body := deref(ev.Body)
+	if ev.Body.tooLarge {
+		return h, ErrTooLarge
+	}
+	body := ev.Body.s
 	if deref(ev.IsBase64Encoded) {
 		if base64.StdEncoding.DecodedLen(len(body)) > wire.MaxBodyBytes+3 {
 			return h, ErrTooLarge

@@ -3,6 +3,7 @@ package fcevent
 import (
 	"encoding/base64"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -72,4 +73,74 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("nil event without an error")
 		}
 	})
+}
+
+// TestOversizeBodyNotDecoded proves an oversize body is refused before it is decoded: a
+// 24 MiB body must not cost a second 24 MiB (a 128 MB function holds the event already).
+// Decoding it used to allocate the body string, then its bytes. 4 MiB keeps the test quick
+// under the race detector and shows the same: no copy of the body.
+func TestOversizeBodyNotDecoded(t *testing.T) {
+	const size = 4 << 20
+	head := `{"version":"v1","rawPath":"/v1/ping","headers":{"Authorization":"x"},"requestContext":{"requestId":"r","http":{"method":"POST","path":"/v1/ping","sourceIp":"203.0.113.7"}},`
+	tests := []struct {
+		name, body string
+		b64        bool
+	}{
+		{"plain", strings.Repeat("a", size), false},
+		{"escaped", strings.Repeat(`\u0041`, size/6), false},
+		{"base64", base64.StdEncoding.EncodeToString(make([]byte, size*3/4)), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := []byte(head + `"isBase64Encoded":` + map[bool]string{true: "true", false: "false"}[tt.b64] + `,"body":"` + tt.body + `"}`)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			ev, err := Decode(raw)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("error = %v, want ErrTooLarge", err)
+			}
+			h, ok := ev.(*HTTP)
+			if !ok || h.Body != nil || h.Path != "/v1/ping" || h.Method != "POST" || h.RequestID != "r" || h.Source.String() != "203.0.113.7" {
+				t.Fatalf("event = %+v, want the request without its body (to answer 413)", ev)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+				t.Fatalf("decoding a %d MiB event allocated %d KiB, want under 1 MiB", len(raw)>>20, got>>10)
+			}
+		})
+	}
+}
+
+// TestBodyLimitIsExact checks the boundary on the decoded size, for escaped and base64
+// bodies alike: MaxBodyBytes passes, one more byte is refused.
+func TestBodyLimitIsExact(t *testing.T) {
+	ev := func(body string, b64 bool) string {
+		return `{"isBase64Encoded":` + map[bool]string{true: "true", false: "false"}[b64] + `,"body":"` + body + `","requestContext":{"http":{"method":"POST","path":"/v1/ping"}}}`
+	}
+	tests := []struct {
+		name string
+		raw  string
+		want error
+	}{
+		{"plain at the limit", ev(strings.Repeat("a", wire.MaxBodyBytes), false), nil},
+		{"plain over", ev(strings.Repeat("a", wire.MaxBodyBytes+1), false), ErrTooLarge},
+		{"escaped at the limit", ev(strings.Repeat(`\u0041`, wire.MaxBodyBytes), false), nil},
+		{"escaped over", ev(strings.Repeat(`\u0041`, wire.MaxBodyBytes+1), false), ErrTooLarge},
+		{"base64 at the limit", ev(base64.StdEncoding.EncodeToString(make([]byte, wire.MaxBodyBytes)), true), nil},
+		{"base64 over", ev(base64.StdEncoding.EncodeToString(make([]byte, wire.MaxBodyBytes+1)), true), ErrTooLarge},
+		{"not a string", `{"body":5,"requestContext":{"http":{"method":"POST","path":"/v1/ping"}}}`, ErrBadEvent},
+		{"null body", `{"body":null,"requestContext":{"http":{"method":"POST","path":"/v1/ping"}}}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Decode([]byte(tt.raw))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error = %v, want %v", err, tt.want)
+			}
+			if h, ok := got.(*HTTP); ok && err == nil && len(h.Body) > wire.MaxBodyBytes {
+				t.Fatalf("accepted %d bytes", len(h.Body))
+			}
+		})
+	}
 }

@@ -28,10 +28,11 @@ const (
 	TargetRecovered Kind = "target_recovered" // a failed target was applied again
 	SiteStale       Kind = "site_stale"       // a site stopped pinging for stale_after
 	SiteBack        Kind = "site_back"        // a stale site pinged again
+	AuthLimited     Kind = "auth_limited"     // a burst of failed attempts against one credential from one source
 )
 
 // Kinds lists every event kind, in documentation order.
-var Kinds = []Kind{AddressChanged, TargetFailed, TargetRecovered, SiteStale, SiteBack}
+var Kinds = []Kind{AddressChanged, TargetFailed, TargetRecovered, SiteStale, SiteBack, AuthLimited}
 
 // ParseKind validates s as an event kind.
 func ParseKind(s string) (Kind, error) {

@@ -16,6 +16,8 @@ import (
 //   - target_recovered: TargetKind, Target, IP
 //   - site_stale: SeenAt (last ping), IP (last address)
 //   - site_back: IP, SeenAt (the ping that brought it back)
+//   - auth_limited: Credential, Source, Failures, IP (the address of the failure that hit
+//     the limit); Site is empty for the admin token
 type Event struct {
 	Kind       Kind
 	Site       site.Name
@@ -26,6 +28,11 @@ type Event struct {
 	Target     string // e.g. "hz.vpn.example.com/A" or "to-hz"
 	Error      string
 	SeenAt     time.Time
+	// Credential is what failed attempts tried: "site hz key", "site hz dyndns_key",
+	// "admin token". Never the secret.
+	Credential string
+	Source     string // the source the failures are counted in: an IPv4 address or an IPv6 /64
+	Failures   int
 }
 
 // payload is the JSON body of the json sink. Field names follow the wire protocol's style
@@ -40,6 +47,9 @@ type payload struct {
 	Target     string `json:"target,omitempty"`
 	Error      string `json:"error,omitempty"`
 	SeenAt     string `json:"seen_at,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	Source     string `json:"source,omitempty"`
+	Failures   int    `json:"failures,omitempty"`
 	Text       string `json:"text"`
 }
 
@@ -68,6 +78,9 @@ func (e Event) payload() payload {
 		Target:     e.Target,
 		Error:      e.Error,
 		SeenAt:     timeString(e.SeenAt),
+		Credential: e.Credential,
+		Source:     e.Source,
+		Failures:   e.Failures,
 		Text:       e.Text(),
 	}
 }
@@ -86,8 +99,13 @@ func (e Event) Title() string {
 		what = "stale"
 	case SiteBack:
 		what = "back"
+	case AuthLimited:
+		what = "too many failed attempts on the " + e.Credential
 	default:
 		what = string(e.Kind)
+	}
+	if e.Site == "" {
+		return "ppter: " + what
 	}
 	return fmt.Sprintf("ppter %s: %s", e.Site, what)
 }
@@ -140,6 +158,10 @@ func (e Event) details() [][2]string {
 		add("last seen", timeString(e.SeenAt))
 		add("last address", addrString(e.IP))
 	case SiteBack:
+		add("address", addrString(e.IP))
+	case AuthLimited:
+		add("source", e.Source)
+		add("failures", fmt.Sprint(e.Failures))
 		add("address", addrString(e.IP))
 	}
 	add("at", timeString(e.At))

@@ -22,8 +22,15 @@ type Memory struct {
 	events  []Event // oldest first
 	seq     int64
 	nonces  map[string]time.Time // expiry
-	fails   map[netip.Addr]failCount
+	fails   map[FailKey]failCount
 	stale   map[site.Name]time.Time
+	handled map[string]netip.Addr // site:family → address last handled
+	leases  map[string]lease      // site:family → the address being handled
+}
+
+type lease struct {
+	addr    netip.Addr
+	expires time.Time
 }
 
 type failCount struct {
@@ -36,13 +43,14 @@ var _ Store = (*Memory)(nil)
 // NewMemory returns an empty memory store.
 func NewMemory(opt Options) *Memory {
 	opt.fill()
-	return &Memory{opt: opt, sites: map[site.Name]Record{}, nonces: map[string]time.Time{}, fails: map[netip.Addr]failCount{}, stale: map[site.Name]time.Time{}}
+	return &Memory{opt: opt, sites: map[site.Name]Record{}, nonces: map[string]time.Time{}, fails: map[FailKey]failCount{},
+		stale: map[site.Name]time.Time{}, handled: map[string]netip.Addr{}, leases: map[string]lease{}}
 }
 
-func (m *Memory) failuresLocked(src netip.Addr, now time.Time) int {
-	f, ok := m.fails[src]
+func (m *Memory) failuresLocked(k FailKey, now time.Time) int {
+	f, ok := m.fails[k]
 	if !ok || !now.Before(f.expires) {
-		delete(m.fails, src)
+		delete(m.fails, k)
 		return 0
 	}
 	return f.n
@@ -57,9 +65,6 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	ms := time.UnixMilli(now.UnixMilli()).UTC()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.failuresLocked(in.Source, now) >= m.opt.MaxFailures {
-		return PingResult{}, ErrLimited
-	}
 	if in.Nonce != "" {
 		for k, exp := range m.nonces {
 			if !now.Before(exp) {
@@ -90,6 +95,21 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	*seen = ms
 	m.sites[in.Site] = r
 	res.Self, res.Version = r, m.version
+	hf := string(in.Site) + ":" + Family(addr)
+	announced, tracked := m.handled[hf]
+	if !tracked {
+		// As in the Redis store: an address the site already had counts as handled.
+		announced = res.Previous
+		if !res.Changed {
+			announced = addr
+		}
+		m.handled[hf] = announced
+	}
+	res.Announced = announced
+	if l, held := m.leases[hf]; announced != addr && (!held || l.addr != addr || !now.Before(l.expires)) {
+		m.leases[hf] = lease{addr: addr, expires: now.Add(m.opt.HandleLease)}
+		res.Handle = true
+	}
 	res.Peers = make([]Record, len(in.Peers))
 	for i, p := range in.Peers {
 		res.Peers[i] = m.sites[p]
@@ -107,22 +127,56 @@ func (m *Memory) appendLocked(e Event) {
 	}
 }
 
-// AuthFailure implements Store.
-func (m *Memory) AuthFailure(ctx context.Context, src netip.Addr) (bool, error) {
+// Handled implements Store.
+func (m *Memory) Handled(ctx context.Context, st site.Name, addr netip.Addr) error {
 	if err := ctx.Err(); err != nil {
-		return false, unavailable(err)
+		return unavailable(err)
+	}
+	addr = addr.Unmap()
+	hf := string(st) + ":" + Family(addr)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, held := m.leases[hf]; held && l.addr == addr {
+		delete(m.leases, hf)
+	}
+	r := m.sites[st]
+	cur := r.IPv4
+	if Family(addr) == "6" {
+		cur = r.IPv6
+	}
+	if cur == addr {
+		m.handled[hf] = addr
+	}
+	return nil
+}
+
+// Failures implements Store.
+func (m *Memory) Failures(ctx context.Context, k FailKey) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, unavailable(err)
 	}
 	now := m.opt.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := m.failuresLocked(src, now)
-	f := m.fails[src]
+	return m.failuresLocked(k, now), nil
+}
+
+// AuthFailure implements Store.
+func (m *Memory) AuthFailure(ctx context.Context, k FailKey) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, unavailable(err)
+	}
+	now := m.opt.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.failuresLocked(k, now)
+	f := m.fails[k]
 	if n == 0 {
 		f.expires = now.Add(m.opt.FailureWindow)
 	}
 	f.n = n + 1
-	m.fails[src] = f
-	return f.n > m.opt.MaxFailures, nil
+	m.fails[k] = f
+	return f.n, nil
 }
 
 // Fleet implements Store.

@@ -2,10 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,17 +15,38 @@ import (
 	"github.com/ppter/ppter/shared/site"
 )
 
-// pingScript does a whole ping in one round trip.
+// pingScript does a whole ping in one round trip. It runs at most once per request: a
+// client that retries it (go-redis does after a read timeout) finds the run key holding its
+// own token and gets the first run's answer back, not a replay error and not a second
+// recording that would hide the change.
 //
-// KEYS: 1 sites hash, 2 fleet version, 3 event stream, 4 nonce key, 5 failure counter.
-// ARGV: 1 site, 2 family (4|6), 3 address, 4 now (ms), 5 nonce TTL (ms, 0 = no nonce),
-// 6 stream cap, 7 max failures, 8… peers.
-// Returns {"limited"} | {"replay"} | {"ok", changed, previous, version, self, previous seen, peer…}.
+// KEYS: 1 sites hash, 2 fleet version, 3 event stream, 4 run key (the nonce key, or a
+// per-request key for Basic pings), 5 handled hash, 6 handling lease.
+// ARGV: 1 site, 2 family (4|6), 3 address, 4 now (ms), 5 run key TTL (ms), 6 stream cap,
+// 7 token (random per request), 8 lease TTL (ms), 9… peers.
+// Returns {"replay"} | {"ok", changed, previous, version, self, previous seen, handle,
+// announced, peer…}.
 var pingScript = redis.NewScript(`
-local fails = tonumber(redis.call('GET', KEYS[5]) or '0')
-if fails >= tonumber(ARGV[7]) then return {'limited'} end
-if ARGV[5] ~= '0' then
-  if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[5]) then return {'replay'} end
+local head = 8
+local hf = ARGV[1] .. ':' .. ARGV[2]
+local function peers(out)
+  local i = 9
+  while i <= #ARGV do
+    local j = math.min(i + 499, #ARGV)
+    local vals = redis.call('HMGET', KEYS[1], unpack(ARGV, i, j))
+    for _, v in ipairs(vals) do out[#out + 1] = v or '' end
+    i = j + 1
+  end
+  return out
+end
+if not redis.call('SET', KEYS[4], ARGV[7], 'NX', 'PX', ARGV[5]) then
+  local v = redis.call('GET', KEYS[4]) or ''
+  local tok = ARGV[7] .. '|'
+  if v:sub(1, #tok) ~= tok then return {'replay'} end
+  local f = {}
+  for x in (v:sub(#tok + 1) .. '|'):gmatch('([^|]*)|') do f[#f + 1] = x end
+  local self = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+  return peers({'ok', tonumber(f[1]), f[2], tonumber(f[3]), self, f[4], tonumber(f[5]), f[6]})
 end
 local r = {'', '0', '0', '', '0', '0'}
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
@@ -53,16 +75,45 @@ if changed == 1 then
 else
   version = tonumber(redis.call('GET', KEYS[2]) or '0')
 end
-local out = {'ok', changed, prev, version, self, tostring(prevSeen)}
-local n = #ARGV - 7
-local i = 8
-while i <= #ARGV do
-  local j = math.min(i + 499, #ARGV)
-  local vals = redis.call('HMGET', KEYS[1], unpack(ARGV, i, j))
-  for _, v in ipairs(vals) do out[#out + 1] = v or '' end
-  i = j + 1
+local announced = redis.call('HGET', KEYS[5], hf)
+if not announced then
+  -- Nothing handled yet for this site and family: an address it already had counts as
+  -- handled (state written before handling was tracked); a new one is still to handle.
+  announced = prev
+  if changed == 0 then announced = ARGV[3] end
+  redis.call('HSET', KEYS[5], hf, announced)
 end
-return out
+local handle = 0
+local lease = redis.call('GET', KEYS[6]) or ''
+if announced ~= ARGV[3] and lease:sub(1, #ARGV[3] + 1) ~= ARGV[3] .. '|' then
+  redis.call('SET', KEYS[6], ARGV[3] .. '|' .. ARGV[7], 'PX', ARGV[8])
+  handle = 1
+end
+redis.call('SET', KEYS[4], table.concat({ARGV[7], changed, prev, version, tostring(prevSeen), handle, announced}, '|'), 'PX', ARGV[5])
+return peers({'ok', changed, prev, version, self, tostring(prevSeen), handle, announced})
+`)
+
+// handledScript records that a ping carried out the change to ARGV[3] (reconcile and
+// notifications), unless the site has moved on meanwhile, and ends its lease.
+//
+// KEYS: 1 sites hash, 2 handled hash, 3 handling lease. ARGV: 1 site, 2 family, 3 address.
+var handledScript = redis.NewScript(`
+local lease = redis.call('GET', KEYS[3]) or ''
+if lease:sub(1, #ARGV[3] + 1) == ARGV[3] .. '|' then redis.call('DEL', KEYS[3]) end
+local f = {}
+for x in ((redis.call('HGET', KEYS[1], ARGV[1]) or '') .. '|'):gmatch('([^|]*)|') do f[#f + 1] = x end
+local i = 1
+if ARGV[2] == '6' then i = 4 end
+if f[i] == ARGV[3] then redis.call('HSET', KEYS[2], ARGV[1] .. ':' .. ARGV[2], ARGV[3]) end
+return 1
+`)
+
+// releaseScript ends the handling lease ARGV[1] (address|token) took, if it still holds it:
+// a ping that could not read its script's answer cannot handle the change, so the next
+// ping must not wait for the lease to expire.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
 `)
 
 // failScript counts one failure and starts its window on the first.
@@ -88,10 +139,14 @@ func NewRedis(ctx context.Context, rawURL string, opt Options) (*Redis, error) {
 		return nil, fmt.Errorf("store url: %s", redactErr(err, rawURL))
 	}
 	ro.DisableIdentity = true // no CLIENT SETINFO on each new connection
-	ro.DialTimeout = 2 * time.Second
-	ro.ReadTimeout = 2 * time.Second
-	ro.WriteTimeout = 2 * time.Second
+	opt.fill()
+	ro.DialTimeout = opt.Timeout
+	ro.ReadTimeout = opt.Timeout
+	ro.WriteTimeout = opt.Timeout
 	ro.PoolSize = 4 // an FC instance serves one request at a time
+	// One retry (0 would mean go-redis's default of 3): a command whose reply was lost is
+	// sent again. The ping script recognises its own retry (see pingScript); every other
+	// write is idempotent or a counter where one extra count does no harm.
 	ro.MaxRetries = 1
 	return NewRedisClient(redis.NewClient(ro), opt), nil
 }
@@ -125,32 +180,34 @@ func unavailable(err error) error {
 func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	now := s.opt.Now()
 	fam := Family(in.Addr)
-	nonceTTL := "0"
+	token := newToken()
+	runKey, runTTL := s.key("req", token), basicRunTTL
 	if in.Nonce != "" {
-		nonceTTL = strconv.FormatInt(s.opt.NonceTTL.Milliseconds(), 10)
+		runKey, runTTL = s.key("nonce", string(in.Site), in.Nonce), s.opt.NonceTTL
 	}
-	keys := []string{s.key("sites"), s.key("version"), s.key("events"),
-		s.key("nonce", string(in.Site), in.Nonce), s.key("fail", in.Source.String())}
-	args := make([]any, 0, 7+len(in.Peers))
-	args = append(args, string(in.Site), fam, in.Addr.Unmap().String(), now.UnixMilli(), nonceTTL, s.opt.EventsMax, s.opt.MaxFailures)
+	keys := []string{s.key("sites"), s.key("version"), s.key("events"), runKey,
+		s.key("handled"), s.key("handling", string(in.Site), fam)}
+	args := make([]any, 0, 8+len(in.Peers))
+	args = append(args, string(in.Site), fam, in.Addr.Unmap().String(), now.UnixMilli(), runTTL.Milliseconds(),
+		s.opt.EventsMax, token, s.opt.HandleLease.Milliseconds())
 	for _, p := range in.Peers {
 		args = append(args, string(p))
 	}
 	v, err := pingScript.Run(ctx, s.c, keys, args...).Slice()
 	if err != nil {
+		// The script may have run and taken the handling lease for this request, which
+		// will never see its answer: give the lease back (best effort; else it expires).
+		_ = releaseScript.Run(ctx, s.c, keys[5:6], in.Addr.Unmap().String()+"|"+token).Err()
 		return PingResult{}, unavailable(err)
 	}
-	switch v[0] {
-	case "limited":
-		return PingResult{}, ErrLimited
-	case "replay":
+	if v[0] == "replay" {
 		return PingResult{}, ErrReplay
 	}
-	const head = 6
+	const head = 8
 	if len(v) != head+len(in.Peers) {
 		return PingResult{}, fmt.Errorf("ping script: %d results, want %d", len(v), head+len(in.Peers))
 	}
-	res := PingResult{Changed: v[1] == int64(1), Version: v[3].(int64)}
+	res := PingResult{Changed: v[1] == int64(1), Version: v[3].(int64), Handle: v[6] == int64(1)}
 	if res.Previous, err = parseAddr(v[2].(string)); err != nil {
 		return PingResult{}, fmt.Errorf("previous address: %w", err)
 	}
@@ -158,6 +215,9 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 		return PingResult{}, err
 	}
 	res.PrevSeen = fromMS(v[5].(string))
+	if res.Announced, err = parseAddr(v[7].(string)); err != nil {
+		return PingResult{}, fmt.Errorf("announced address: %w", err)
+	}
 	res.Peers = make([]Record, len(in.Peers))
 	for i, p := range in.Peers {
 		if res.Peers[i], err = decodeRecord(p, v[head+i].(string)); err != nil {
@@ -167,14 +227,47 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	return res, nil
 }
 
-// AuthFailure implements Store.
-func (s *Redis) AuthFailure(ctx context.Context, src netip.Addr) (bool, error) {
-	n, err := failScript.Run(ctx, s.c, []string{s.key("fail", src.String())}, s.opt.FailureWindow.Milliseconds()).Int()
-	if err != nil {
-		return false, unavailable(err)
-	}
-	return n > s.opt.MaxFailures, nil
+// basicRunTTL is how long the run key of a ping without a nonce is kept: long enough for
+// any client retry of the same request.
+const basicRunTTL = time.Minute
+
+// newToken returns a random token naming one request's run of the ping script.
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
 }
+
+// Handled implements Store.
+func (s *Redis) Handled(ctx context.Context, st site.Name, addr netip.Addr) error {
+	fam := Family(addr)
+	err := handledScript.Run(ctx, s.c, []string{s.key("sites"), s.key("handled"), s.key("handling", string(st), fam)},
+		string(st), fam, addr.Unmap().String()).Err()
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Failures implements Store.
+func (s *Redis) Failures(ctx context.Context, k FailKey) (int, error) {
+	n, err := s.c.Get(ctx, s.failKey(k)).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, unavailable(err)
+	}
+	return n, nil
+}
+
+// AuthFailure implements Store.
+func (s *Redis) AuthFailure(ctx context.Context, k FailKey) (int, error) {
+	n, err := failScript.Run(ctx, s.c, []string{s.failKey(k)}, s.opt.FailureWindow.Milliseconds()).Int()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return n, nil
+}
+
+func (s *Redis) failKey(k FailKey) string { return s.key("fail", k.String()) }
 
 // Fleet implements Store.
 func (s *Redis) Fleet(ctx context.Context) ([]Record, int64, error) {

@@ -22,8 +22,6 @@ import (
 var (
 	// ErrReplay means the nonce was already used by this site within the window.
 	ErrReplay = errors.New("nonce already used")
-	// ErrLimited means the source address made too many failed attempts recently.
-	ErrLimited = errors.New("too many failed attempts from this address")
 	// ErrUnavailable means the store could not be reached.
 	ErrUnavailable = errors.New("store unavailable")
 	// ErrInsideFC means the memory store was asked for inside Function Compute.
@@ -38,13 +36,20 @@ const (
 // Store is the state of the fleet.
 type Store interface {
 	// Ping records in.Addr for in.Site in one atomic step: it refuses a replayed nonce
-	// (ErrReplay) or a source address over its failure limit (ErrLimited), records the
-	// address and the time, detects a change (bumping the fleet version and appending an
-	// event) and reads the peers' records.
+	// (ErrReplay), records the address and the time, detects a change (bumping the fleet
+	// version and appending an event), tells whether this ping is to handle the address
+	// (PingResult.Handle) and reads the peers' records. It runs at most once per call,
+	// also when the client retries it.
 	Ping(ctx context.Context, in PingInput) (PingResult, error)
-	// AuthFailure counts a failed authentication from src and reports whether src is now
-	// over its limit.
-	AuthFailure(ctx context.Context, src netip.Addr) (limited bool, err error)
+	// Handled records that the change to addr (its reconcile and notifications) was
+	// carried out for st, so the next pings do not handle it again; it also ends the
+	// handling lease PingResult.Handle granted.
+	Handled(ctx context.Context, st site.Name, addr netip.Addr) error
+	// Failures returns the failed attempts counted against k in its current window.
+	Failures(ctx context.Context, k FailKey) (int, error)
+	// AuthFailure counts one failed attempt against k and returns the count in the
+	// window, the first failure starting the window.
+	AuthFailure(ctx context.Context, k FailKey) (int, error)
 	// Fleet returns every recorded site and the fleet version.
 	Fleet(ctx context.Context) ([]Record, int64, error)
 	// Events returns up to n most recent events, newest first.
@@ -67,9 +72,13 @@ type Options struct {
 	EventsMax int64
 	// NonceTTL is how long a nonce is remembered; at least twice the timestamp window.
 	NonceTTL time.Duration
-	// MaxFailures per FailureWindow from one source address before ErrLimited.
-	MaxFailures   int
+	// FailureWindow is how long failed attempts are counted from the first one.
 	FailureWindow time.Duration
+	// HandleLease is how long one ping may take to handle an address change (reconcile
+	// and notify) before a later ping of the site takes it over.
+	HandleLease time.Duration
+	// Timeout bounds dialing, each read and each write to Redis (2s when zero).
+	Timeout time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -84,8 +93,11 @@ func (o *Options) fill() {
 	if o.NonceTTL == 0 {
 		o.NonceTTL = 11 * time.Minute
 	}
-	if o.MaxFailures == 0 {
-		o.MaxFailures = 10
+	if o.HandleLease == 0 {
+		o.HandleLease = time.Minute
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Second
 	}
 	if o.FailureWindow == 0 {
 		o.FailureWindow = time.Minute
@@ -102,8 +114,6 @@ type PingInput struct {
 	Addr netip.Addr
 	// Nonce is the signed request's nonce; empty for Basic authentication.
 	Nonce string
-	// Source is the caller's address, checked against the failure limit.
-	Source netip.Addr
 	// Peers are the sites whose records are returned.
 	Peers []site.Name
 }
@@ -116,6 +126,54 @@ type PingResult struct {
 	Self     Record
 	Version  int64
 	Peers    []Record // in the order of PingInput.Peers; never-seen peers have zero fields
+	// Handle tells this ping to carry out the address it recorded (reconcile the site's
+	// targets, notify the change) and then call Handled: the address differs from the one
+	// last handled, and no other ping holds the lease to handle it. It follows from the
+	// state, not from this ping's Changed, so a change whose answer was lost is handled by
+	// a later ping.
+	Handle bool
+	// Announced is the address of this family last handled (invalid when none): the
+	// previous address to report when Handle is set.
+	Announced netip.Addr
+}
+
+// FailKey names what failed attempts count against: one credential from one source.
+type FailKey struct {
+	// Credential is what the attempts tried: CredentialSite, CredentialDynDNS (with a
+	// site name) or CredentialAdmin.
+	Credential string
+	// Source is the source the attempts came from (see SourceOf).
+	Source netip.Prefix
+}
+
+// Credentials the limiter counts failures against.
+const (
+	CredentialAdmin = "admin"
+)
+
+// CredentialSite names a site's own key (a Basic password or a request signature).
+func CredentialSite(s site.Name) string { return "site:" + string(s) }
+
+// CredentialDynDNS names a site's dyndns_key.
+func CredentialDynDNS(s site.Name) string { return "dyndns:" + string(s) }
+
+// String is the key's form in Redis: "site:hz:203.0.113.7/32".
+func (k FailKey) String() string { return k.Credential + ":" + k.Source.String() }
+
+// SourceOf is the unit in which the limiter counts a source address: the IPv4 address, or
+// the IPv6 /64 (one subscriber line gets a whole /64 or more, so counting addresses would
+// let one line make 2^64 times the attempts). An invalid address maps to the zero prefix.
+func SourceOf(a netip.Addr) netip.Prefix {
+	a = a.Unmap().WithZone("")
+	if !a.IsValid() {
+		return netip.Prefix{}
+	}
+	bits := 32
+	if a.Is6() {
+		bits = 64
+	}
+	p, _ := a.Prefix(bits)
+	return p
 }
 
 // Record is a site's last known addresses. Times are zero when never set.

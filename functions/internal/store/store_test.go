@@ -57,7 +57,7 @@ func TestContract(t *testing.T) {
 			for _, c := range contractCases {
 				t.Run(c.name, func(t *testing.T) {
 					clk := &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
-					s := newStore(t, Options{Now: clk.Now, MaxFailures: 3, EventsMax: 50})
+					s := newStore(t, Options{Now: clk.Now, EventsMax: 50})
 					c.run(t, s, clk)
 				})
 			}
@@ -67,7 +67,7 @@ func TestContract(t *testing.T) {
 
 func ping(t *testing.T, s Store, st site.Name, addr netip.Addr, nonce string, peers ...site.Name) PingResult {
 	t.Helper()
-	r, err := s.Ping(context.Background(), PingInput{Site: st, Addr: addr, Nonce: nonce, Source: addr, Peers: peers})
+	r, err := s.Ping(context.Background(), PingInput{Site: st, Addr: addr, Nonce: nonce, Peers: peers})
 	if err != nil {
 		t.Fatalf("Ping(%s, %s) = %v", st, addr, err)
 	}
@@ -150,7 +150,7 @@ var contractCases = []struct {
 	{"replayed nonce writes nothing", func(t *testing.T, s Store, clk *clock) {
 		ping(t, s, "hz", src, "nonce-0000000001")
 		clk.Add(time.Second)
-		_, err := s.Ping(context.Background(), PingInput{Site: "hz", Addr: src2, Nonce: "nonce-0000000001", Source: src2})
+		_, err := s.Ping(context.Background(), PingInput{Site: "hz", Addr: src2, Nonce: "nonce-0000000001"})
 		if !errors.Is(err, ErrReplay) {
 			t.Fatalf("replay error = %v, want ErrReplay", err)
 		}
@@ -167,25 +167,74 @@ var contractCases = []struct {
 			t.Fatal("second Basic ping changed")
 		}
 	}},
-	{"failure limit", func(t *testing.T, s Store, clk *clock) {
+	{"failures count per credential and source", func(t *testing.T, s Store, clk *clock) {
 		ctx := context.Background()
+		hz := FailKey{Credential: CredentialSite("hz"), Source: SourceOf(src)}
 		for i := 1; i <= 4; i++ {
-			limited, err := s.AuthFailure(ctx, src)
-			if err != nil || limited != (i > 3) {
-				t.Fatalf("failure %d: limited=%v err=%v", i, limited, err)
+			n, err := s.AuthFailure(ctx, hz)
+			if err != nil || n != i {
+				t.Fatalf("failure %d: count %d, %v", i, n, err)
 			}
 		}
-		_, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000001", Source: src})
-		if !errors.Is(err, ErrLimited) {
-			t.Fatalf("ping from limited source = %v, want ErrLimited", err)
+		if n, err := s.Failures(ctx, hz); err != nil || n != 4 {
+			t.Fatalf("Failures = %d, %v, want 4", n, err)
 		}
+		// Another credential from the same source, and the same credential from another
+		// source, start from zero; an address of the same IPv6 /64 is the same source.
+		for _, k := range []FailKey{
+			{Credential: CredentialSite("bj"), Source: SourceOf(src)},
+			{Credential: CredentialAdmin, Source: SourceOf(src)},
+			{Credential: CredentialDynDNS("hz"), Source: SourceOf(src)},
+			{Credential: CredentialSite("hz"), Source: SourceOf(src2)},
+		} {
+			if n, err := s.Failures(ctx, k); err != nil || n != 0 {
+				t.Fatalf("Failures(%v) = %d, %v, want 0", k, n, err)
+			}
+		}
+		a := FailKey{Credential: CredentialAdmin, Source: SourceOf(netip.MustParseAddr("2001:db8:1:2::1"))}
+		b := FailKey{Credential: CredentialAdmin, Source: SourceOf(netip.MustParseAddr("2001:db8:1:2:ffff:ffff:ffff:fffe"))}
+		s.AuthFailure(ctx, a)
+		if n, _ := s.AuthFailure(ctx, b); n != 2 {
+			t.Fatalf("two addresses of one /64: count %d, want 2", n)
+		}
+		// Failures write nothing else.
 		if recs, ver, _ := s.Fleet(ctx); len(recs) != 0 || ver != 0 {
-			t.Fatalf("limited ping wrote: %+v %d", recs, ver)
+			t.Fatalf("failures wrote: %+v %d", recs, ver)
 		}
-		// The nonce was not consumed and another source is not affected.
-		r, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000001", Source: src2})
-		if err != nil || !r.Changed {
-			t.Fatalf("ping from other source = %+v, %v", r, err)
+	}},
+	{"a change is handled once, by one ping, until marked", func(t *testing.T, s Store, clk *clock) {
+		ctx := context.Background()
+		r := ping(t, s, "hz", src, "nonce-0000000001")
+		if !r.Handle || r.Announced.IsValid() {
+			t.Fatalf("first ping: handle=%v announced=%v, want handle and none announced", r.Handle, r.Announced)
+		}
+		// A ping while the first is still handling it (the pinger's hedge) must not.
+		if r := ping(t, s, "hz", src, "nonce-0000000002"); r.Handle || r.Changed {
+			t.Fatalf("second ping: handle=%v changed=%v, want neither", r.Handle, r.Changed)
+		}
+		if err := s.Handled(ctx, "hz", src); err != nil {
+			t.Fatal(err)
+		}
+		if r := ping(t, s, "hz", src, "nonce-0000000003"); r.Handle || r.Announced != src {
+			t.Fatalf("after Handled: handle=%v announced=%v", r.Handle, r.Announced)
+		}
+		// A change never marked handled is handed to the next ping after the new one.
+		r = ping(t, s, "hz", src2, "nonce-0000000004")
+		if !r.Handle || r.Announced != src || r.Previous != src {
+			t.Fatalf("change: %+v", r)
+		}
+		// An older handler finishing after the site moved on marks nothing.
+		if r := ping(t, s, "hz", v6, "nonce-0000000005"); !r.Handle || r.Announced.IsValid() {
+			t.Fatalf("first IPv6 ping: %+v", r)
+		}
+		if err := s.Handled(ctx, "hz", src); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Handled(ctx, "hz", src2); err != nil {
+			t.Fatal(err)
+		}
+		if r := ping(t, s, "hz", src2, "nonce-0000000006"); r.Handle || r.Announced != src2 {
+			t.Fatalf("after the change was handled: %+v", r)
 		}
 	}},
 	{"events newest first", func(t *testing.T, s Store, clk *clock) {
@@ -246,7 +295,7 @@ var contractCases = []struct {
 				name := site.Name(fmt.Sprintf("s%d", i))
 				for j := range pings {
 					addr := netip.AddrFrom4([4]byte{198, 51, byte(i), byte(j / every)})
-					r, err := s.Ping(context.Background(), PingInput{Site: name, Addr: addr, Nonce: fmt.Sprintf("n-%d-%d-0123456789", i, j), Source: addr, Peers: []site.Name{"s0"}})
+					r, err := s.Ping(context.Background(), PingInput{Site: name, Addr: addr, Nonce: fmt.Sprintf("n-%d-%d-0123456789", i, j), Peers: []site.Name{"s0"}})
 					if err != nil {
 						errs <- err
 						return
@@ -281,18 +330,27 @@ var contractCases = []struct {
 
 func TestMemoryWindowsExpire(t *testing.T) {
 	clk := &clock{t: time.Unix(1795860000, 0)}
-	s := NewMemory(Options{Now: clk.Now, MaxFailures: 1, FailureWindow: time.Minute, NonceTTL: 11 * time.Minute})
+	s := NewMemory(Options{Now: clk.Now, FailureWindow: time.Minute, NonceTTL: 11 * time.Minute, HandleLease: 30 * time.Second})
 	ctx := context.Background()
-	s.AuthFailure(ctx, src)
-	if limited, _ := s.AuthFailure(ctx, src); !limited {
-		t.Fatal("second failure not limited")
+	k := FailKey{Credential: CredentialAdmin, Source: SourceOf(src)}
+	s.AuthFailure(ctx, k)
+	if n, _ := s.AuthFailure(ctx, k); n != 2 {
+		t.Fatalf("second failure counted %d", n)
 	}
 	clk.Add(time.Minute)
-	if _, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Source: src, Nonce: "nonce-0000000001"}); err != nil {
-		t.Fatalf("after the window: %v", err)
+	if n, _ := s.Failures(ctx, k); n != 0 {
+		t.Fatalf("after the window: %d failures", n)
+	}
+	if r, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000001"}); err != nil || !r.Handle {
+		t.Fatalf("first ping: %+v %v", r, err)
+	}
+	// The lease of a handler that never finished ends; the next ping takes the change over.
+	clk.Add(30 * time.Second)
+	if r, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000002"}); err != nil || !r.Handle {
+		t.Fatalf("after the lease: %+v %v", r, err)
 	}
 	clk.Add(11 * time.Minute)
-	if _, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Source: src, Nonce: "nonce-0000000001"}); err != nil {
+	if _, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000001"}); err != nil {
 		t.Fatalf("nonce after its TTL: %v", err)
 	}
 }
@@ -300,15 +358,26 @@ func TestMemoryWindowsExpire(t *testing.T) {
 func TestRedisKeysExpire(t *testing.T) {
 	c := redistest.Client(t)
 	prefix := redistest.Namespace()
-	s := NewRedisClient(c, Options{Prefix: prefix, FailureWindow: time.Minute, NonceTTL: 11 * time.Minute})
+	s := NewRedisClient(c, Options{Prefix: prefix, FailureWindow: time.Minute, NonceTTL: 11 * time.Minute, HandleLease: 30 * time.Second})
 	ctx := context.Background()
 	ping(t, s, "hz", src, "nonce-0000000001")
-	s.AuthFailure(ctx, src2)
+	ping(t, s, "bj", src, "")
+	s.AuthFailure(ctx, FailKey{Credential: CredentialSite("hz"), Source: SourceOf(src2)})
 	if ttl := c.PTTL(ctx, prefix+":nonce:hz:nonce-0000000001").Val(); ttl <= 10*time.Minute || ttl > 11*time.Minute {
 		t.Errorf("nonce TTL %v, want about 11m", ttl)
 	}
-	if ttl := c.PTTL(ctx, prefix+":fail:"+src2.String()).Val(); ttl <= 50*time.Second || ttl > time.Minute {
+	if ttl := c.PTTL(ctx, prefix+":fail:site:hz:"+src2.String()+"/32").Val(); ttl <= 50*time.Second || ttl > time.Minute {
 		t.Errorf("failure TTL %v, want about 1m", ttl)
+	}
+	if ttl := c.PTTL(ctx, prefix+":handling:hz:4").Val(); ttl <= 20*time.Second || ttl > 30*time.Second {
+		t.Errorf("handling lease TTL %v, want about 30s", ttl)
+	}
+	reqs, _ := c.Keys(ctx, prefix+":req:*").Result()
+	if len(reqs) != 1 {
+		t.Fatalf("run keys of Basic pings: %v, want one", reqs)
+	}
+	if ttl := c.PTTL(ctx, reqs[0]).Val(); ttl <= 50*time.Second || ttl > time.Minute {
+		t.Errorf("run key TTL %v, want about 1m", ttl)
 	}
 	keys, _ := c.Keys(ctx, prefix+"*").Result()
 	for _, k := range keys {
@@ -384,12 +453,19 @@ func TestRedisUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, err = s.Ping(context.Background(), PingInput{Site: "hz", Addr: src, Source: src})
+	_, err = s.Ping(context.Background(), PingInput{Site: "hz", Addr: src})
 	if !errors.Is(err, ErrUnavailable) || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("Ping = %v, want ErrUnavailable without the password", err)
 	}
-	if _, err := s.AuthFailure(context.Background(), src); !errors.Is(err, ErrUnavailable) {
+	k := FailKey{Credential: CredentialAdmin, Source: SourceOf(src)}
+	if _, err := s.AuthFailure(context.Background(), k); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("AuthFailure = %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Failures(context.Background(), k); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Failures = %v, want ErrUnavailable", err)
+	}
+	if err := s.Handled(context.Background(), "hz", src); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Handled = %v, want ErrUnavailable", err)
 	}
 }
 
@@ -407,5 +483,40 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := Open(ctx, "mysql://x", Options{}, none); err == nil {
 		t.Fatal("mysql:// accepted")
+	}
+}
+
+// TestSlowReplyPingRunsOnce puts a real redis-server behind a proxy that withholds the reply
+// to one ping script: the server runs it, the client's read timeout fires, and go-redis
+// (MaxRetries 1) sends the script again. The retry must get the first run's answer — a
+// change, to be handled — not replayed_nonce (409) with the change silently recorded.
+func TestSlowReplyPingRunsOnce(t *testing.T) {
+	for _, nonce := range []string{"nonce-slow-0000000001", ""} {
+		name := map[bool]string{true: "signed", false: "basic"}[nonce != ""]
+		t.Run(name, func(t *testing.T) {
+			proxy := redistest.NewProxy(t)
+			prefix := redistest.Namespace()
+			s, err := NewRedis(context.Background(), proxy.URL, Options{Prefix: prefix, Timeout: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ping(t, s, "bj", src2, "nonce-warmup-000000001") // loads the script
+			proxy.Withhold("\r\nhz\r\n", 1)                  // the site argument, in RESP
+			r, err := s.Ping(context.Background(), PingInput{Site: "hz", Addr: src, Nonce: nonce, Peers: []site.Name{"bj"}})
+			if err != nil {
+				t.Fatalf("ping whose first reply was lost = %v, want its first answer", err)
+			}
+			if seen, held := proxy.Counts(); held != 1 || seen != 2 {
+				t.Fatalf("proxy saw %d requests for hz and withheld %d, want a retry after one withheld reply", seen, held)
+			}
+			if !r.Changed || !r.Handle || r.Version != 2 || r.Self.IPv4 != src || r.Peers[0].IPv4 != src2 {
+				t.Fatalf("answer = %+v, want the first run's: changed, to handle, version 2, with the peer", r)
+			}
+			admin := redistest.Client(t)
+			if n := admin.XLen(context.Background(), prefix+":events").Val(); n != 2 {
+				t.Fatalf("%d events, want 2 (one per site: the script ran once for hz)", n)
+			}
+		})
 	}
 }
