@@ -35,7 +35,7 @@ type fakeOpenWrt struct {
 	t       *testing.T
 	dir     string
 	staged  map[string][]*uciSection
-	dirty   map[string]bool // packages with uncommitted changes
+	dirty   map[string]bool              // packages with uncommitted changes
 	running map[string]map[string]string // wireguard iface → public key → endpoint
 	loaded  map[string]string            // swanctl connection → remote_addrs
 	sas     map[string]string            // IKE_SA → remote address
