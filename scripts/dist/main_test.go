@@ -294,6 +294,15 @@ func TestIPKPackages(t *testing.T) {
 			if e := data["etc/init.d/ppter-pinger"]; e != nil && !bytes.Contains(e.body, []byte("USE_PROCD=1")) {
 				t.Error("the init script is not a procd script")
 			}
+			for _, script := range []string{"etc/init.d/ppter-pinger", "etc/hotplug.d/iface/90-ppter-pinger"} {
+				if e := data[script]; e != nil {
+					cmd := exec.Command("sh", "-n")
+					cmd.Stdin = bytes.NewReader(e.body)
+					if out, err := cmd.CombinedOutput(); err != nil {
+						t.Errorf("%s: sh -n: %v\n%s", script, err, out)
+					}
+				}
+			}
 		})
 	}
 }
@@ -393,5 +402,60 @@ func TestDebInstall(t *testing.T) {
 	})
 	if len(left) > 0 {
 		t.Errorf("left after purge: %v", left)
+	}
+}
+
+// TestHotplugScript sources the OpenWrt hotplug script the way hotplug-call does (in a
+// loop over scripts, so it must return, not exit) with the init script's path pointed at
+// a stub that logs its arguments.
+func TestHotplugScript(t *testing.T) {
+	src, err := os.ReadFile("../../pinger/contrib/ppter-pinger.hotplug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, action, iface string
+		enabled             bool
+		want                string
+	}{
+		{name: "wan up", action: "ifup", iface: "wan", enabled: true, want: "enabled\nrestart\n"},
+		{name: "wan new address", action: "ifupdate", iface: "wan", enabled: true, want: "enabled\nrestart\n"},
+		{name: "second wan", action: "ifup", iface: "wan_2", enabled: true, want: "enabled\nrestart\n"},
+		{name: "wan6", action: "ifup", iface: "wan6", enabled: true, want: "enabled\nrestart\n"},
+		{name: "service not enabled", action: "ifup", iface: "wan", want: "enabled\n"},
+		{name: "wan down", action: "ifdown", iface: "wan", enabled: true, want: ""},
+		{name: "lan up", action: "ifup", iface: "lan", enabled: true, want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			log := filepath.Join(dir, "calls")
+			stub := filepath.Join(dir, "ppter-pinger")
+			enabled := "1"
+			if tc.enabled {
+				enabled = "0"
+			}
+			if err := os.WriteFile(stub, []byte("#!/bin/sh\necho \"$1\" >> "+log+"\n[ \"$1\" != enabled ] || exit "+enabled+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			script := filepath.Join(dir, "90-ppter-pinger")
+			body := strings.ReplaceAll(string(src), "/etc/init.d/ppter-pinger", stub)
+			if body == string(src) {
+				t.Fatal("the hotplug script does not call /etc/init.d/ppter-pinger")
+			}
+			if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("sh", "-c", `for s in "$1"; do . "$s"; done; echo next-script`, "sh", script)
+			cmd.Env = append(os.Environ(), "ACTION="+tc.action, "INTERFACE="+tc.iface)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.HasSuffix(string(out), "next-script\n") {
+				t.Fatalf("hotplug-call loop did not go on after the script: %v\n%s", err, out)
+			}
+			got, _ := os.ReadFile(log)
+			if string(got) != tc.want {
+				t.Errorf("init script called with %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

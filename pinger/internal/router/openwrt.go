@@ -163,7 +163,7 @@ func (o *OpenWrt) applyWireGuard(ctx context.Context, p OpenWrtPeer, c Change) e
 		got, err := o.uci(ctx, "-q", "get", sec)
 		if err != nil || got != typ {
 			if i == 0 {
-				return fmt.Errorf("openwrt: %w: no %s sections in /etc/config/network", ErrNotFound, typ)
+				return fmt.Errorf("openwrt: %w: no %s sections in /etc/config/network (%s)", ErrNotFound, typ, why(err, got))
 			}
 			break
 		}
@@ -205,7 +205,7 @@ func (o *OpenWrt) applyWireGuard(ctx context.Context, p OpenWrtPeer, c Change) e
 func (o *OpenWrt) applyIPsec(ctx context.Context, name string, c Change) error {
 	sec := "ipsec." + name
 	if typ, err := o.uci(ctx, "-q", "get", sec); err != nil || typ != "remote" {
-		return fmt.Errorf("openwrt: %w: remote %s in /etc/config/ipsec", ErrNotFound, name)
+		return fmt.Errorf("openwrt: %w: remote %s in /etc/config/ipsec (%s)", ErrNotFound, name, why(err, typ))
 	}
 	opt := sec + ".remote_addrs"
 	old := strings.Fields(o.get(ctx, opt))
@@ -245,6 +245,15 @@ func (o *OpenWrt) applyIPsec(ctx context.Context, name string, c Change) error {
 		return undo(fmt.Errorf("openwrt: swanctl --initiate %s: %w: %v", name, ErrApply, err))
 	}
 	return nil
+}
+
+// why says why a uci lookup found nothing: the tool's error (a missing uci shows here) or
+// the section type it found instead.
+func why(err error, typ string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "a section of type " + strconv.Quote(typ)
 }
 
 // commit runs the uci changes then uci commit pkg; on a failure the uncommitted changes
