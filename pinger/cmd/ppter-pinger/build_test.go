@@ -9,8 +9,8 @@ import (
 )
 
 // forbiddenDeps must never be linked into the pinger: it runs on small routers and needs
-// no cloud SDK and no Redis client.
-var forbiddenDeps = []string{"github.com/alibabacloud-go", "github.com/aliyun", "github.com/redis"}
+// no cloud SDK and no Redis client, and not the packaging library of scripts/dist.
+var forbiddenDeps = []string{"github.com/alibabacloud-go", "github.com/aliyun", "github.com/redis", "github.com/goreleaser"}
 
 func TestNoCloudOrRedisDependencies(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()

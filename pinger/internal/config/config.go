@@ -75,6 +75,10 @@ type FileConfig struct {
 	RouterOS   router.RouterOSConfig   `yaml:"routeros"`
 	StrongSwan router.StrongSwanConfig `yaml:"strongswan"`
 	WireGuard  router.WireGuardConfig  `yaml:"wireguard"`
+	OpenWrt    router.OpenWrtConfig    `yaml:"openwrt"`
+	OPNsense   router.OPNsenseConfig   `yaml:"opnsense"`
+	VyOS       router.VyOSConfig       `yaml:"vyos"`
+	FortiGate  router.FortiGateConfig  `yaml:"fortigate"`
 }
 
 // ExecFile is the exec section of the YAML file. --exec / PPTER_EXEC override Command.
@@ -113,7 +117,7 @@ var flagEnv = map[string]string{
 
 // SecretEnv lists the variables that carry secrets; they are removed from the environment
 // of commands the pinger runs.
-var SecretEnv = []string{EnvKey, EnvRouterPassword}
+var SecretEnv = []string{EnvKey, EnvRouterPassword, EnvRouterAPIKey, EnvRouterAPISecret, EnvRouterToken}
 
 // raw holds flag values before validation.
 type raw struct {
@@ -151,7 +155,7 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.StringVar(&r.url, "url", "", "base `URL` of the ppter function's HTTP trigger")
 	fs.StringVar(&r.site, "site", "", "this office's site `name`")
 	fs.StringVar(&r.keyFile, "key-file", "", "read the site's secret from `file` (or set "+EnvKey+"; never a flag)")
-	fs.Var(&c.Driver, "driver", "router driver: exec, http, routeros, strongswan or wireguard")
+	fs.Var(&c.Driver, "driver", "router driver: exec, http, routeros, strongswan, wireguard, openwrt, opnsense, vyos or fortigate")
 	fs.StringVar(&r.exec, "exec", "", "exec driver: `command` run by /bin/sh -c for each change")
 	fs.StringVar(&r.state, "state", c.StatePath, "state `file` (last applied addresses); its lock is file.lock")
 	fs.StringVar(&r.file, "config", "", "YAML `file` with driver settings")
@@ -377,7 +381,7 @@ func resolveSecrets(c *Config, env map[string]string) error {
 	case DriverRouterOS:
 		file, dst = c.Drivers.RouterOS.PasswordFile, &c.Drivers.RouterOS.Password
 	default:
-		return nil
+		return resolveAPISecrets(c, env)
 	}
 	switch {
 	case file != "":
@@ -411,6 +415,8 @@ func (c *Config) NewDriver(environ []string, out io.Writer) (router.Driver, erro
 		d, err = router.NewStrongSwan(c.Drivers.StrongSwan)
 	case DriverWireGuard:
 		d, err = router.NewWireGuard(c.Drivers.WireGuard)
+	case DriverOpenWrt, DriverOPNsense, DriverVyOS, DriverFortiGate:
+		d, err = c.newAPIDriver()
 	default:
 		err = fmt.Errorf("unknown driver %q", c.Driver)
 	}

@@ -15,10 +15,15 @@ const (
 	DriverRouterOS   DriverName = "routeros"
 	DriverStrongSwan DriverName = "strongswan"
 	DriverWireGuard  DriverName = "wireguard"
+	DriverOpenWrt    DriverName = "openwrt"
+	DriverOPNsense   DriverName = "opnsense"
+	DriverVyOS       DriverName = "vyos"
+	DriverFortiGate  DriverName = "fortigate"
 )
 
 // Drivers lists the valid driver names.
-var Drivers = []DriverName{DriverExec, DriverHTTP, DriverRouterOS, DriverStrongSwan, DriverWireGuard}
+var Drivers = []DriverName{DriverExec, DriverHTTP, DriverRouterOS, DriverStrongSwan, DriverWireGuard,
+	DriverOpenWrt, DriverOPNsense, DriverVyOS, DriverFortiGate}
 
 func (d *DriverName) String() string { return string(*d) }
 

@@ -1,6 +1,7 @@
 // Package router holds the pinger's router drivers: each reconfigures one kind of office
 // router (or runs a user hook) when a peer's address changes. The Driver interface is small
-// so that each driver is one file: exec, http, routeros, strongswan, wireguard.
+// so that each driver is one file: exec, http, routeros, strongswan, wireguard, openwrt,
+// opnsense, vyos, fortigate.
 package router
 
 import (
