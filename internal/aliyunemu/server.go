@@ -84,6 +84,7 @@ type Server struct {
 	cgws     map[string]*CustomerGateway
 	gateways map[string]*Gateway
 	conns    map[string]*Connection
+	writes   map[string][]Write // per VPN gateway
 }
 
 type fault struct {
@@ -133,6 +134,7 @@ func New(t testing.TB, o Options) *Server {
 		cgws:     map[string]*CustomerGateway{},
 		gateways: map[string]*Gateway{},
 		conns:    map[string]*Connection{},
+		writes:   map[string][]Write{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
