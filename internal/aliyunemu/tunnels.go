@@ -170,33 +170,14 @@ func (s *Server) applyTunnel(c *Connection, t *Tunnel, spec tunnelSpec) *APIErro
 
 // tunnelDefaults fills what the service fills in a tunnel's options.
 func (s *Server) tunnelDefaults(c *Connection, t *Tunnel) {
-	ike := &t.Ike
-	def := func(p *string, v string) {
-		if *p == "" {
-			*p = v
-		}
-	}
-	def(&ike.IkeVersion, "ikev2")
-	def(&ike.IkeMode, "main")
-	def(&ike.IkeEncAlg, "aes")
-	def(&ike.IkeAuthAlg, "sha1")
-	def(&ike.IkePfs, "group2")
-	if ike.IkeLifetime == 0 {
-		ike.IkeLifetime = 86400
-	}
+	localID, remoteID := "", ""
 	if g := s.gateways[c.GatewayID]; g != nil {
-		def(&ike.LocalId, g.tunnelIP(t.Role))
+		localID = g.tunnelIP(t.Role)
 	}
 	if cg := s.cgws[t.CustomerGatewayID]; cg != nil {
-		def(&ike.RemoteId, cg.IP)
+		remoteID = cg.IP
 	}
-	def(&ike.Psk, strings.ToLower(requestID()[:16]))
-	def(&t.Ipsec.IpsecEncAlg, "aes")
-	def(&t.Ipsec.IpsecAuthAlg, "sha1")
-	def(&t.Ipsec.IpsecPfs, "group2")
-	if t.Ipsec.IpsecLifetime == 0 {
-		t.Ipsec.IpsecLifetime = 86400
-	}
+	fillDefaults(&t.Ike, &t.Ipsec, "ikev2", localID, remoteID)
 }
 
 func (g *Gateway) tunnelIP(role string) string {

@@ -548,13 +548,25 @@ func applySettings(c *Connection, p params) *APIError {
 
 // defaults fills what the API fills when a connection is created without it.
 func (s *Server) defaults(c *Connection) {
-	k := &c.Ike
+	localID, remoteID := "", ""
+	if g := s.gateways[c.GatewayID]; g != nil {
+		localID = g.InternetIP
+	}
+	if cg := s.cgws[c.CustomerGatewayID]; cg != nil {
+		remoteID = cg.IP
+	}
+	fillDefaults(&c.Ike, &c.Ipsec, "ikev1", localID, remoteID)
+}
+
+// fillDefaults fills the IKE/IPsec settings the service fills when they are left out; a
+// missing PSK is invented.
+func fillDefaults(k *IkeConfig, ipsec *IpsecConfig, ikeVersion, localID, remoteID string) {
 	def := func(p *string, v string) {
 		if *p == "" {
 			*p = v
 		}
 	}
-	def(&k.IkeVersion, "ikev1")
+	def(&k.IkeVersion, ikeVersion)
 	def(&k.IkeMode, "main")
 	def(&k.IkeEncAlg, "aes")
 	def(&k.IkeAuthAlg, "sha1")
@@ -562,18 +574,14 @@ func (s *Server) defaults(c *Connection) {
 	if k.IkeLifetime == 0 {
 		k.IkeLifetime = 86400
 	}
-	if g := s.gateways[c.GatewayID]; g != nil {
-		def(&k.LocalId, g.InternetIP)
-	}
-	if cg := s.cgws[c.CustomerGatewayID]; cg != nil {
-		def(&k.RemoteId, cg.IP)
-	}
+	def(&k.LocalId, localID)
+	def(&k.RemoteId, remoteID)
 	def(&k.Psk, strings.ToLower(requestID()[:16]))
-	def(&c.Ipsec.IpsecEncAlg, "aes")
-	def(&c.Ipsec.IpsecAuthAlg, "sha1")
-	def(&c.Ipsec.IpsecPfs, "group2")
-	if c.Ipsec.IpsecLifetime == 0 {
-		c.Ipsec.IpsecLifetime = 86400
+	def(&ipsec.IpsecEncAlg, "aes")
+	def(&ipsec.IpsecAuthAlg, "sha1")
+	def(&ipsec.IpsecPfs, "group2")
+	if ipsec.IpsecLifetime == 0 {
+		ipsec.IpsecLifetime = 86400
 	}
 }
 
