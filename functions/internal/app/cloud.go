@@ -54,7 +54,7 @@ func cloudTargetsOf(s config.Site) cloud.Targets {
 			Enterprise: r.Edition == "enterprise" || r.Edition == "ultimate"})
 	}
 	for _, v := range s.VPN {
-		t.VPN = append(t.VPN, cloud.VPNConn{Gateway: v.Gateway, Connection: v.Connection, Strategy: cloud.Strategy(v.Strategy), MinInterval: v.MinInterval.D()})
+		t.VPN = append(t.VPN, cloud.VPNConn{Gateway: v.Gateway, Connection: v.Connection, MinInterval: v.MinInterval.D()})
 	}
 	return t
 }

@@ -43,10 +43,14 @@ func TestStateContract(t *testing.T) {
 			if !ok || err != nil || !reflect.DeepEqual(got, want) {
 				t.Fatalf("target round trip: got %+v, %v, %v; want %+v", got, ok, err, want)
 			}
-			op := VPNOp{ID: "op1", Gateway: "vpn-1", Connection: "to-hz", Strategy: StrategyRecreate, OldIP: want.AppliedIP, NewIP: want.DesiredIP,
-				OldCGW: "cgw-1", OldConnID: "vco-1", Step: StepSnapshotted, StartedAt: want.UpdatedAt,
-				Snapshot: ConnSnapshot{Name: "to-hz", Ike: IkeSettings{Psk: "k", IkeLifetime: 86400}, Health: &HealthSettings{Enable: true, Dip: "192.168.1.1"},
-					Tags: []Tag{{Key: "a", Value: "b"}}}}
+			op := VPNOp{ID: "op1", Gateway: "vpn-1", Connection: "to-hz", OldIP: want.AppliedIP, NewIP: want.DesiredIP,
+				OldCGW: "cgw-1", OldCGWs: []string{"cgw-1"}, OldConnID: "vco-1", Step: StepSnapshotted, Modified: true, StartedAt: want.UpdatedAt,
+				Snapshot: ConnSnapshot{Kind: KindDual, Name: "to-hz", EnableTunnelsBgp: true, Health: &HealthSettings{Enable: true, Dip: "192.168.1.1"},
+					Tags: []Tag{{Key: "a", Value: "b"}},
+					Tunnels: []TunnelSettings{{ID: "tun-1", Role: "master", CustomerGatewayID: "cgw-1", EnableDpd: true,
+						Ike: IkeSettings{Psk: "k", IkeLifetime: 86400, RemoteId: "198.51.100.2"}, Ipsec: IpsecSettings{IpsecLifetime: 3600},
+						Bgp: TunnelBgp{LocalAsn: 45104, TunnelCidr: "169.254.10.0/30", LocalBgpIp: "169.254.10.1"}}},
+					CGWs: map[string]CGWSettings{"cgw-1": {IP: "198.51.100.2", Asn: 65010, AuthKey: "bgp"}}}}
 			if err := s.PutVPNOp(ctx, k, op); err != nil {
 				t.Fatal(err)
 			}

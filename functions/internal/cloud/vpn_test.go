@@ -242,21 +242,6 @@ func TestVPNDryRun(t *testing.T) {
 	}
 }
 
-func TestVPNModifyStrategyFallsBackOnSingleTunnel(t *testing.T) {
-	e := newEnv(t, nil)
-	tgt := vpnTarget
-	tgt.Strategy = StrategyModify
-	rs := e.r.Reconcile(e.ctx(10*time.Minute), v4(newIP), Targets{VPN: []VPNConn{tgt}}, ModePing)
-	if rs[0].State != wire.StateApplied || e.emu.Calls("ModifyVpnConnectionAttribute") != 0 {
-		t.Fatalf("got %s (%v), calls %v", rs[0].State, rs[0].Err, e.emu.CallLog())
-	}
-	e.checkRepointed(newIP)
-	var s Strategy
-	if err := s.Set("inplace"); err == nil || !strings.Contains(err.Error(), "recreate, modify") {
-		t.Fatalf("Strategy.Set: got %v", err)
-	}
-}
-
 func TestVPNMissingConnectionAndAddress(t *testing.T) {
 	e := newEnv(t, nil)
 	rs := e.r.Reconcile(e.ctx(time.Minute), v4(newIP), Targets{VPN: []VPNConn{{Gateway: gwID, Connection: "nope"}}}, ModePing)

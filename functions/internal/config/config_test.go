@@ -58,7 +58,7 @@ func TestExampleParses(t *testing.T) {
 	if r := c.Sites["hz"].DNS[0]; r.Name() != "hz.vpn.example.com/A" || r.Line != "default" {
 		t.Errorf("dns = %+v", r)
 	}
-	if v := c.Sites["hz"].VPN[0]; v.Strategy != "recreate" || v.MinInterval.D() != 5*time.Minute {
+	if v := c.Sites["hz"].VPN[0]; v.Strategy != "" || v.MinInterval.D() != 5*time.Minute {
 		t.Errorf("vpn = %+v, want recreate every 5m", v)
 	}
 }
