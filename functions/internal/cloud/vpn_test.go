@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppter/ppter/internal/aliyunemu"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -56,37 +57,44 @@ func TestVPNRepoint(t *testing.T) {
 
 // TestVPNFaultInjection kills the reconcile after each API call in turn (its context is
 // cancelled as the call completes, as if the function died there) and checks that the next
-// reconcile finishes the switch with identical settings and no orphan customer gateway.
+// reconcile finishes the switch with identical settings and no orphan customer gateway, for
+// both kinds of connection (e.check: single-tunnel recreated, dual-tunnel kept in place).
 func TestVPNFaultInjection(t *testing.T) {
-	clean := newEnv(t, nil)
-	if res := clean.vpn(clean.ctx(10*time.Minute), newIP, ModePing); res.State != wire.StateApplied {
-		t.Fatalf("clean run: got %s (%v)", res.State, res.Err)
-	}
-	n := clean.emu.TotalCalls()
-	if n < 8 {
-		t.Fatalf("clean run made only %d calls", n)
-	}
-	for k := 1; k <= n; k++ {
-		e := newEnv(t, nil)
-		ctx, cancel := context.WithCancel(e.ctx(10 * time.Minute))
-		var killedAfter string
-		e.emu.SetAfterCall(func(seq int, action string) {
-			if seq == k {
-				killedAfter = action
-				cancel()
+	for name, newKind := range map[string]func(*testing.T, func(*aliyunemu.Clock) State) *env{"single": newEnv, "dual": newDualEnv} {
+		t.Run(name, func(t *testing.T) {
+			clean := newKind(t, nil)
+			if res := clean.vpn(clean.ctx(10*time.Minute), newIP, ModePing); res.State != wire.StateApplied {
+				t.Fatalf("clean run: got %s (%v)", res.State, res.Err)
+			}
+			clean.check(newIP)
+			n := clean.emu.TotalCalls()
+			if n < 8 {
+				t.Fatalf("clean run made only %d calls", n)
+			}
+			t.Logf("%s: %d calls: %v", name, n, clean.emu.CallLog())
+			for k := 1; k <= n; k++ {
+				e := newKind(t, nil)
+				ctx, cancel := context.WithCancel(e.ctx(10 * time.Minute))
+				var killedAfter string
+				e.emu.SetAfterCall(func(seq int, action string) {
+					if seq == k {
+						killedAfter = action
+						cancel()
+					}
+				})
+				first := e.vpn(ctx, newIP, ModePing)
+				e.emu.SetAfterCall(nil)
+				if first.State == wire.StateApplied && k < n {
+					t.Fatalf("kill after call %d (%s): first run reports applied", k, killedAfter)
+				}
+				e.clock.Advance(time.Minute)
+				second := e.vpn(e.ctx(10*time.Minute), newIP, ModePing)
+				if second.State != wire.StateApplied {
+					t.Fatalf("kill after call %d (%s): second run got %s (%v)", k, killedAfter, second.State, second.Err)
+				}
+				e.check(newIP)
 			}
 		})
-		first := e.vpn(ctx, newIP, ModePing)
-		e.emu.SetAfterCall(nil)
-		if first.State == wire.StateApplied && k < n {
-			t.Fatalf("kill after call %d (%s): first run reports applied", k, killedAfter)
-		}
-		e.clock.Advance(time.Minute)
-		second := e.vpn(e.ctx(10*time.Minute), newIP, ModePing)
-		if second.State != wire.StateApplied {
-			t.Fatalf("kill after call %d (%s): second run got %s (%v)", k, killedAfter, second.State, second.Err)
-		}
-		e.checkRepointed(newIP)
 	}
 }
 
