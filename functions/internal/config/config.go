@@ -152,8 +152,8 @@ func (r DNSRecord) Name() string {
 
 // VPNConn is a VPN Gateway IPsec connection re-pointed at a site's address.
 type VPNConn struct {
-	Gateway     string   `yaml:"gateway"`
-	Connection  string   `yaml:"connection"`
+	Gateway    string `yaml:"gateway"`
+	Connection string `yaml:"connection"`
 	// Strategy is obsolete: the connection's kind decides how it is re-pointed (dual-tunnel
 	// in place, single-tunnel by recreate). Old configs still load, with a warning.
 	Strategy    string   `yaml:"strategy"`
