@@ -139,7 +139,11 @@ func (a *App) Handle(ctx context.Context, payload json.RawMessage) (any, error) 
 		)
 		return fcevent.Encode(resp), nil
 	case *fcevent.Timer:
-		rep, err := a.api.Tick(ctx)
+		run := a.api.Tick
+		if ev.Payload == api.ResumePayload {
+			run = a.api.Resume
+		}
+		rep, err := run(ctx)
 		a.api.Flush(ctx)
 		lvl, failed := slog.LevelInfo, 0
 		for _, ts := range rep.Targets {

@@ -215,9 +215,14 @@ func (e *env) checkDual(ip string) {
 	if len(withNew) != 1 || withNew[0].Asn != cgwAsn || withNew[0].AuthKey != cgwAuthKey {
 		e.t.Fatalf("customer gateways with %s: got %+v, want one with Asn %d and the old AuthKey", ip, withNew, cgwAsn)
 	}
-	conns := e.emu.Connections()
+	var conns []aliyunemu.Connection
+	for _, c := range e.emu.Connections() {
+		if c.Name == connNm {
+			conns = append(conns, c)
+		}
+	}
 	if len(conns) != 1 || conns[0].ID != e.orig.ID {
-		e.t.Fatalf("connections: got %d (first %s), want only %s", len(conns), conns[0].ID, e.orig.ID)
+		e.t.Fatalf("connections named %s: got %+v, want only %s", connNm, conns, e.orig.ID)
 	}
 	got, want := conns[0], e.orig
 	want.Tunnels = append([]aliyunemu.Tunnel(nil), e.orig.Tunnels...)

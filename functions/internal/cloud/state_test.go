@@ -58,6 +58,21 @@ func TestStateContract(t *testing.T) {
 			if !ok || err != nil || !reflect.DeepEqual(gotOp, op) {
 				t.Fatalf("op round trip: got %+v, %v, %v", gotOp, ok, err)
 			}
+			if got, err := s.Unfinished(ctx); err != nil || len(got) != 0 {
+				t.Fatalf("Unfinished of an empty store: got %v, %v", got, err)
+			}
+			k2 := TargetKey{Kind: "dns", Name: "hz.example.com/A"}
+			for _, kk := range []TargetKey{k, k2, k} {
+				if err := s.SetUnfinished(ctx, kk, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.SetUnfinished(ctx, k2, false); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Unfinished(ctx); err != nil || !reflect.DeepEqual(got, []TargetKey{k}) {
+				t.Fatalf("Unfinished: got %v, %v; want [%v]", got, err, k)
+			}
 			if err := s.DeleteVPNOp(ctx, k); err != nil {
 				t.Fatal(err)
 			}

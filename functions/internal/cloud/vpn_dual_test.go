@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ppter/ppter/internal/aliyunemu"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -130,6 +132,98 @@ func TestSnapshotComplete(t *testing.T) {
 		err := tc.s.complete()
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrIncomplete)) {
 			t.Errorf("%s: got %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+// TestVPNHealTime measures, on the emulator's clock with the gateway busy for 60 s after
+// each write, how long the office-to-cloud tunnel is down after a ping sees a new address:
+// the ping (15 s budget) starts the re-point, then the resume timer runs every minute while
+// the target is unfinished, as the function's one-minute timer does. Healed means the
+// connection is on the new customer gateway and the gateway, done applying, is active.
+func TestVPNHealTime(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		newKind func(*testing.T, func(*aliyunemu.Clock) State) *env
+		write   string        // the write that re-points the connection
+		max     time.Duration // bound on the heal time
+	}{
+		{"dual", newDualEnv, "ModifyVpnConnectionAttribute", updTime + 5*time.Second},
+		{"single", newEnv, "CreateVpnConnection", 2*updTime + 10*time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.newKind(t, nil)
+			t0 := e.clock.Now()
+			pingCtx := e.ctx(15*time.Second + DefaultMargin) // what api gives a ping's reconcile
+			res := e.vpn(pingCtx, newIP, ModePing)
+			ticks := 0
+			for res.State != wire.StateApplied {
+				if ticks++; ticks > 10 {
+					t.Fatalf("not applied after %d resume ticks: %s (%v)", ticks-1, res.State, res.Err)
+				}
+				next := t0.Add(time.Duration(ticks) * time.Minute)
+				if d := next.Sub(e.clock.Now()); d > 0 {
+					e.clock.Advance(d)
+				}
+				keys, err := e.r.State.Unfinished(context.Background())
+				if err != nil || len(keys) != 1 || keys[0] != vpnTarget.key() {
+					t.Fatalf("tick %d: unfinished = %v, %v (state %s, %v)", ticks, keys, err, res.State, res.Err)
+				}
+				res = e.vpn(e.ctx(300*time.Second), newIP, ModePing)
+			}
+			e.check(newIP)
+			var healed time.Time
+			for _, w := range e.emu.Writes(gwID) {
+				if w.Action == tc.write && w.Overlap == "" {
+					healed = w.At.Add(updTime)
+				}
+			}
+			heal, done := healed.Sub(t0), e.clock.Now().Sub(t0)
+			t.Logf("%s: office-to-cloud healed after %s; re-point finished after %s, %d resume tick(s)", tc.name, heal, done, ticks)
+			if healed.IsZero() || heal > tc.max {
+				t.Fatalf("healed after %s, want at most %s", heal, tc.max)
+			}
+			if keys, _ := e.r.State.Unfinished(context.Background()); len(keys) != 0 {
+				t.Fatalf("still unfinished after applied: %v", keys)
+			}
+		})
+	}
+}
+
+// TestVPNOneWriterPerGateway: two offices whose connections share one gateway move at the
+// same moment; both converge, and no write ever reaches the gateway while it applies another.
+func TestVPNOneWriterPerGateway(t *testing.T) {
+	e := newDualEnv(t, nil)
+	bj := e.emu.SeedDualTunnel(gwID, "to-bj", "198.51.100.3", "bj-psk")
+	targets := []VPNConn{vpnTarget, {Gateway: gwID, Connection: bj.Name}}
+	ips := []string{newIP, "203.0.113.8"}
+	var wg sync.WaitGroup
+	results := make([]Result, 2)
+	for i := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.r.Reconcile(e.ctx(15*time.Second+DefaultMargin), v4(ips[i]), Targets{VPN: targets[i : i+1]}, ModePing)[0]
+		}()
+	}
+	wg.Wait()
+	// What the pings left unfinished, the resume timer finishes.
+	for i := range targets {
+		for tick := 0; results[i].State != wire.StateApplied; tick++ {
+			if tick > 10 {
+				t.Fatalf("%s: not applied: %s (%v)", targets[i].Connection, results[i].State, results[i].Err)
+			}
+			e.clock.Advance(time.Minute)
+			results[i] = e.r.Reconcile(e.ctx(300*time.Second), v4(ips[i]), Targets{VPN: targets[i : i+1]}, ModePing)[0]
+		}
+	}
+	if o := e.emu.Overlaps(gwID); len(o) != 0 {
+		t.Fatalf("writes overlapped on the gateway: %+v (all: %+v)", o, e.emu.Writes(gwID))
+	}
+	e.check(newIP)
+	for _, c := range e.emu.Connections() {
+		if c.Name == bj.Name && (c.ID != bj.ID || c.Tunnels[0].Ike.Psk != "bj-psk-m" || c.Tunnels[1].Ike.Psk != "bj-psk-s") {
+			t.Fatalf("to-bj: got %+v", c)
 		}
 	}
 }
