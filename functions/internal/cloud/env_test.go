@@ -114,25 +114,32 @@ func newBareEnv(t *testing.T, state func(*aliyunemu.Clock) State) *env {
 	emu := aliyunemu.New(t, aliyunemu.Options{Now: clock.Now, UpdatingFor: updTime})
 	emu.AddZone("example.com", false)
 	emu.AddZone("ent.example.net", true)
-	id, secret, _ := emu.Credentials()
-	cc := ClientConfig{Region: emu.Region(), DNSEndpoint: emu.Endpoint, VPCEndpoint: emu.Endpoint, Protocol: "HTTP",
-		Credentials: Credentials{AccessKeyID: id, AccessKeySecret: secret}}
-	d, err := NewDNSClient(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := NewVPCClient(cc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var st State = NewMemory(clock.Now)
 	if state != nil {
 		st = state(clock)
 	}
-	logs := &syncBuffer{}
-	r := &Reconciler{DNS: d, VPC: v, State: st, Region: emu.Region(), Clock: clock, Rand: func() float64 { return 0.5 },
-		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	return &env{t: t, emu: emu, clock: clock, r: r, logs: logs}
+	e := &env{t: t, emu: emu, clock: clock, logs: &syncBuffer{}}
+	e.r = e.instance(st)
+	return e
+}
+
+// instance is another function instance: its own SDK clients (they are not safe for
+// concurrent use; each FC instance has its own), the shared state and clock.
+func (e *env) instance(st State) *Reconciler {
+	e.t.Helper()
+	id, secret, _ := e.emu.Credentials()
+	cc := ClientConfig{Region: e.emu.Region(), DNSEndpoint: e.emu.Endpoint, VPCEndpoint: e.emu.Endpoint, Protocol: "HTTP",
+		Credentials: Credentials{AccessKeyID: id, AccessKeySecret: secret}}
+	d, err := NewDNSClient(cc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	v, err := NewVPCClient(cc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &Reconciler{DNS: d, VPC: v, State: st, Region: e.emu.Region(), Clock: e.clock, Rand: func() float64 { return 0.5 },
+		Log: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 }
 
 // ctx returns a context whose deadline is d ahead on the fake clock.

@@ -199,11 +199,12 @@ func TestVPNOneWriterPerGateway(t *testing.T) {
 	ips := []string{newIP, "203.0.113.8"}
 	var wg sync.WaitGroup
 	results := make([]Result, 2)
+	instances := []*Reconciler{e.instance(e.r.State), e.instance(e.r.State)}
 	for i := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = e.r.Reconcile(e.ctx(15*time.Second+DefaultMargin), v4(ips[i]), Targets{VPN: targets[i : i+1]}, ModePing)[0]
+			results[i] = instances[i].Reconcile(e.ctx(15*time.Second+DefaultMargin), v4(ips[i]), Targets{VPN: targets[i : i+1]}, ModePing)[0]
 		}()
 	}
 	wg.Wait()
