@@ -119,16 +119,18 @@ func newBareEnv(t *testing.T, state func(*aliyunemu.Clock) State) *env {
 		st = state(clock)
 	}
 	e := &env{t: t, emu: emu, clock: clock, logs: &syncBuffer{}}
-	e.r = e.instance(st)
+	e.r = e.instance(st, emu.Endpoint)
 	return e
 }
 
-// instance is another function instance: its own SDK clients (they are not safe for
-// concurrent use; each FC instance has its own), the shared state and clock.
-func (e *env) instance(st State) *Reconciler {
+// instance is another function instance: its own SDK clients, the shared state and clock.
+// Each FC instance is its own process; here distinct endpoint host names keep the SDK's
+// process-wide HTTP client cache (keyed by host, not safe for concurrent use across
+// clients) apart: 127.0.0.1:port and localhost:port reach the same emulator.
+func (e *env) instance(st State, endpoint string) *Reconciler {
 	e.t.Helper()
 	id, secret, _ := e.emu.Credentials()
-	cc := ClientConfig{Region: e.emu.Region(), DNSEndpoint: e.emu.Endpoint, VPCEndpoint: e.emu.Endpoint, Protocol: "HTTP",
+	cc := ClientConfig{Region: e.emu.Region(), DNSEndpoint: endpoint, VPCEndpoint: endpoint, Protocol: "HTTP",
 		Credentials: Credentials{AccessKeyID: id, AccessKeySecret: secret}}
 	d, err := NewDNSClient(cc)
 	if err != nil {

@@ -199,7 +199,7 @@ func TestVPNOneWriterPerGateway(t *testing.T) {
 	ips := []string{newIP, "203.0.113.8"}
 	var wg sync.WaitGroup
 	results := make([]Result, 2)
-	instances := []*Reconciler{e.instance(e.r.State), e.instance(e.r.State)}
+	instances := []*Reconciler{e.r, e.instance(e.r.State, strings.Replace(e.emu.Endpoint, "127.0.0.1", "localhost", 1))}
 	for i := range targets {
 		wg.Add(1)
 		go func() {
