@@ -147,6 +147,9 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		for _, s := range cfg.Sites {
 			targets += len(s.DNS) + len(s.VPN)
 		}
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+		}
 		fmt.Fprintf(stdout, "%s: ok — %d sites, %d cloud targets, dry_run=%v\n", *path, len(cfg.Sites), targets, cfg.Aliyun.DryRun)
 		return nil
 	case "status":
