@@ -723,10 +723,10 @@ func (r *Reconciler) snapshot(ctx context.Context, id string) (ConnSnapshot, err
 	if g := b.VpnBgpConfig; g != nil && (tea.StringValue(g.EnableBgp) == "true" || tea.Int64Value(g.LocalAsn) != 0 || tea.StringValue(g.TunnelCidr) != "") {
 		s.Bgp = &BgpSettings{EnableBgp: tea.StringValue(g.EnableBgp) == "true", LocalAsn: tea.Int64Value(g.LocalAsn),
 			TunnelCidr: tea.StringValue(g.TunnelCidr), LocalBgpIp: tea.StringValue(g.LocalBgpIp)}
-		if tea.StringValue(g.AuthKey) != "" {
-			s.unreproducible = "a BGP AuthKey on the connection (CreateVpnConnection's BgpConfig cannot carry it)"
-		}
 	}
+	// A single-tunnel connection's BGP AuthKey cannot be sent back by CreateVpnConnection's
+	// BgpConfig; a dual-tunnel one is modified in place and keeps it.
+	bgpAuthKey := b.VpnBgpConfig != nil && tea.StringValue(b.VpnBgpConfig.AuthKey) != ""
 	if b.Tags != nil {
 		for _, t := range b.Tags.Tag {
 			s.Tags = append(s.Tags, Tag{Key: tea.StringValue(t.Key), Value: tea.StringValue(t.Value)})
@@ -742,6 +742,9 @@ func (r *Reconciler) snapshot(ctx context.Context, id string) (ConnSnapshot, err
 			s.Tunnels = append(s.Tunnels, ts)
 		}
 		slices.SortStableFunc(s.Tunnels, func(a, b TunnelSettings) int { return strings.Compare(a.Role, b.Role) }) // master < slave
+	}
+	if bgpAuthKey && s.Kind == KindSingle {
+		s.unreproducible = "a BGP AuthKey on the connection (CreateVpnConnection's BgpConfig cannot carry it)"
 	}
 	return s, nil
 }

@@ -228,3 +228,23 @@ func TestVPNOneWriterPerGateway(t *testing.T) {
 		}
 	}
 }
+
+func TestVPNDualDryRun(t *testing.T) {
+	e := newDualEnv(t, nil)
+	e.r.DryRun = true
+	if res := e.vpn(e.ctx(time.Minute), newIP, ModePing); res.State != wire.StateDryRun || res.Err != nil {
+		t.Fatalf("got %s (%v)", res.State, res.Err)
+	}
+	if n := e.emu.MutatingCalls(); n != 0 {
+		t.Fatalf("dry run made %d mutating calls", n)
+	}
+	logs := e.logs.String()
+	for _, want := range []string{"CreateCustomerGateway", "ModifyVpnConnectionAttribute", "DeleteCustomerGateway", newIP, "[REDACTED]"} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("dry-run log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "DeleteVpnConnection") || strings.Contains(logs, "master!psk") || strings.Contains(logs, "slave!psk") {
+		t.Fatalf("dry-run log plans a delete or shows a PSK:\n%s", logs)
+	}
+}
