@@ -281,6 +281,15 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if err != nil {
 		return wire.StateError, wrap(err)
 	}
+	if has && op.Snapshot.Kind == "" && op.Step < StepDeleted && !r.DryRun {
+		// Saved by a version that knew single-tunnel connections only: its snapshot may lack
+		// tunnel settings. Nothing was deleted yet, so start over with a complete one.
+		r.log().Warn("cloud: discarding a re-point saved by an older version; starting over", "connection", t.Connection)
+		if err := r.State.DeleteVPNOp(ctx, k); err != nil {
+			return wire.StateError, wrap(err)
+		}
+		has = false
+	}
 	if has && !r.DryRun {
 		if err := r.withGateway(ctx, t.Gateway, func() error { return r.resume(ctx, k, &op) }); err != nil {
 			return r.failState(err), wrap(err)
@@ -547,6 +556,19 @@ func (r *Reconciler) findConn(ctx context.Context, t VPNConn) (connRef, error) {
 	if c == nil {
 		return connRef{}, fmt.Errorf("%w: no connection named %q on gateway %s", ErrNotFound, t.Connection, t.Gateway)
 	}
+	if c.CGW == "" && len(c.Tunnels) == 0 {
+		// The list named no customer gateway and no tunnels: read the connection itself.
+		s, err := r.snapshot(ctx, c.ID)
+		if err != nil {
+			return connRef{}, err
+		}
+		for _, tu := range s.Tunnels {
+			c.Tunnels = append(c.Tunnels, tunnelRef{ID: tu.ID, Role: tu.Role, CGW: tu.CustomerGatewayID})
+		}
+		if c.CGW = s.CustomerGatewayID; c.CGW == "" && len(c.Tunnels) == 0 {
+			return connRef{}, fmt.Errorf("%w: connection %s names no customer gateway", ErrNotFound, c.ID)
+		}
+	}
 	return *c, nil
 }
 
@@ -592,6 +614,9 @@ func (r *Reconciler) findConnByName(ctx context.Context, gw, name string) (*conn
 
 // cgwInfo reads one customer gateway's address and BGP settings.
 func (r *Reconciler) cgwInfo(ctx context.Context, id string) (CGWSettings, error) {
+	if id == "" {
+		return CGWSettings{}, fmt.Errorf("%w: a tunnel names no customer gateway", ErrNotFound)
+	}
 	var resp *vpc.DescribeCustomerGatewaysResponse
 	if err := r.call(ctx, "DescribeCustomerGateways", func() (err error) {
 		resp, err = r.VPC.DescribeCustomerGateways(&vpc.DescribeCustomerGatewaysRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})

@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -250,4 +251,21 @@ func TestVPNDualDryRun(t *testing.T) {
 	if strings.Contains(logs, "DeleteVpnConnection") || strings.Contains(logs, "master!psk") || strings.Contains(logs, "slave!psk") {
 		t.Fatalf("dry-run log plans a delete or shows a PSK:\n%s", logs)
 	}
+}
+
+// TestVPNLegacyOpStartsOver: a re-point saved by a version that knew single-tunnel
+// connections only (no kind, no tunnel settings) and not yet past its delete is discarded,
+// and the dual-tunnel connection is re-pointed in place with a complete snapshot.
+func TestVPNLegacyOpStartsOver(t *testing.T) {
+	e := newDualEnv(t, nil)
+	k := vpnTarget.key()
+	legacy := VPNOp{ID: "legacy", Gateway: gwID, Connection: connNm, OldIP: netip.MustParseAddr(oldIP), NewIP: netip.MustParseAddr(newIP),
+		OldConnID: e.orig.ID, Step: StepSnapshotted, Snapshot: ConnSnapshot{ID: e.orig.ID, Name: connNm}}
+	if err := e.r.State.PutVPNOp(context.Background(), k, legacy); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.vpn(e.ctx(10*time.Minute), newIP, ModePing); res.State != wire.StateApplied {
+		t.Fatalf("got %s (%v)", res.State, res.Err)
+	}
+	e.check(newIP)
 }
