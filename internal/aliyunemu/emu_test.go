@@ -459,6 +459,20 @@ func TestDualTunnelRules(t *testing.T) {
 	if w := s.Writes("vpn-2"); len(w) != 4 {
 		t.Fatalf("writes: got %+v", w)
 	}
+	// ModifyTunnelAttribute is a write too: refused while the gateway applies the last one.
+	mta := &vpc.ModifyTunnelAttributeRequest{RegionId: region, VpnConnectionId: id, TunnelId: sl.TunnelId,
+		TunnelOptionsSpecification: &vpc.ModifyTunnelAttributeRequestTunnelOptionsSpecification{CustomerGatewayId: tea.String(cgw2)}}
+	if _, err = v.ModifyTunnelAttribute(mta); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.ModifyTunnelAttribute(mta)
+	wantCode(t, "ModifyTunnelAttribute while updating", err, "VpnGateway.Configuring")
+	// A single-tunnel gateway refuses tunnel options.
+	s.AddVpnGateway("vpn-1", "47.0.0.9")
+	withTunnels := *create
+	withTunnels.VpnGatewayId = tea.String("vpn-1")
+	_, err = v.CreateVpnConnection(&withTunnels)
+	wantCode(t, "tunnel options on a single-tunnel gateway", err, "OperationUnsupported.TunnelOptions")
 	if u := s.Unexpected(); len(u) > 0 {
 		t.Fatalf("unexpected: %v", u)
 	}
