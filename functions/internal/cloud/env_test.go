@@ -169,24 +169,11 @@ func (e *env) vpn(ctx context.Context, ip string, mode Mode) Result {
 // ip, used by it, and none with the old address.
 func (e *env) checkRepointed(ip string) {
 	e.t.Helper()
-	var conns []aliyunemu.Connection
-	for _, c := range e.emu.Connections() {
-		if c.Name == connNm {
-			conns = append(conns, c)
-		}
-	}
+	conns := e.named(connNm)
 	if len(conns) != 1 {
 		e.t.Fatalf("got %d connections named %s, want 1", len(conns), connNm)
 	}
-	var withNew []aliyunemu.CustomerGateway
-	for _, g := range e.emu.CustomerGateways() {
-		if g.IP == oldIP && ip != oldIP {
-			e.t.Fatalf("customer gateway %s with the old address %s still exists", g.ID, oldIP)
-		}
-		if g.IP == ip {
-			withNew = append(withNew, g)
-		}
-	}
+	withNew := e.cgwsWith(ip)
 	if len(withNew) != 1 {
 		e.t.Fatalf("got %d customer gateways with %s, want 1", len(withNew), ip)
 	}
@@ -212,24 +199,11 @@ func (e *env) checkDual(ip string) {
 	if n := e.emu.Calls("DeleteVpnConnection") + e.emu.Calls("CreateVpnConnection"); n != 0 {
 		e.t.Fatalf("the dual-tunnel connection was deleted or recreated (%v)", e.emu.CallLog())
 	}
-	var withNew []aliyunemu.CustomerGateway
-	for _, g := range e.emu.CustomerGateways() {
-		if g.IP == oldIP && ip != oldIP {
-			e.t.Fatalf("customer gateway %s with the old address %s still exists", g.ID, oldIP)
-		}
-		if g.IP == ip {
-			withNew = append(withNew, g)
-		}
-	}
+	withNew := e.cgwsWith(ip)
 	if len(withNew) != 1 || withNew[0].Asn != cgwAsn || withNew[0].AuthKey != cgwAuthKey {
 		e.t.Fatalf("customer gateways with %s: got %+v, want one with Asn %d and the old AuthKey", ip, withNew, cgwAsn)
 	}
-	var conns []aliyunemu.Connection
-	for _, c := range e.emu.Connections() {
-		if c.Name == connNm {
-			conns = append(conns, c)
-		}
-	}
+	conns := e.named(connNm)
 	if len(conns) != 1 || conns[0].ID != e.orig.ID {
 		e.t.Fatalf("connections named %s: got %+v, want only %s", connNm, conns, e.orig.ID)
 	}
@@ -243,4 +217,30 @@ func (e *env) checkDual(ip string) {
 	if !reflect.DeepEqual(got, want) {
 		e.t.Fatalf("connection differs:\n got %+v\nwant %+v", got, want)
 	}
+}
+
+// named returns the emulator's connections named name.
+func (e *env) named(name string) []aliyunemu.Connection {
+	var out []aliyunemu.Connection
+	for _, c := range e.emu.Connections() {
+		if c.Name == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// cgwsWith returns the customer gateways with ip, failing the test if one still has oldIP.
+func (e *env) cgwsWith(ip string) []aliyunemu.CustomerGateway {
+	e.t.Helper()
+	var out []aliyunemu.CustomerGateway
+	for _, g := range e.emu.CustomerGateways() {
+		if g.IP == oldIP && ip != oldIP {
+			e.t.Fatalf("customer gateway %s with the old address %s still exists", g.ID, oldIP)
+		}
+		if g.IP == ip {
+			out = append(out, g)
+		}
+	}
+	return out
 }

@@ -921,7 +921,9 @@ func (r *Reconciler) logPlan(op VPNOp) {
 	r.wouldCall("CreateCustomerGateway", &vpc.CreateCustomerGatewayRequest{RegionId: tea.String(r.Region),
 		IpAddress: tea.String(op.NewIP.String()), Name: tea.String(cgwName(op.Connection, op.NewIP))})
 	if op.Snapshot.kind() == KindDual {
-		r.wouldCall("ModifyVpnConnectionAttribute", r.modifyRequest(&op))
+		if req, err := r.modifyRequest(&op); err == nil {
+			r.wouldCall("ModifyVpnConnectionAttribute", req)
+		}
 	} else {
 		r.wouldCall("DeleteVpnConnection", &vpc.DeleteVpnConnectionRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(op.OldConnID)})
 		if req, err := r.createRequest(&op); err == nil {

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -76,8 +77,12 @@ func (r *Reconciler) repointInPlace(ctx context.Context, op *VPNOp, save func() 
 			if err := r.waitActive(ctx, op.Gateway); err != nil {
 				return err
 			}
+			req, err := r.modifyRequest(op)
+			if err != nil {
+				return err
+			}
 			if err := r.call(ctx, "ModifyVpnConnectionAttribute", func() error {
-				_, err := r.VPC.ModifyVpnConnectionAttribute(r.modifyRequest(op))
+				_, err := r.VPC.ModifyVpnConnectionAttribute(req)
 				return err
 			}); err != nil {
 				return err
@@ -135,29 +140,22 @@ func tunnelDiff(got, want []TunnelSettings) string {
 
 // modifyRequest is the in-place re-point: every tunnel on the new customer gateway with all
 // of its settings sent back.
-func (r *Reconciler) modifyRequest(op *VPNOp) *vpc.ModifyVpnConnectionAttributeRequest {
+func (r *Reconciler) modifyRequest(op *VPNOp) (*vpc.ModifyVpnConnectionAttributeRequest, error) {
 	req := &vpc.ModifyVpnConnectionAttributeRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(op.OldConnID),
 		ClientToken: tea.String(op.ID + "-modify"), EnableTunnelsBgp: tea.Bool(op.Snapshot.EnableTunnelsBgp)}
 	for _, t := range op.wantTunnels() {
-		o := &vpc.ModifyVpnConnectionAttributeRequestTunnelOptionsSpecification{TunnelId: tea.String(t.ID), Role: tea.String(t.Role),
-			CustomerGatewayId: tea.String(t.CustomerGatewayID), EnableDpd: tea.Bool(t.EnableDpd), EnableNatTraversal: tea.Bool(t.EnableNatTraversal),
-			TunnelIkeConfig: &vpc.ModifyVpnConnectionAttributeRequestTunnelOptionsSpecificationTunnelIkeConfig{IkeVersion: tea.String(t.Ike.IkeVersion),
-				IkeMode: tea.String(t.Ike.IkeMode), IkeEncAlg: tea.String(t.Ike.IkeEncAlg), IkeAuthAlg: tea.String(t.Ike.IkeAuthAlg),
-				IkePfs: tea.String(t.Ike.IkePfs), IkeLifetime: tea.Int64(t.Ike.IkeLifetime), LocalId: tea.String(t.Ike.LocalId),
-				RemoteId: tea.String(t.Ike.RemoteId), Psk: tea.String(t.Ike.Psk)},
-			TunnelIpsecConfig: &vpc.ModifyVpnConnectionAttributeRequestTunnelOptionsSpecificationTunnelIpsecConfig{IpsecEncAlg: tea.String(t.Ipsec.IpsecEncAlg),
-				IpsecAuthAlg: tea.String(t.Ipsec.IpsecAuthAlg), IpsecPfs: tea.String(t.Ipsec.IpsecPfs), IpsecLifetime: tea.Int32(int32(t.Ipsec.IpsecLifetime))}}
-		if t.RemoteCaCertificate != "" {
-			o.RemoteCaCertificate = tea.String(t.RemoteCaCertificate)
+		// The modify's tunnel spec has the create's fields and JSON names (IpsecLifetime is
+		// an int32 there), plus TunnelId: build it once, convert.
+		b, err := json.Marshal(createTunnel(t))
+		if err != nil {
+			return nil, err
 		}
-		if t.Bgp != (TunnelBgp{}) {
-			o.TunnelBgpConfig = &vpc.ModifyVpnConnectionAttributeRequestTunnelOptionsSpecificationTunnelBgpConfig{TunnelCidr: tea.String(t.Bgp.TunnelCidr),
-				LocalBgpIp: tea.String(t.Bgp.LocalBgpIp)}
-			if t.Bgp.LocalAsn != 0 {
-				o.TunnelBgpConfig.LocalAsn = tea.Int64(t.Bgp.LocalAsn)
-			}
+		var o vpc.ModifyVpnConnectionAttributeRequestTunnelOptionsSpecification
+		if err := json.Unmarshal(b, &o); err != nil {
+			return nil, fmt.Errorf("tunnel %s options: %w", t.ID, err)
 		}
-		req.TunnelOptionsSpecification = append(req.TunnelOptionsSpecification, o)
+		o.TunnelId = tea.String(t.ID)
+		req.TunnelOptionsSpecification = append(req.TunnelOptionsSpecification, &o)
 	}
-	return req
+	return req, nil
 }
