@@ -5,7 +5,7 @@
 //	ppter-admin check-config                   validate the function's config file
 //	ppter-admin status --url URL               the fleet, its targets and recent events
 //	ppter-admin dns-records --zone example.com a zone's records, to fill in sites.*.dns
-//	ppter-admin vpn --gateway vpn-bp1…         a gateway's connections and customer gateways
+//	ppter-admin vpn --gateway vpn-bp1…         a gateway's connections (kind, tunnels) and customer gateways
 //
 // It replaces the original tool's getDnsInfo.py.
 package main
