@@ -333,6 +333,12 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if err := snap.complete(); err != nil {
 		return wire.StateError, wrap(err)
 	}
+	if n := len(conn.cgws()); n > 1 {
+		// Two lines (one customer gateway per tunnel): both tunnels follow the one address
+		// this site reports; a per-tunnel mapping is not configurable yet.
+		r.log().Warn("cloud: the connection's tunnels use different customer gateways; both will follow the site's address",
+			"connection", t.Connection, "customer_gateways", n)
+	}
 	first := conn.cgws()[0]
 	oldIP, _ := netip.ParseAddr(cgws[first].IP)
 	op = VPNOp{ID: newToken()[:16], Gateway: t.Gateway, Connection: t.Connection, OldIP: oldIP, NewIP: ip,
