@@ -361,10 +361,12 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	return wire.StateApplied, nil
 }
 
-// failState is the target state for a re-point that stopped on err: pending when it only
-// waits for the gateway's lock, error otherwise.
+// failState is the target state for a saved re-point that stopped on err: pending when it
+// only waits — for the gateway's lock, or for the gateway to finish an update past this
+// invocation's deadline (the resume timer carries on; no failure is notified) — error
+// otherwise.
 func (r *Reconciler) failState(err error) string {
-	if errors.Is(err, ErrGatewayBusy) {
+	if errors.Is(err, ErrGatewayBusy) || errors.Is(err, ErrDeadline) {
 		return wire.StatePending
 	}
 	return wire.StateError

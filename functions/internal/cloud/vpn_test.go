@@ -174,11 +174,11 @@ func TestVPNDeadlineGivesUpThenSucceeds(t *testing.T) {
 	// The gateway is still updating from someone else's change for longer than we have.
 	e.emu.InjectError("DeleteVpnConnection", 1000, 400, "VpnGateway.Configuring")
 	res := e.vpn(e.ctx(45*time.Second), newIP, ModePing)
-	if res.State != wire.StateError || !errors.Is(res.Err, ErrDeadline) {
-		t.Fatalf("got %s (%v), want error with ErrDeadline", res.State, res.Err)
+	if res.State != wire.StatePending || !errors.Is(res.Err, ErrDeadline) {
+		t.Fatalf("got %s (%v), want pending with ErrDeadline (the saved re-point waits for the resume timer)", res.State, res.Err)
 	}
 	st, _, _ := e.r.State.GetTarget(context.Background(), vpnTarget.key())
-	if st.State != wire.StateError || st.LastError == "" || st.Attempts != 1 {
+	if st.State != wire.StatePending || st.LastError == "" || st.Attempts != 1 {
 		t.Fatalf("state: got %+v", st)
 	}
 	// Later (a timer run), the gateway is free again.
