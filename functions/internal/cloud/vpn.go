@@ -292,7 +292,7 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	}
 	if has && !r.DryRun {
 		if err := r.withGateway(ctx, t.Gateway, func() error { return r.resume(ctx, k, &op) }); err != nil {
-			return r.failState(err), wrap(err)
+			return r.failState(err, st.Attempts), wrap(err)
 		}
 		st.LastRepoint = r.clock().Now()
 		if op.NewIP == ip {
@@ -355,7 +355,7 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 		return r.resume(ctx, k, &op)
 	})
 	if err != nil {
-		return r.failState(err), wrap(err)
+		return r.failState(err, st.Attempts), wrap(err)
 	}
 	st.LastRepoint = r.clock().Now()
 	return wire.StateApplied, nil
@@ -365,12 +365,16 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 // only waits — for the gateway's lock, or for the gateway to finish an update past this
 // invocation's deadline (the resume timer carries on; no failure is notified) — error
 // otherwise.
-func (r *Reconciler) failState(err error) string {
-	if errors.Is(err, ErrGatewayBusy) || errors.Is(err, ErrDeadline) {
+// After maxWaitingAttempts reconciles in a row (about ten minutes of resume ticks) it is an
+// error after all, so a gateway stuck updating is notified.
+func (r *Reconciler) failState(err error, attempts int) string {
+	if (errors.Is(err, ErrGatewayBusy) || errors.Is(err, ErrDeadline)) && attempts < maxWaitingAttempts {
 		return wire.StatePending
 	}
 	return wire.StateError
 }
+
+const maxWaitingAttempts = 10
 
 // complete reports ErrIncomplete when the snapshot cannot reproduce the connection.
 func (s ConnSnapshot) complete() error {

@@ -181,6 +181,13 @@ func TestVPNDeadlineGivesUpThenSucceeds(t *testing.T) {
 	if st.State != wire.StatePending || st.LastError == "" || st.Attempts != 1 {
 		t.Fatalf("state: got %+v", st)
 	}
+	// Still stuck after many attempts: an error after all, so someone is told.
+	for i := 1; i < maxWaitingAttempts; i++ {
+		res = e.vpn(e.ctx(45*time.Second), newIP, ModePing)
+	}
+	if res.State != wire.StateError || !errors.Is(res.Err, ErrDeadline) {
+		t.Fatalf("after %d attempts: got %s (%v), want error", maxWaitingAttempts, res.State, res.Err)
+	}
 	// Later (a timer run), the gateway is free again.
 	e.emu.ClearFaults()
 	e.emu.ResetCalls()
