@@ -5,7 +5,7 @@
 //	ppter-admin check-config                   validate the function's config file
 //	ppter-admin status --url URL               the fleet, its targets and recent events
 //	ppter-admin dns-records --zone example.com a zone's records, to fill in sites.*.dns
-//	ppter-admin vpn --gateway vpn-bp1…         a gateway's connections and customer gateways
+//	ppter-admin vpn --gateway vpn-bp1…         a gateway's connections (kind, tunnels) and customer gateways
 //
 // It replaces the original tool's getDnsInfo.py.
 package main
@@ -146,6 +146,9 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		targets := 0
 		for _, s := range cfg.Sites {
 			targets += len(s.DNS) + len(s.VPN)
+		}
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 		}
 		fmt.Fprintf(stdout, "%s: ok — %d sites, %d cloud targets, dry_run=%v\n", *path, len(cfg.Sites), targets, cfg.Aliyun.DryRun)
 		return nil

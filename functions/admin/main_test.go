@@ -122,6 +122,12 @@ func TestListings(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "to-hz") || strings.Contains(out, "psk-0123456789") {
 		t.Fatalf("vpn: %d\n%s\n%s", code, out, errs)
 	}
+	ali.SeedDualTunnel("vpn-bp1gw000000000002", "to-bj", "203.0.113.8", "psk-bj-0123456789")
+	code, out, errs = runCLI(t, e, "vpn", "--gateway", "vpn-bp1gw000000000002")
+	if code != 0 || !strings.Contains(out, "dual-tunnel") || !strings.Contains(out, "47.0.0.2") || !strings.Contains(out, "slave") ||
+		strings.Contains(out, "psk-bj-0123456789") {
+		t.Fatalf("vpn (dual-tunnel): %d\n%s\n%s", code, out, errs)
+	}
 	code, _, errs = runCLI(t, e, "dns-records", "--zone", "nope.example")
 	if code != 1 || errs == "" {
 		t.Fatalf("unknown zone: %d %s", code, errs)

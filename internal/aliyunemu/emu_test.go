@@ -352,3 +352,128 @@ func TestFaultsCountersAndHook(t *testing.T) {
 		t.Fatal("ResetCalls")
 	}
 }
+
+// TestDualTunnelRules drives dual-tunnel connections through the official SDK: the wire
+// format both ways, per-tunnel customer gateways, the PSK the service invents, a tunnel
+// spec that resets what it leaves out, the busy gateway and its overlap record.
+func TestDualTunnelRules(t *testing.T) {
+	clock := NewClock(time.Now())
+	s := New(t, Options{Now: clock.Now, UpdatingFor: 60 * time.Second})
+	s.AddDualTunnelVpnGateway("vpn-2", "47.0.0.1", "47.0.0.2")
+	cgw := s.PutBgpCustomerGateway("203.0.113.7", "hz", 65010, "bgp-key")
+	cgw2 := s.PutCustomerGateway("203.0.113.8", "hz2")
+	_, v := clients(t, s)
+	region := tea.String(s.Region())
+
+	gw, err := v.DescribeVpnGateway(&vpc.DescribeVpnGatewayRequest{RegionId: region, VpnGatewayId: tea.String("vpn-2")})
+	if err != nil || tea.StringValue(gw.Body.DisasterRecoveryInternetIp) != "47.0.0.2" {
+		t.Fatalf("DescribeVpnGateway: got %v, %v", gw, err)
+	}
+	cg, err := v.DescribeCustomerGateways(&vpc.DescribeCustomerGatewaysRequest{RegionId: region, CustomerGatewayId: tea.String(cgw)})
+	if err != nil || tea.Int64Value(cg.Body.CustomerGateways.CustomerGateway[0].Asn) != 65010 || tea.StringValue(cg.Body.CustomerGateways.CustomerGateway[0].AuthKey) != "bgp-key" {
+		t.Fatalf("DescribeCustomerGateways: got %v, %v", cg, err)
+	}
+	single := &vpc.CreateVpnConnectionRequest{RegionId: region, VpnGatewayId: tea.String("vpn-2"), CustomerGatewayId: tea.String(cgw),
+		LocalSubnet: tea.String("10.0.0.0/16"), RemoteSubnet: tea.String("192.168.1.0/24")}
+	_, err = v.CreateVpnConnection(single)
+	wantCode(t, "single-tunnel create on a dual-tunnel gateway", err, "InvalidParameter.TunnelOptionsSpecification")
+
+	create := &vpc.CreateVpnConnectionRequest{RegionId: region, VpnGatewayId: tea.String("vpn-2"), Name: tea.String("to-hz"),
+		LocalSubnet: tea.String("10.0.0.0/16"), RemoteSubnet: tea.String("192.168.1.0/24"), EnableTunnelsBgp: tea.Bool(true),
+		TunnelOptionsSpecification: []*vpc.CreateVpnConnectionRequestTunnelOptionsSpecification{
+			{Role: tea.String("master"), CustomerGatewayId: tea.String(cgw), EnableDpd: tea.Bool(false),
+				TunnelIkeConfig:   &vpc.CreateVpnConnectionRequestTunnelOptionsSpecificationTunnelIkeConfig{Psk: tea.String("m-key"), IkeLifetime: tea.Int64(3600)},
+				TunnelIpsecConfig: &vpc.CreateVpnConnectionRequestTunnelOptionsSpecificationTunnelIpsecConfig{IpsecPfs: tea.String("group14")},
+				TunnelBgpConfig:   &vpc.CreateVpnConnectionRequestTunnelOptionsSpecificationTunnelBgpConfig{LocalAsn: tea.Int64(45104), TunnelCidr: tea.String("169.254.10.0/30")}},
+			{Role: tea.String("slave"), CustomerGatewayId: tea.String(cgw)}, // no PSK: the service invents one
+		}}
+	r, err := v.CreateVpnConnection(create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := r.Body.VpnConnectionId
+	describe := func() *vpc.DescribeVpnConnectionResponseBody {
+		t.Helper()
+		d, err := v.DescribeVpnConnection(&vpc.DescribeVpnConnectionRequest{RegionId: region, VpnConnectionId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Body
+	}
+	b := describe()
+	to := b.TunnelOptionsSpecification.TunnelOptions
+	if len(to) != 2 || tea.StringValue(b.CustomerGatewayId) != "" || !tea.BoolValue(b.EnableTunnelsBgp) {
+		t.Fatalf("DescribeVpnConnection: got %s", tea.Prettify(b))
+	}
+	m, sl := to[0], to[1]
+	if tea.StringValue(m.Role) != "master" || tea.StringValue(m.InternetIp) != "47.0.0.1" || tea.StringValue(m.TunnelIkeConfig.Psk) != "m-key" ||
+		tea.StringValue(m.TunnelIkeConfig.IkeLifetime) != "3600" || tea.StringValue(m.EnableDpd) != "false" ||
+		tea.StringValue(m.TunnelIkeConfig.RemoteId) != "203.0.113.7" || tea.StringValue(m.TunnelBgpConfig.LocalAsn) != "45104" ||
+		tea.StringValue(m.TunnelIpsecConfig.IpsecPfs) != "group14" || tea.StringValue(m.State) != "updating" {
+		t.Fatalf("master tunnel: got %s", tea.Prettify(m))
+	}
+	if tea.StringValue(sl.Role) != "slave" || tea.StringValue(sl.InternetIp) != "47.0.0.2" || tea.StringValue(sl.TunnelIkeConfig.Psk) == "" ||
+		tea.StringValue(sl.TunnelIkeConfig.LocalId) != "47.0.0.2" || tea.StringValue(sl.CustomerGatewayId) != cgw {
+		t.Fatalf("slave tunnel: got %s", tea.Prettify(sl))
+	}
+
+	// A write while the gateway applies the last one is refused and recorded as an overlap.
+	mod := &vpc.ModifyVpnConnectionAttributeRequest{RegionId: region, VpnConnectionId: id,
+		TunnelOptionsSpecification: []*vpc.ModifyVpnConnectionAttributeRequestTunnelOptionsSpecification{
+			{TunnelId: m.TunnelId, CustomerGatewayId: tea.String(cgw2)}}}
+	_, err = v.ModifyVpnConnectionAttribute(mod)
+	wantCode(t, "modify while updating", err, "VpnGateway.Configuring")
+	if o := s.Overlaps("vpn-2"); len(o) != 1 || o[0].Action != "ModifyVpnConnectionAttribute" || o[0].Overlap != "CreateVpnConnection" {
+		t.Fatalf("overlaps: got %+v", o)
+	}
+	clock.Advance(60 * time.Second)
+	// Modifying a tunnel's customer gateway with nothing else resets its other settings.
+	if _, err = v.ModifyVpnConnectionAttribute(mod); err != nil {
+		t.Fatal(err)
+	}
+	if m2 := describe().TunnelOptionsSpecification.TunnelOptions[0]; tea.StringValue(m2.CustomerGatewayId) != cgw2 ||
+		tea.StringValue(m2.TunnelIkeConfig.Psk) == "m-key" || tea.StringValue(m2.EnableDpd) != "true" || tea.StringValue(m2.TunnelIkeConfig.RemoteId) != "203.0.113.8" {
+		t.Fatalf("after a bare modify: got %s", tea.Prettify(m2))
+	}
+	_, err = v.DeleteCustomerGateway(&vpc.DeleteCustomerGatewayRequest{RegionId: region, CustomerGatewayId: tea.String(cgw)})
+	wantCode(t, "delete a customer gateway used by the slave tunnel", err, "DependencyViolation.VpnConnection")
+	list, err := v.DescribeVpnConnections(&vpc.DescribeVpnConnectionsRequest{RegionId: region, CustomerGatewayId: tea.String(cgw)})
+	if err != nil || tea.Int32Value(list.Body.TotalCount) != 1 {
+		t.Fatalf("DescribeVpnConnections by the slave's customer gateway: got %v, %v", list, err)
+	}
+	clock.Advance(60 * time.Second)
+	_, err = v.ModifyTunnelAttribute(&vpc.ModifyTunnelAttributeRequest{RegionId: region, VpnConnectionId: id, TunnelId: sl.TunnelId,
+		TunnelOptionsSpecification: &vpc.ModifyTunnelAttributeRequestTunnelOptionsSpecification{CustomerGatewayId: tea.String(cgw2),
+			TunnelIkeConfig: &vpc.ModifyTunnelAttributeRequestTunnelOptionsSpecificationTunnelIkeConfig{Psk: sl.TunnelIkeConfig.Psk, RemoteId: tea.String("office.example.com")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2 := describe().TunnelOptionsSpecification.TunnelOptions[1]; tea.StringValue(s2.CustomerGatewayId) != cgw2 ||
+		tea.StringValue(s2.TunnelIkeConfig.Psk) != tea.StringValue(sl.TunnelIkeConfig.Psk) || tea.StringValue(s2.TunnelIkeConfig.RemoteId) != "office.example.com" {
+		t.Fatalf("after ModifyTunnelAttribute: got %s", tea.Prettify(s2))
+	}
+	clock.Advance(60 * time.Second)
+	if _, err = v.DeleteCustomerGateway(&vpc.DeleteCustomerGatewayRequest{RegionId: region, CustomerGatewayId: tea.String(cgw)}); err != nil {
+		t.Fatalf("delete the unreferenced customer gateway: %v", err)
+	}
+	if w := s.Writes("vpn-2"); len(w) != 4 {
+		t.Fatalf("writes: got %+v", w)
+	}
+	// ModifyTunnelAttribute is a write too: refused while the gateway applies the last one.
+	mta := &vpc.ModifyTunnelAttributeRequest{RegionId: region, VpnConnectionId: id, TunnelId: sl.TunnelId,
+		TunnelOptionsSpecification: &vpc.ModifyTunnelAttributeRequestTunnelOptionsSpecification{CustomerGatewayId: tea.String(cgw2)}}
+	if _, err = v.ModifyTunnelAttribute(mta); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.ModifyTunnelAttribute(mta)
+	wantCode(t, "ModifyTunnelAttribute while updating", err, "VpnGateway.Configuring")
+	// A single-tunnel gateway refuses tunnel options.
+	s.AddVpnGateway("vpn-1", "47.0.0.9")
+	withTunnels := *create
+	withTunnels.VpnGatewayId = tea.String("vpn-1")
+	_, err = v.CreateVpnConnection(&withTunnels)
+	wantCode(t, "tunnel options on a single-tunnel gateway", err, "OperationUnsupported.TunnelOptions")
+	if u := s.Unexpected(); len(u) > 0 {
+		t.Fatalf("unexpected: %v", u)
+	}
+}

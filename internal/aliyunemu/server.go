@@ -5,9 +5,15 @@
 // It verifies the ACS3-HMAC-SHA256 signature of every request, refuses unknown actions and
 // parameters (recording them, which fails the test), keeps state, and models the rules of
 // the real APIs that ppter depends on: duplicate-value errors and the TTL minimum in Alidns;
-// immutable customer-gateway addresses, single-tunnel connections whose customer gateway
-// cannot be modified, a VPN gateway that stays "updating" after each mutation and refuses
-// mutations meanwhile, and customer gateways that cannot be deleted while referenced. Tests
+// immutable customer-gateway addresses (with BGP Asn/AuthKey), single-tunnel connections whose
+// customer gateway cannot be modified, dual-tunnel gateways (InternetIp and
+// DisasterRecoveryInternetIp) whose connections have a master and a slave tunnel, each with
+// its own customer gateway and settings (TunnelOptionsSpecification.N.* written,
+// TunnelOptionsSpecification.TunnelOptions[] read, ModifyTunnelAttribute; a tunnel spec
+// replaces the tunnel's options whole, so what it omits returns to defaults and a missing PSK
+// is invented), a VPN gateway that stays "updating" for UpdatingFor after each write and
+// refuses writes meanwhile (recorded per gateway, with overlaps: Writes, Overlaps), and
+// customer gateways that cannot be deleted while any connection or tunnel uses them. Tests
 // can inject throttling and 5xx answers, count calls per action, and run a hook after each
 // call (fault injection). Time comes from an injectable clock; nothing sleeps.
 package aliyunemu
@@ -84,6 +90,7 @@ type Server struct {
 	cgws     map[string]*CustomerGateway
 	gateways map[string]*Gateway
 	conns    map[string]*Connection
+	writes   map[string][]Write // per VPN gateway
 }
 
 type fault struct {
@@ -133,6 +140,7 @@ func New(t testing.TB, o Options) *Server {
 		cgws:     map[string]*CustomerGateway{},
 		gateways: map[string]*Gateway{},
 		conns:    map[string]*Connection{},
+		writes:   map[string][]Write{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL

@@ -22,16 +22,23 @@ type CustomerGateway struct {
 	IP          string
 	Name        string
 	Description string
+	Asn         int64  // BGP autonomous system number of the office, 0 when unset
+	AuthKey     string // BGP MD5 key, "" when unset
 	CreateTime  int64
 }
 
-// Gateway is an emulated VPN gateway.
+// Gateway is an emulated VPN gateway. One with a DisasterRecoveryIP is a dual-tunnel
+// gateway: it creates dual-tunnel connections only.
 type Gateway struct {
-	ID         string
-	Name       string
-	InternetIP string
-	busyUntil  time.Time
+	ID                 string
+	Name               string
+	InternetIP         string
+	DisasterRecoveryIP string
+	busyUntil          time.Time
+	lastWrite          string
 }
+
+func (g *Gateway) dualTunnel() bool { return g.DisasterRecoveryIP != "" }
 
 // IkeConfig is a connection's IKE phase-1 configuration.
 type IkeConfig struct {
@@ -64,24 +71,48 @@ type BgpConfig struct {
 // Tag is a resource tag.
 type Tag struct{ Key, Value string }
 
-// Connection is an emulated single-tunnel IPsec connection.
+// Connection is an emulated IPsec connection: single-tunnel (Tunnels empty; the top-level
+// customer gateway and IKE/IPsec settings apply) or dual-tunnel (two Tunnels, each with its
+// own customer gateway and settings; the top-level ones are unused).
 type Connection struct {
-	ID                 string
-	Name               string
-	GatewayID          string
-	CustomerGatewayID  string
-	LocalSubnet        string
-	RemoteSubnet       string
-	EffectImmediately  bool
-	EnableDpd          bool
-	EnableNatTraversal bool
-	AutoConfigRoute    bool
-	Ike                IkeConfig
-	Ipsec              IpsecConfig
-	Health             HealthCheck
-	Bgp                BgpConfig
-	Tags               []Tag
-	CreateTime         int64
+	ID                  string
+	Name                string
+	GatewayID           string
+	CustomerGatewayID   string
+	LocalSubnet         string
+	RemoteSubnet        string
+	EffectImmediately   bool
+	EnableDpd           bool
+	EnableNatTraversal  bool
+	AutoConfigRoute     bool
+	Ike                 IkeConfig
+	Ipsec               IpsecConfig
+	Health              HealthCheck
+	Bgp                 BgpConfig
+	EnableTunnelsBgp    bool
+	RemoteCaCertificate string
+	Tunnels             []Tunnel
+	Tags                []Tag
+	CreateTime          int64
+}
+
+func (c Connection) clone() Connection {
+	c.Tags = append([]Tag(nil), c.Tags...)
+	c.Tunnels = append([]Tunnel(nil), c.Tunnels...)
+	return c
+}
+
+// usesCGW reports whether the connection or one of its tunnels uses customer gateway id.
+func (c *Connection) usesCGW(id string) bool {
+	if c.CustomerGatewayID == id {
+		return true
+	}
+	for _, t := range c.Tunnels {
+		if t.CustomerGatewayID == id {
+			return true
+		}
+	}
+	return false
 }
 
 var vpcCommon = []string{"RegionId", "OwnerId", "OwnerAccount", "ResourceOwnerId", "ResourceOwnerAccount"}
@@ -107,13 +138,15 @@ func init() {
 	handlers["DescribeVpnConnection"] = handler{version: VersionVPC, fn: (*Server).describeVpnConnection,
 		params: vpcParams("VpnConnectionId")}
 	handlers["CreateVpnConnection"] = handler{version: VersionVPC, mutating: true, fn: (*Server).createVpnConnection,
-		params: vpcParams(append([]string{"VpnGatewayId", "CustomerGatewayId", "ClientToken", "DryRun", "RemoteCaCertificate", "Tags.N.Key", "Tags.N.Value"}, connSettable...)...)}
+		params: vpcParams(append(append([]string{"VpnGatewayId", "CustomerGatewayId", "ClientToken", "DryRun", "Tags.N.Key", "Tags.N.Value"}, connSettable...),
+			tunnelParams("TunnelOptionsSpecification.N.")...)...)}
 	handlers["DeleteVpnConnection"] = handler{version: VersionVPC, mutating: true, fn: (*Server).deleteVpnConnection,
 		params: vpcParams("VpnConnectionId", "ClientToken")}
 	handlers["ModifyVpnConnectionAttribute"] = handler{version: VersionVPC, mutating: true, fn: (*Server).modifyVpnConnectionAttribute,
-		params: vpcParams(append([]string{"VpnConnectionId", "ClientToken",
-			"TunnelOptionsSpecification.N.TunnelId", "TunnelOptionsSpecification.N.CustomerGatewayId", "TunnelOptionsSpecification.N.Role",
-			"TunnelOptionsSpecification.N.EnableDpd", "TunnelOptionsSpecification.N.EnableNatTraversal"}, connSettable...)...)}
+		params: vpcParams(append(append([]string{"VpnConnectionId", "ClientToken"}, connSettable...),
+			tunnelParams("TunnelOptionsSpecification.N.", "TunnelId")...)...)}
+	handlers["ModifyTunnelAttribute"] = handler{version: VersionVPC, mutating: true, fn: (*Server).modifyTunnelAttribute,
+		params: vpcParams(append([]string{"VpnConnectionId", "TunnelId", "ClientToken"}, tunnelParams("TunnelOptionsSpecification.")...)...)}
 }
 
 // AddVpnGateway creates an active VPN gateway.
@@ -143,6 +176,15 @@ func (s *Server) PutCustomerGateway(ip, name string) string {
 	return id
 }
 
+// PutBgpCustomerGateway adds a customer gateway with BGP settings directly and returns its ID.
+func (s *Server) PutBgpCustomerGateway(ip, name string, asn int64, authKey string) string {
+	id := s.PutCustomerGateway(ip, name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cgws[id].Asn, s.cgws[id].AuthKey = asn, authKey
+	return id
+}
+
 // PutConnection adds a connection directly (no call counted, gateway not made busy) and
 // returns its ID. Unset IKE/IPsec fields get the API's defaults.
 func (s *Server) PutConnection(c Connection) string {
@@ -150,7 +192,16 @@ func (s *Server) PutConnection(c Connection) string {
 	defer s.mu.Unlock()
 	c.ID = s.newID("vco-emu")
 	c.CreateTime = s.opts.Now().UnixMilli()
-	s.defaults(&c)
+	c = c.clone()
+	if len(c.Tunnels) == 0 {
+		s.defaults(&c)
+	}
+	for i := range c.Tunnels {
+		if c.Tunnels[i].ID == "" {
+			c.Tunnels[i].ID = s.newID("tun-emu")
+		}
+		s.tunnelDefaults(&c, &c.Tunnels[i])
+	}
 	s.conns[c.ID] = &c
 	return c.ID
 }
@@ -172,9 +223,7 @@ func (s *Server) Connections() []Connection {
 	defer s.mu.Unlock()
 	var out []Connection
 	for _, id := range sortedKeys(s.conns) {
-		c := *s.conns[id]
-		c.Tags = append([]Tag(nil), c.Tags...)
-		out = append(out, c)
+		out = append(out, s.conns[id].clone())
 	}
 	return out
 }
@@ -186,20 +235,27 @@ func (s *Server) status(g *Gateway) string {
 	return StatusActive
 }
 
-// gatewayForMutation returns the gateway, refusing while it is updating; on success the
-// gateway becomes busy for UpdatingFor.
-func (s *Server) gatewayForMutation(id string) (*Gateway, *APIError) {
+// gatewayForMutation returns the gateway for a write by action, refusing while it is
+// updating (the API forbids concurrent writes on one gateway; the refused write is recorded
+// as an overlap). A write that succeeds calls touch.
+func (s *Server) gatewayForMutation(id, action string) (*Gateway, *APIError) {
 	g, ok := s.gateways[id]
 	if !ok {
 		return nil, errorf(400, "InvalidVpnGatewayInstanceId.NotFound", "The specified VPN gateway instance id does not exist.")
 	}
 	if s.status(g) != StatusActive {
+		s.writes[id] = append(s.writes[id], Write{At: s.opts.Now(), Action: action, Overlap: g.lastWrite})
 		return nil, errorf(400, "VpnGateway.Configuring", "The specified service is configuring.")
 	}
+	g.lastWrite = action
 	return g, nil
 }
 
-func (s *Server) touch(g *Gateway) { g.busyUntil = s.opts.Now().Add(s.opts.UpdatingFor) }
+// touch makes the gateway busy for UpdatingFor after a write and records the write.
+func (s *Server) touch(g *Gateway) {
+	g.busyUntil = s.opts.Now().Add(s.opts.UpdatingFor)
+	s.writes[g.ID] = append(s.writes[g.ID], Write{At: s.opts.Now(), Action: g.lastWrite})
+}
 
 var reservedNets = []netip.Prefix{
 	netip.MustParsePrefix("100.64.0.0/10"),
@@ -232,8 +288,13 @@ func (s *Server) createCustomerGateway(p params) (any, *APIError) {
 			return nil, errorf(400, "InvalidIpAddress.AlreadyExist", "A customer gateway with IpAddress %s already exists.", ip)
 		}
 	}
+	asn, e := p.int("Asn", 0)
+	if e != nil {
+		return nil, e
+	}
 	id := s.newID("cgw-emu")
-	c := &CustomerGateway{ID: id, IP: ip.String(), Name: p.Get("Name"), Description: p.Get("Description"), CreateTime: s.opts.Now().UnixMilli()}
+	c := &CustomerGateway{ID: id, IP: ip.String(), Name: p.Get("Name"), Description: p.Get("Description"), Asn: asn, AuthKey: p.Get("AuthKey"),
+		CreateTime: s.opts.Now().UnixMilli()}
 	s.cgws[id] = c
 	s.remember("CreateCustomerGateway", p, id)
 	return map[string]any{"CustomerGatewayId": id, "IpAddress": c.IP, "Name": c.Name, "Description": c.Description, "CreateTime": c.CreateTime}, nil
@@ -253,7 +314,7 @@ func (s *Server) describeCustomerGateways(p params) (any, *APIError) {
 	items := []any{}
 	for _, c := range list[from:to] {
 		items = append(items, map[string]any{"CustomerGatewayId": c.ID, "IpAddress": c.IP, "Name": c.Name,
-			"Description": c.Description, "CreateTime": c.CreateTime, "Asn": 0, "Tags": map[string]any{"Tag": []any{}}})
+			"Description": c.Description, "CreateTime": c.CreateTime, "Asn": c.Asn, "AuthKey": c.AuthKey, "Tags": map[string]any{"Tag": []any{}}})
 	}
 	return map[string]any{"TotalCount": len(list), "PageNumber": num, "PageSize": size,
 		"CustomerGateways": map[string]any{"CustomerGateway": items}}, nil
@@ -276,7 +337,7 @@ func (s *Server) deleteCustomerGateway(p params) (any, *APIError) {
 		return nil, e
 	}
 	for _, c := range s.conns {
-		if c.CustomerGatewayID == id {
+		if c.usesCGW(id) {
 			return nil, errorf(400, "DependencyViolation.VpnConnection", "The specified customer gateway is used by IPsec connection %s.", c.ID)
 		}
 	}
@@ -311,8 +372,8 @@ func (s *Server) describeVpnGateway(p params) (any, *APIError) {
 	if !ok {
 		return nil, errorf(400, "InvalidVpnGatewayInstanceId.NotFound", "The specified VPN gateway instance id does not exist.")
 	}
-	return map[string]any{"VpnGatewayId": g.ID, "Name": g.Name, "InternetIp": g.InternetIP, "Status": s.status(g),
-		"BusinessStatus": "Normal", "IpsecVpn": "enable", "SslVpn": "disable", "Spec": "10M", "VpnType": "Normal"}, nil
+	return map[string]any{"VpnGatewayId": g.ID, "Name": g.Name, "InternetIp": g.InternetIP, "DisasterRecoveryInternetIp": g.DisasterRecoveryIP,
+		"Status": s.status(g), "BusinessStatus": "Normal", "IpsecVpn": "enable", "SslVpn": "disable", "Spec": "10M", "VpnType": "Normal"}, nil
 }
 
 func (s *Server) conn(id string) (*Connection, *APIError) {
@@ -333,11 +394,12 @@ func (s *Server) connJSON(c *Connection, tagKey string) map[string]any {
 		tags = append(tags, map[string]any{"Key": t.Key, "Value": t.Value})
 	}
 	status := "ike_sa_not_established"
-	return map[string]any{
+	m := map[string]any{
 		"VpnConnectionId": c.ID, "Name": c.Name, "VpnGatewayId": c.GatewayID, "CustomerGatewayId": c.CustomerGatewayID,
 		"LocalSubnet": c.LocalSubnet, "RemoteSubnet": c.RemoteSubnet, "EffectImmediately": c.EffectImmediately,
-		"EnableDpd": c.EnableDpd, "EnableNatTraversal": c.EnableNatTraversal, "EnableTunnelsBgp": false,
-		"CreateTime": c.CreateTime, "Status": status, "State": "normal", "NetworkType": "public", "Spec": "1000M",
+		"EnableDpd": c.EnableDpd, "EnableNatTraversal": c.EnableNatTraversal, "EnableTunnelsBgp": c.EnableTunnelsBgp,
+		"RemoteCaCertificate": c.RemoteCaCertificate,
+		"CreateTime":          c.CreateTime, "Status": status, "State": "normal", "NetworkType": "public", "Spec": "1000M",
 		"AttachType": "VPNGW", "InternetIp": s.gateways[c.GatewayID].InternetIP,
 		"IkeConfig": map[string]any{"IkeVersion": c.Ike.IkeVersion, "IkeMode": c.Ike.IkeMode, "IkeEncAlg": c.Ike.IkeEncAlg,
 			"IkeAuthAlg": c.Ike.IkeAuthAlg, "IkePfs": c.Ike.IkePfs, "IkeLifetime": c.Ike.IkeLifetime,
@@ -350,6 +412,14 @@ func (s *Server) connJSON(c *Connection, tagKey string) map[string]any {
 			"TunnelCidr": c.Bgp.TunnelCidr, "LocalBgpIp": c.Bgp.LocalBgpIp, "Status": "false"},
 		tagKey: map[string]any{"Tag": tags},
 	}
+	if len(c.Tunnels) > 0 {
+		// Dual-tunnel: each tunnel names its own customer gateway and settings.
+		delete(m, "IkeConfig")
+		delete(m, "IpsecConfig")
+		m["CustomerGatewayId"] = ""
+		m["TunnelOptionsSpecification"] = s.tunnelsJSON(c)
+	}
+	return m
 }
 
 func (s *Server) describeVpnConnections(p params) (any, *APIError) {
@@ -357,7 +427,7 @@ func (s *Server) describeVpnConnections(p params) (any, *APIError) {
 	for _, id := range sortedKeys(s.conns) {
 		c := s.conns[id]
 		if (p.Get("VpnGatewayId") == "" || c.GatewayID == p.Get("VpnGatewayId")) &&
-			(p.Get("CustomerGatewayId") == "" || c.CustomerGatewayID == p.Get("CustomerGatewayId")) &&
+			(p.Get("CustomerGatewayId") == "" || c.usesCGW(p.Get("CustomerGatewayId"))) &&
 			(p.Get("VpnConnectionId") == "" || c.ID == p.Get("VpnConnectionId")) {
 			list = append(list, c)
 		}
@@ -431,6 +501,19 @@ func applySettings(c *Connection, p params) *APIError {
 	if c.AutoConfigRoute, e = p.bool("AutoConfigRoute", c.AutoConfigRoute); e != nil {
 		return e
 	}
+	if c.EnableTunnelsBgp, e = p.bool("EnableTunnelsBgp", c.EnableTunnelsBgp); e != nil {
+		return e
+	}
+	if p.has("RemoteCaCertificate") {
+		c.RemoteCaCertificate = p.Get("RemoteCaCertificate")
+	}
+	if len(c.Tunnels) > 0 {
+		for _, k := range []string{"IkeConfig", "IpsecConfig", "CustomerGatewayId"} {
+			if p.has(k) {
+				return errorf(400, "InvalidParameter", "The parameter %s applies to single-tunnel connections only; use TunnelOptionsSpecification.", k)
+			}
+		}
+	}
 	if p.has("IkeConfig") {
 		k := &c.Ike
 		if e = strictJSON("IkeConfig", p.Get("IkeConfig"), map[string]any{"IkeVersion": &k.IkeVersion, "IkeMode": &k.IkeMode,
@@ -465,13 +548,25 @@ func applySettings(c *Connection, p params) *APIError {
 
 // defaults fills what the API fills when a connection is created without it.
 func (s *Server) defaults(c *Connection) {
-	k := &c.Ike
+	localID, remoteID := "", ""
+	if g := s.gateways[c.GatewayID]; g != nil {
+		localID = g.InternetIP
+	}
+	if cg := s.cgws[c.CustomerGatewayID]; cg != nil {
+		remoteID = cg.IP
+	}
+	fillDefaults(&c.Ike, &c.Ipsec, "ikev1", localID, remoteID)
+}
+
+// fillDefaults fills the IKE/IPsec settings the service fills when they are left out; a
+// missing PSK is invented.
+func fillDefaults(k *IkeConfig, ipsec *IpsecConfig, ikeVersion, localID, remoteID string) {
 	def := func(p *string, v string) {
 		if *p == "" {
 			*p = v
 		}
 	}
-	def(&k.IkeVersion, "ikev1")
+	def(&k.IkeVersion, ikeVersion)
 	def(&k.IkeMode, "main")
 	def(&k.IkeEncAlg, "aes")
 	def(&k.IkeAuthAlg, "sha1")
@@ -479,18 +574,14 @@ func (s *Server) defaults(c *Connection) {
 	if k.IkeLifetime == 0 {
 		k.IkeLifetime = 86400
 	}
-	if g := s.gateways[c.GatewayID]; g != nil {
-		def(&k.LocalId, g.InternetIP)
-	}
-	if cg := s.cgws[c.CustomerGatewayID]; cg != nil {
-		def(&k.RemoteId, cg.IP)
-	}
+	def(&k.LocalId, localID)
+	def(&k.RemoteId, remoteID)
 	def(&k.Psk, strings.ToLower(requestID()[:16]))
-	def(&c.Ipsec.IpsecEncAlg, "aes")
-	def(&c.Ipsec.IpsecAuthAlg, "sha1")
-	def(&c.Ipsec.IpsecPfs, "group2")
-	if c.Ipsec.IpsecLifetime == 0 {
-		c.Ipsec.IpsecLifetime = 86400
+	def(&ipsec.IpsecEncAlg, "aes")
+	def(&ipsec.IpsecAuthAlg, "sha1")
+	def(&ipsec.IpsecPfs, "group2")
+	if ipsec.IpsecLifetime == 0 {
+		ipsec.IpsecLifetime = 86400
 	}
 }
 
@@ -502,24 +593,37 @@ func (s *Server) createVpnConnection(p params) (any, *APIError) {
 	if e != nil {
 		return nil, e
 	}
-	cgwID, e := p.required("CustomerGatewayId")
-	if e != nil {
-		return nil, e
-	}
 	for _, k := range []string{"LocalSubnet", "RemoteSubnet"} {
 		if _, e := p.required(k); e != nil {
 			return nil, e
 		}
 	}
-	g, e := s.gatewayForMutation(gwID)
-	if e != nil {
-		return nil, e
+	g, ok := s.gateways[gwID]
+	if !ok {
+		return nil, errorf(400, "InvalidVpnGatewayInstanceId.NotFound", "The specified VPN gateway instance id does not exist.")
 	}
-	if _, e := s.cgw(cgwID); e != nil {
-		return nil, e
+	c := &Connection{GatewayID: gwID, EnableDpd: true, EnableNatTraversal: true, AutoConfigRoute: true}
+	if g.dualTunnel() {
+		if e := s.createTunnels(c, p); e != nil {
+			return nil, e
+		}
+	} else {
+		if len(tunnelSpecs(p)) > 0 {
+			return nil, errorf(400, "OperationUnsupported.TunnelOptions", "The VPN gateway %s supports single-tunnel connections only.", gwID)
+		}
+		cgwID, e := p.required("CustomerGatewayId")
+		if e != nil {
+			return nil, e
+		}
+		if _, e := s.cgw(cgwID); e != nil {
+			return nil, e
+		}
+		c.CustomerGatewayID = cgwID
 	}
-	c := &Connection{GatewayID: gwID, CustomerGatewayID: cgwID, EnableDpd: true, EnableNatTraversal: true, AutoConfigRoute: true}
 	if e := applySettings(c, p); e != nil {
+		return nil, e
+	}
+	if _, e := s.gatewayForMutation(gwID, "CreateVpnConnection"); e != nil {
 		return nil, e
 	}
 	for i := 1; p.has("Tags." + strconv.Itoa(i) + ".Key"); i++ {
@@ -535,7 +639,9 @@ func (s *Server) createVpnConnection(p params) (any, *APIError) {
 	}
 	c.ID = s.newID("vco-emu")
 	c.CreateTime = s.opts.Now().UnixMilli()
-	s.defaults(c)
+	if len(c.Tunnels) == 0 {
+		s.defaults(c)
+	}
 	s.conns[c.ID] = c
 	s.touch(g)
 	s.remember("CreateVpnConnection", p, c.ID)
@@ -551,7 +657,7 @@ func (s *Server) deleteVpnConnection(p params) (any, *APIError) {
 	if e != nil {
 		return nil, e
 	}
-	g, e := s.gatewayForMutation(c.GatewayID)
+	g, e := s.gatewayForMutation(c.GatewayID, "DeleteVpnConnection")
 	if e != nil {
 		return nil, e
 	}
@@ -569,18 +675,22 @@ func (s *Server) modifyVpnConnectionAttribute(p params) (any, *APIError) {
 	if e != nil {
 		return nil, e
 	}
-	for k := range p.Values {
-		if strings.HasPrefix(k, "TunnelOptionsSpecification.") {
-			return nil, errorf(400, "OperationUnsupported.TunnelOptions", "The connection %s is a single-tunnel connection: tunnel options (and its customer gateway) cannot be modified.", id)
-		}
+	specs := tunnelSpecs(p)
+	if len(c.Tunnels) == 0 && len(specs) > 0 {
+		return nil, errorf(400, "OperationUnsupported.TunnelOptions", "The connection %s is a single-tunnel connection: tunnel options (and its customer gateway) cannot be modified.", id)
 	}
-	g, e := s.gatewayForMutation(c.GatewayID)
+	g, e := s.gatewayForMutation(c.GatewayID, "ModifyVpnConnectionAttribute")
 	if e != nil {
 		return nil, e
 	}
-	nc := *c
+	nc := c.clone()
 	if e := applySettings(&nc, p); e != nil {
 		return nil, e
+	}
+	if len(specs) > 0 {
+		if nc.Tunnels, e = s.modifyTunnelSpecs(&nc, p); e != nil {
+			return nil, e
+		}
 	}
 	*c = nc
 	s.touch(g)

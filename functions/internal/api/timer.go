@@ -58,3 +58,32 @@ func (s *Server) Tick(ctx context.Context) (TickReport, error) {
 	}
 	return rep, nil
 }
+
+// ResumePayload is the payload of the one-minute timer trigger that resumes unfinished
+// re-points (s.yaml); any other timer payload runs Tick.
+const ResumePayload = "resume"
+
+// Resumer finishes, soon after a ping ran out of budget, the re-points it left unfinished.
+// With nothing unfinished it costs one state read and no cloud call.
+type Resumer interface {
+	Resume(ctx context.Context, fleet func(context.Context) ([]store.Record, error)) (map[string][]wire.Target, error)
+}
+
+// Resume is the work of the resume timer: the unfinished targets only.
+func (s *Server) Resume(ctx context.Context) (TickReport, error) {
+	rep := TickReport{Stale: []string{}, Targets: map[string][]wire.Target{}}
+	r, ok := s.reconciler.(Resumer)
+	if !ok {
+		return rep, nil
+	}
+	fleet := func(ctx context.Context) ([]store.Record, error) {
+		recs, _, err := s.store.Fleet(ctx)
+		rep.Sites = len(recs)
+		return recs, err
+	}
+	t, err := r.Resume(ctx, fleet)
+	if t != nil {
+		rep.Targets = t
+	}
+	return rep, err
+}

@@ -62,6 +62,9 @@ func New(ctx context.Context, env Env, readFile config.ReadFile, dir string, log
 		}
 		opt.Reconciler, opt.Targets = ct, ct
 	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config: "+w, "config", from)
+	}
 	log.Info("ppter ready", "config", from, "sites", len(cfg.Sites), "store", storeKind(cfg.Redis.URL),
 		"webhooks", len(cfg.Notify), "cloud_targets", hasTargets(cfg), "dry_run", cfg.Aliyun.DryRun)
 	return NewWith(cfg, st, log, time.Now, opt), nil
@@ -138,7 +141,11 @@ func (a *App) Handle(ctx context.Context, payload json.RawMessage) (any, error) 
 		)
 		return fcevent.Encode(resp), nil
 	case *fcevent.Timer:
-		rep, err := a.api.Tick(ctx)
+		run := a.api.Tick
+		if ev.Payload == api.ResumePayload {
+			run = a.api.Resume
+		}
+		rep, err := run(ctx)
 		a.api.Flush(ctx)
 		lvl, failed := slog.LevelInfo, 0
 		for _, ts := range rep.Targets {

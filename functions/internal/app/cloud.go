@@ -10,6 +10,7 @@ import (
 
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
+	"github.com/ppter/ppter/functions/internal/api"
 	"github.com/ppter/ppter/functions/internal/cloud"
 	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/notify"
@@ -46,6 +47,13 @@ type cloudTargets struct {
 	clock cloud.Clock
 }
 
+var (
+	_ api.Reconciler      = (*cloudTargets)(nil)
+	_ api.FleetReconciler = (*cloudTargets)(nil)
+	_ api.Resumer         = (*cloudTargets)(nil)
+	_ api.TargetLister    = (*cloudTargets)(nil)
+)
+
 // cloudTargetsOf maps a site's config onto cloud targets.
 func cloudTargetsOf(s config.Site) cloud.Targets {
 	var t cloud.Targets
@@ -54,7 +62,7 @@ func cloudTargetsOf(s config.Site) cloud.Targets {
 			Enterprise: r.Edition == "enterprise" || r.Edition == "ultimate"})
 	}
 	for _, v := range s.VPN {
-		t.VPN = append(t.VPN, cloud.VPNConn{Gateway: v.Gateway, Connection: v.Connection, Strategy: cloud.Strategy(v.Strategy), MinInterval: v.MinInterval.D()})
+		t.VPN = append(t.VPN, cloud.VPNConn{Gateway: v.Gateway, Connection: v.Connection, MinInterval: v.MinInterval.D()})
 	}
 	return t
 }
@@ -95,6 +103,44 @@ func (c *cloudTargets) ReconcileAll(ctx context.Context, recs []store.Record) ma
 		}
 	}
 	return out
+}
+
+// Resume implements api.Resumer: the one-minute timer. With nothing unfinished it is one
+// state read; otherwise the sites with unfinished targets are reconciled as a ping would
+// (targets already applied cost no cloud call).
+func (c *cloudTargets) Resume(ctx context.Context, fleet func(context.Context) ([]store.Record, error)) (map[string][]wire.Target, error) {
+	keys, err := c.state.Unfinished(ctx)
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	left := map[cloud.TargetKey]bool{}
+	for _, k := range keys {
+		left[k] = true
+	}
+	recs, err := fleet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]wire.Target{}
+	for _, r := range recs {
+		s, ok := c.cfg.Sites[string(r.Site)]
+		if !ok {
+			continue
+		}
+		ks, _ := c.keys(cloudTargetsOf(s))
+		hit := false
+		for _, k := range ks {
+			hit = hit || left[k]
+			delete(left, k)
+		}
+		if hit {
+			out[string(r.Site)] = cloud.WireTargets(c.run(ctx, r.Site, cloud.Addrs{IPv4: r.IPv4, IPv6: r.IPv6}, cloud.ModePing))
+		}
+	}
+	for k := range left { // targets no longer configured
+		_ = c.state.SetUnfinished(ctx, k, false)
+	}
+	return out, nil
 }
 
 func (c *cloudTargets) credentials(ctx context.Context) cloud.Credentials {

@@ -52,7 +52,19 @@ func PrintZone(w io.Writer, recs []RecordInfo) error {
 
 // ConnInfo is one IPsec connection of a gateway, as the admin listing shows it.
 type ConnInfo struct {
-	Name, ID, CustomerGatewayID, CustomerGatewayIP, LocalSubnet, RemoteSubnet, Status string
+	Name, ID, LocalSubnet, RemoteSubnet, Status string
+	Kind                                        ConnKind
+	// CustomerGatewayID/IP: single-tunnel only (a dual-tunnel connection's are per tunnel).
+	CustomerGatewayID, CustomerGatewayIP string
+	// Tunnels are what the office router configures: one for a single-tunnel connection,
+	// master and slave for a dual-tunnel one.
+	Tunnels []TunnelInfo
+}
+
+// TunnelInfo is one tunnel: its role, the gateway address it ends at, the customer gateway
+// (office address) it starts from, and its state.
+type TunnelInfo struct {
+	Role, ID, GatewayIP, CustomerGatewayID, CustomerGatewayIP, State string
 }
 
 // CGWInfo is one customer gateway of the region.
@@ -64,6 +76,8 @@ type CGWInfo struct {
 type Inventory struct {
 	Gateway          string
 	GatewayStatus    string
+	InternetIP       string // master tunnels end here
+	DisasterRecovery string // slave tunnels end here ("" on a single-tunnel gateway)
 	Connections      []ConnInfo
 	CustomerGateways []CGWInfo
 }
@@ -76,6 +90,7 @@ func ListGateway(api VPCAPI, region, gateway string) (Inventory, error) {
 		return inv, fmt.Errorf("list gateway %s: %w", gateway, err)
 	}
 	inv.GatewayStatus = tea.StringValue(gw.Body.Status)
+	inv.InternetIP, inv.DisasterRecovery = tea.StringValue(gw.Body.InternetIp), tea.StringValue(gw.Body.DisasterRecoveryInternetIp)
 	cgws, err := listCustomerGateways(api.DescribeCustomerGateways, region)
 	if err != nil {
 		return inv, fmt.Errorf("list customer gateways: %w", err)
@@ -97,10 +112,23 @@ func ListGateway(api VPCAPI, region, gateway string) (Inventory, error) {
 			list = resp.Body.VpnConnections.VpnConnection
 		}
 		for _, c := range list {
-			cg := tea.StringValue(c.CustomerGatewayId)
-			inv.Connections = append(inv.Connections, ConnInfo{Name: tea.StringValue(c.Name), ID: tea.StringValue(c.VpnConnectionId),
-				CustomerGatewayID: cg, CustomerGatewayIP: ips[cg], LocalSubnet: tea.StringValue(c.LocalSubnet),
-				RemoteSubnet: tea.StringValue(c.RemoteSubnet), Status: tea.StringValue(c.Status)})
+			ci := ConnInfo{Name: tea.StringValue(c.Name), ID: tea.StringValue(c.VpnConnectionId), Kind: KindSingle,
+				LocalSubnet: tea.StringValue(c.LocalSubnet), RemoteSubnet: tea.StringValue(c.RemoteSubnet), Status: tea.StringValue(c.Status)}
+			if c.TunnelOptionsSpecification != nil && len(c.TunnelOptionsSpecification.TunnelOptions) > 0 {
+				ci.Kind = KindDual
+				for _, t := range c.TunnelOptionsSpecification.TunnelOptions {
+					cg := tea.StringValue(t.CustomerGatewayId)
+					ci.Tunnels = append(ci.Tunnels, TunnelInfo{Role: tea.StringValue(t.Role), ID: tea.StringValue(t.TunnelId),
+						GatewayIP: tea.StringValue(t.InternetIp), CustomerGatewayID: cg, CustomerGatewayIP: ips[cg],
+						State: tea.StringValue(t.State) + "/" + tea.StringValue(t.Status)})
+				}
+			} else {
+				ci.CustomerGatewayID = tea.StringValue(c.CustomerGatewayId)
+				ci.CustomerGatewayIP = ips[ci.CustomerGatewayID]
+				ci.Tunnels = []TunnelInfo{{Role: "-", GatewayIP: inv.InternetIP, CustomerGatewayID: ci.CustomerGatewayID,
+					CustomerGatewayIP: ci.CustomerGatewayIP, State: ci.Status}}
+			}
+			inv.Connections = append(inv.Connections, ci)
 		}
 		if len(list) < 50 || int(page)*50 >= int(tea.Int32Value(resp.Body.TotalCount)) {
 			return inv, nil
@@ -108,24 +136,43 @@ func ListGateway(api VPCAPI, region, gateway string) (Inventory, error) {
 	}
 }
 
-// PrintGateway writes the inventory as two aligned tables. Secrets (PSKs) are never shown.
+// PrintGateway writes the inventory as aligned tables: connections, their tunnels (what the
+// office router configures), customer gateways. Secrets (PSKs) are never shown.
 func PrintGateway(w io.Writer, inv Inventory) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "VPN gateway %s (%s)\n\n", inv.Gateway, inv.GatewayStatus)
-	fmt.Fprintln(tw, "CONNECTION\tID\tCUSTOMER GATEWAY\tREMOTE IP\tLOCAL SUBNET\tREMOTE SUBNET\tSTATUS")
+	fmt.Fprintf(tw, "VPN gateway %s (%s), public IP %s", inv.Gateway, inv.GatewayStatus, inv.InternetIP)
+	if inv.DisasterRecovery != "" {
+		fmt.Fprintf(tw, ", disaster-recovery IP %s (dual-tunnel)", inv.DisasterRecovery)
+	}
+	fmt.Fprint(tw, "\n\n")
+	fmt.Fprintln(tw, "CONNECTION\tID\tKIND\tLOCAL SUBNET\tREMOTE SUBNET\tSTATUS")
 	for _, c := range inv.Connections {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.ID, c.CustomerGatewayID, c.CustomerGatewayIP, c.LocalSubnet, c.RemoteSubnet, c.Status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.ID, c.Kind, c.LocalSubnet, c.RemoteSubnet, c.Status)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "CONNECTION\tTUNNEL\tROLE\tGATEWAY IP\tCUSTOMER GATEWAY\tOFFICE IP\tSTATE")
+	used := map[string]int{}
+	for _, c := range inv.Connections {
+		seen := map[string]bool{}
+		for _, t := range c.Tunnels {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, orDash(t.ID), t.Role, t.GatewayIP, t.CustomerGatewayID, t.CustomerGatewayIP, t.State)
+			if !seen[t.CustomerGatewayID] {
+				seen[t.CustomerGatewayID] = true
+				used[t.CustomerGatewayID]++
+			}
+		}
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "CUSTOMER GATEWAY\tIP\tNAME\tUSED BY")
 	for _, g := range inv.CustomerGateways {
-		n := 0
-		for _, c := range inv.Connections {
-			if c.CustomerGatewayID == g.ID {
-				n++
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.ID, g.IP, g.Name, strconv.Itoa(n)+" connection(s) here")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.ID, g.IP, g.Name, strconv.Itoa(used[g.ID])+" connection(s) here")
 	}
 	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

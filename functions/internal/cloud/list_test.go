@@ -33,7 +33,7 @@ func TestListings(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"CONNECTION", connNm, oldIP, "192.168.1.0/24", "CUSTOMER GATEWAY", "1 connection(s) here"} {
+	for _, want := range []string{"CONNECTION", connNm, "single-tunnel", "47.0.0.1", oldIP, "192.168.1.0/24", "CUSTOMER GATEWAY", "1 connection(s) here"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("PrintGateway lacks %q:\n%s", want, out)
 		}
@@ -44,6 +44,35 @@ func TestListings(t *testing.T) {
 	if e.emu.MutatingCalls() != 0 {
 		t.Fatal("listing mutated")
 	}
+}
+
+// TestListDualTunnel: per dual-tunnel connection the listing shows its kind and both tunnels
+// (role, the gateway address each ends at, the office's customer gateway and address, state).
+func TestListDualTunnel(t *testing.T) {
+	e := newDualEnv(t, nil)
+	inv, err := ListGateway(e.r.VPC, e.emu.Region(), gwID)
+	if err != nil || len(inv.Connections) != 1 || inv.DisasterRecovery != "47.0.0.2" {
+		t.Fatalf("ListGateway: got %+v, %v", inv, err)
+	}
+	c := inv.Connections[0]
+	if c.Kind != KindDual || len(c.Tunnels) != 2 || c.Tunnels[0].Role != "master" || c.Tunnels[0].GatewayIP != "47.0.0.1" ||
+		c.Tunnels[1].Role != "slave" || c.Tunnels[1].GatewayIP != "47.0.0.2" || c.Tunnels[1].CustomerGatewayIP != oldIP || c.Tunnels[1].State != "active/ike_sa_not_established" {
+		t.Fatalf("connection: got %+v", c)
+	}
+	var b strings.Builder
+	if err := PrintGateway(&b, inv); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"dual-tunnel", "disaster-recovery IP 47.0.0.2", "master", "slave", c.Tunnels[1].ID, "1 connection(s) here"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("PrintGateway lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "master!psk") || strings.Contains(out, cgwAuthKey) {
+		t.Fatal("listing shows a secret")
+	}
+	t.Logf("\n%s", out)
 }
 
 func TestClientConfig(t *testing.T) {

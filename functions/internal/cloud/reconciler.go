@@ -193,6 +193,11 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 		return done.with(res)
 	}
 
+	// Marked before any cloud call, so a killed instance leaves it for the resume timer.
+	if err := r.State.SetUnfinished(ctx, k, true); err != nil {
+		res.State, res.Err = wire.StateError, err
+		return res
+	}
 	st.DesiredIP = ip
 	st.Attempts++
 	var state string
@@ -221,9 +226,19 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 	if perr := r.State.PutTarget(wctx, k, st); perr != nil && err == nil {
 		err = perr
 	}
+	if uerr := r.State.SetUnfinished(wctx, k, unfinished(state, err)); uerr != nil && err == nil {
+		err = uerr
+	}
 	r.log().Info("cloud: reconciled", "target", k.String(), "state", state, "ip", ip.String(), "error", errString(err))
 	res.State, res.Err = state, err
 	return res
+}
+
+// unfinished reports whether a target left in state with err should be reconciled again at
+// the next resume tick (every minute) rather than the next full timer run: pending work
+// (deferred, locked, busy gateway) and re-points stopped by the deadline.
+func unfinished(state string, err error) bool {
+	return state == wire.StatePending || errors.Is(err, ErrDeadline) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 func errString(err error) string {

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -43,6 +45,12 @@ type State interface {
 	Lock(ctx context.Context, k TargetKey, ttl time.Duration) (token string, ok bool, err error)
 	// Unlock releases the lock if token still owns it; otherwise it does nothing.
 	Unlock(ctx context.Context, k TargetKey, token string) error
+	// SetUnfinished marks (or clears) target k as needing another reconcile soon: a re-point
+	// under way, or stopped by the budget or a busy gateway.
+	SetUnfinished(ctx context.Context, k TargetKey, unfinished bool) error
+	// Unfinished lists the marked targets in one read: the resume timer's whole cost when
+	// nothing is under way.
+	Unfinished(ctx context.Context) ([]TargetKey, error)
 }
 
 func newToken() string {
@@ -58,6 +66,7 @@ type Memory struct {
 	targets map[TargetKey]TargetState
 	ops     map[TargetKey]VPNOp
 	locks   map[TargetKey]memLock
+	unfin   map[TargetKey]bool
 }
 
 type memLock struct {
@@ -72,7 +81,7 @@ func NewMemory(now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{now: now, targets: map[TargetKey]TargetState{}, ops: map[TargetKey]VPNOp{}, locks: map[TargetKey]memLock{}}
+	return &Memory{now: now, targets: map[TargetKey]TargetState{}, ops: map[TargetKey]VPNOp{}, locks: map[TargetKey]memLock{}, unfin: map[TargetKey]bool{}}
 }
 
 // GetTarget implements State.
@@ -157,4 +166,34 @@ func (m *Memory) Unlock(ctx context.Context, k TargetKey, token string) error {
 		delete(m.locks, k)
 	}
 	return nil
+}
+
+// SetUnfinished implements State.
+func (m *Memory) SetUnfinished(ctx context.Context, k TargetKey, unfinished bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if unfinished {
+		m.unfin[k] = true
+	} else {
+		delete(m.unfin, k)
+	}
+	return nil
+}
+
+// Unfinished implements State.
+func (m *Memory) Unfinished(ctx context.Context) ([]TargetKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]TargetKey, 0, len(m.unfin))
+	for k := range m.unfin {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b TargetKey) int { return strings.Compare(a.String(), b.String()) })
+	return out, nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,7 +17,8 @@ import (
 //
 //	<prefix>:target:<kind>:<name>  JSON TargetState
 //	<prefix>:vpnop:<name>          JSON VPNOp (the settings snapshot and progress of a re-point)
-//	<prefix>:lock:<kind>:<name>    lock token (SET NX PX)
+//	<prefix>:lock:<kind>:<name>    lock token (SET NX PX); kind "vpngw" locks a VPN gateway
+//	<prefix>:unfinished            set of "<kind>:<name>" needing another reconcile soon
 type Redis struct {
 	c      redis.UniversalClient
 	prefix string
@@ -110,4 +113,35 @@ func (r *Redis) Unlock(ctx context.Context, k TargetKey, token string) error {
 		return fmt.Errorf("state: unlock: %w", err)
 	}
 	return nil
+}
+
+func (r *Redis) unfinishedKey() string { return r.prefix + ":unfinished" }
+
+// SetUnfinished implements State.
+func (r *Redis) SetUnfinished(ctx context.Context, k TargetKey, unfinished bool) error {
+	var err error
+	if unfinished {
+		err = r.c.SAdd(ctx, r.unfinishedKey(), k.String()).Err()
+	} else {
+		err = r.c.SRem(ctx, r.unfinishedKey(), k.String()).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("state: unfinished: %w", err)
+	}
+	return nil
+}
+
+// Unfinished implements State.
+func (r *Redis) Unfinished(ctx context.Context) ([]TargetKey, error) {
+	ms, err := r.c.SMembers(ctx, r.unfinishedKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("state: unfinished: %w", err)
+	}
+	slices.Sort(ms)
+	out := make([]TargetKey, 0, len(ms))
+	for _, m := range ms {
+		kind, name, _ := strings.Cut(m, ":")
+		out = append(out, TargetKey{Kind: kind, Name: name})
+	}
+	return out, nil
 }

@@ -43,16 +43,35 @@ func TestStateContract(t *testing.T) {
 			if !ok || err != nil || !reflect.DeepEqual(got, want) {
 				t.Fatalf("target round trip: got %+v, %v, %v; want %+v", got, ok, err, want)
 			}
-			op := VPNOp{ID: "op1", Gateway: "vpn-1", Connection: "to-hz", Strategy: StrategyRecreate, OldIP: want.AppliedIP, NewIP: want.DesiredIP,
-				OldCGW: "cgw-1", OldConnID: "vco-1", Step: StepSnapshotted, StartedAt: want.UpdatedAt,
-				Snapshot: ConnSnapshot{Name: "to-hz", Ike: IkeSettings{Psk: "k", IkeLifetime: 86400}, Health: &HealthSettings{Enable: true, Dip: "192.168.1.1"},
-					Tags: []Tag{{Key: "a", Value: "b"}}}}
+			op := VPNOp{ID: "op1", Gateway: "vpn-1", Connection: "to-hz", OldIP: want.AppliedIP, NewIP: want.DesiredIP,
+				OldCGW: "cgw-1", OldCGWs: []string{"cgw-1"}, OldConnID: "vco-1", Step: StepSnapshotted, Modified: true, StartedAt: want.UpdatedAt,
+				Snapshot: ConnSnapshot{Kind: KindDual, Name: "to-hz", EnableTunnelsBgp: true, Health: &HealthSettings{Enable: true, Dip: "192.168.1.1"},
+					Tags: []Tag{{Key: "a", Value: "b"}},
+					Tunnels: []TunnelSettings{{ID: "tun-1", Role: "master", CustomerGatewayID: "cgw-1", EnableDpd: true,
+						Ike: IkeSettings{Psk: "k", IkeLifetime: 86400, RemoteId: "198.51.100.2"}, Ipsec: IpsecSettings{IpsecLifetime: 3600},
+						Bgp: TunnelBgp{LocalAsn: 45104, TunnelCidr: "169.254.10.0/30", LocalBgpIp: "169.254.10.1"}}},
+					CGWs: map[string]CGWSettings{"cgw-1": {IP: "198.51.100.2", Asn: 65010, AuthKey: "bgp"}}}}
 			if err := s.PutVPNOp(ctx, k, op); err != nil {
 				t.Fatal(err)
 			}
 			gotOp, ok, err := s.GetVPNOp(ctx, k)
 			if !ok || err != nil || !reflect.DeepEqual(gotOp, op) {
 				t.Fatalf("op round trip: got %+v, %v, %v", gotOp, ok, err)
+			}
+			if got, err := s.Unfinished(ctx); err != nil || len(got) != 0 {
+				t.Fatalf("Unfinished of an empty store: got %v, %v", got, err)
+			}
+			k2 := TargetKey{Kind: "dns", Name: "hz.example.com/A"}
+			for _, kk := range []TargetKey{k, k2, k} {
+				if err := s.SetUnfinished(ctx, kk, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.SetUnfinished(ctx, k2, false); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Unfinished(ctx); err != nil || !reflect.DeepEqual(got, []TargetKey{k}) {
+				t.Fatalf("Unfinished: got %v, %v; want [%v]", got, err, k)
 			}
 			if err := s.DeleteVPNOp(ctx, k); err != nil {
 				t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,38 +18,22 @@ import (
 	"github.com/ppter/ppter/shared/wire"
 )
 
-// Strategy is how a VPN connection is re-pointed at a new customer gateway.
-type Strategy string
+// ConnKind is the kind of an IPsec connection, as DescribeVpnConnection shows it.
+type ConnKind string
 
-// Strategies. Recreate is the one that works for every connection (DESIGN section 5);
-// Modify tries an in-place change of a dual-tunnel connection's tunnels first and falls
-// back to Recreate when the API refuses it (and always for single-tunnel connections).
+// Connection kinds. A dual-tunnel connection (the only kind a gateway bought today creates)
+// has two tunnels, master and slave, each with its own customer gateway and settings; it is
+// re-pointed in place. A single-tunnel connection (gateways never upgraded) cannot change its
+// customer gateway and is deleted and recreated.
 const (
-	StrategyRecreate Strategy = "recreate"
-	StrategyModify   Strategy = "modify"
+	KindSingle ConnKind = "single-tunnel"
+	KindDual   ConnKind = "dual-tunnel"
 )
-
-// String implements pflag.Value.
-func (s *Strategy) String() string { return string(*s) }
-
-// Set implements pflag.Value.
-func (s *Strategy) Set(v string) error {
-	switch Strategy(v) {
-	case StrategyRecreate, StrategyModify:
-		*s = Strategy(v)
-		return nil
-	}
-	return fmt.Errorf("%w: strategy %q (valid: recreate, modify)", ErrBadTarget, v)
-}
-
-// Type implements pflag.Value.
-func (s *Strategy) Type() string { return "strategy" }
 
 // VPNConn is a VPN Gateway IPsec connection that follows a site's IPv4 address.
 type VPNConn struct {
 	Gateway     string        // VPN gateway ID, "vpn-bp1…"
 	Connection  string        // the connection's name (IDs change on recreate)
-	Strategy    Strategy      // default StrategyRecreate
 	MinInterval time.Duration // at most one re-point per interval (default DefaultMinInterval)
 }
 
@@ -57,9 +43,6 @@ func (v VPNConn) Validate() error { return v.validate() }
 func (v VPNConn) validate() error {
 	if v.Gateway == "" || v.Connection == "" {
 		return fmt.Errorf("%w: vpn needs gateway and connection", ErrBadTarget)
-	}
-	if v.Strategy != "" && v.Strategy != StrategyRecreate && v.Strategy != StrategyModify {
-		return fmt.Errorf("%w: vpn %s: strategy %q (valid: recreate, modify)", ErrBadTarget, v.Connection, v.Strategy)
 	}
 	if v.MinInterval < 0 {
 		return fmt.Errorf("%w: vpn %s: negative min_interval", ErrBadTarget, v.Connection)
@@ -128,53 +111,117 @@ type Tag struct {
 	Value string `json:"value"`
 }
 
-// ConnSnapshot is every setting of a connection needed to recreate it identically.
+// TunnelSettings is every setting of one tunnel of a dual-tunnel connection. It is
+// comparable: verification after a modify compares it whole.
+type TunnelSettings struct {
+	ID                  string        `json:"id"`
+	Role                string        `json:"role"` // master or slave
+	CustomerGatewayID   string        `json:"customer_gateway_id"`
+	EnableDpd           bool          `json:"enable_dpd"`
+	EnableNatTraversal  bool          `json:"enable_nat_traversal"`
+	RemoteCaCertificate string        `json:"remote_ca_certificate,omitempty"`
+	Ike                 IkeSettings   `json:"ike"`
+	Ipsec               IpsecSettings `json:"ipsec"`
+	Bgp                 TunnelBgp     `json:"bgp"`
+}
+
+// TunnelBgp is a tunnel's BGP configuration.
+type TunnelBgp struct {
+	LocalAsn   int64  `json:"local_asn,omitempty"`
+	TunnelCidr string `json:"tunnel_cidr,omitempty"`
+	LocalBgpIp string `json:"local_bgp_ip,omitempty"` //nolint:revive // the API's spelling
+}
+
+// CGWSettings is what a replacement customer gateway copies from the one it replaces.
+type CGWSettings struct {
+	IP      string `json:"ip"`
+	Asn     int64  `json:"asn,omitempty"`
+	AuthKey string `json:"auth_key,omitempty"`
+}
+
+// ConnSnapshot is every setting of a connection needed to recreate it identically (and, for
+// a dual-tunnel connection, to send back every tunnel setting in an in-place modify).
 type ConnSnapshot struct {
-	ID                 string          `json:"id"`
-	Name               string          `json:"name"`
-	GatewayID          string          `json:"gateway_id"`
-	CustomerGatewayID  string          `json:"customer_gateway_id"`
-	LocalSubnet        string          `json:"local_subnet"`
-	RemoteSubnet       string          `json:"remote_subnet"`
-	EffectImmediately  bool            `json:"effect_immediately"`
-	EnableDpd          bool            `json:"enable_dpd"`
-	EnableNatTraversal bool            `json:"enable_nat_traversal"`
-	Ike                IkeSettings     `json:"ike"`
-	Ipsec              IpsecSettings   `json:"ipsec"`
-	Health             *HealthSettings `json:"health,omitempty"`
-	Bgp                *BgpSettings    `json:"bgp,omitempty"`
-	Tags               []Tag           `json:"tags,omitempty"`
-	TunnelIDs          []string        `json:"tunnel_ids,omitempty"` // dual-tunnel connections only
+	Kind                ConnKind               `json:"kind,omitempty"` // "" in ops saved before dual-tunnel support: single
+	ID                  string                 `json:"id"`
+	Name                string                 `json:"name"`
+	GatewayID           string                 `json:"gateway_id"`
+	CustomerGatewayID   string                 `json:"customer_gateway_id"` // single-tunnel only
+	LocalSubnet         string                 `json:"local_subnet"`
+	RemoteSubnet        string                 `json:"remote_subnet"`
+	EffectImmediately   bool                   `json:"effect_immediately"`
+	EnableDpd           bool                   `json:"enable_dpd"`
+	EnableNatTraversal  bool                   `json:"enable_nat_traversal"`
+	EnableTunnelsBgp    bool                   `json:"enable_tunnels_bgp,omitempty"`
+	RemoteCaCertificate string                 `json:"remote_ca_certificate,omitempty"`
+	Ike                 IkeSettings            `json:"ike"`
+	Ipsec               IpsecSettings          `json:"ipsec"`
+	Health              *HealthSettings        `json:"health,omitempty"`
+	Bgp                 *BgpSettings           `json:"bgp,omitempty"`
+	Tags                []Tag                  `json:"tags,omitempty"`
+	Tunnels             []TunnelSettings       `json:"tunnels,omitempty"` // dual-tunnel only, master first
+	CGWs                map[string]CGWSettings `json:"cgws,omitempty"`    // the customer gateways in use, by ID
+	// unreproducible names a setting the snapshot holds but cannot send back ("" for none).
+	unreproducible string
+}
+
+func (s ConnSnapshot) kind() ConnKind {
+	if s.Kind == "" {
+		return KindSingle
+	}
+	return s.Kind
 }
 
 // Steps of a re-point, persisted in VPNOp.Step.
 const (
 	StepSnapshotted = 1 // settings saved; nothing destroyed yet
-	StepDeleted     = 2 // old connection deleted
-	StepCreated     = 3 // connection recreated (or modified) on the new customer gateway
+	StepDeleted     = 2 // old connection deleted (recreate)
+	StepCreated     = 3 // connection recreated, or modified in place and verified, on the new customer gateway
 )
 
 // VPNOp is the persisted progress of one re-point: enough to finish it from any point.
 type VPNOp struct {
-	ID          string       `json:"id"`
-	Gateway     string       `json:"gateway"`
-	Connection  string       `json:"connection"`
-	Strategy    Strategy     `json:"strategy"`
-	OldIP       netip.Addr   `json:"old_ip"`
-	NewIP       netip.Addr   `json:"new_ip"`
-	OldCGW      string       `json:"old_cgw"`
-	NewCGW      string       `json:"new_cgw,omitempty"`
-	OldConnID   string       `json:"old_conn_id"`
-	NewConnID   string       `json:"new_conn_id,omitempty"`
-	Step        int          `json:"step"`
-	ModifyTried bool         `json:"modify_tried,omitempty"`
-	Snapshot    ConnSnapshot `json:"snapshot"`
-	StartedAt   time.Time    `json:"started_at"`
+	ID         string     `json:"id"`
+	Gateway    string     `json:"gateway"`
+	Connection string     `json:"connection"`
+	OldIP      netip.Addr `json:"old_ip"`
+	NewIP      netip.Addr `json:"new_ip"`
+	OldCGW     string     `json:"old_cgw"`            // single-tunnel: the one customer gateway
+	OldCGWs    []string   `json:"old_cgws,omitempty"` // every customer gateway the connection used
+	NewCGW     string     `json:"new_cgw,omitempty"`
+	OldConnID  string     `json:"old_conn_id"`
+	NewConnID  string     `json:"new_conn_id,omitempty"`
+	Step       int        `json:"step"`
+	// Modified: the in-place modify of a dual-tunnel connection was accepted (or found done).
+	Modified bool `json:"modified,omitempty"`
+	// Recreate: a dual-tunnel connection whose modify was answered "not supported here" is
+	// recreated instead.
+	Recreate  bool         `json:"recreate,omitempty"`
+	Snapshot  ConnSnapshot `json:"snapshot"`
+	StartedAt time.Time    `json:"started_at"`
+}
+
+func (op VPNOp) oldCGWs() []string {
+	if len(op.OldCGWs) > 0 {
+		return op.OldCGWs
+	}
+	if op.OldCGW != "" {
+		return []string{op.OldCGW}
+	}
+	return nil
 }
 
 func (op VPNOp) clone() VPNOp {
+	op.OldCGWs = append([]string(nil), op.OldCGWs...)
 	op.Snapshot.Tags = append([]Tag(nil), op.Snapshot.Tags...)
-	op.Snapshot.TunnelIDs = append([]string(nil), op.Snapshot.TunnelIDs...)
+	op.Snapshot.Tunnels = append([]TunnelSettings(nil), op.Snapshot.Tunnels...)
+	if op.Snapshot.CGWs != nil {
+		m := make(map[string]CGWSettings, len(op.Snapshot.CGWs))
+		for k, v := range op.Snapshot.CGWs {
+			m[k] = v
+		}
+		op.Snapshot.CGWs = m
+	}
 	if op.Snapshot.Health != nil {
 		h := *op.Snapshot.Health
 		op.Snapshot.Health = &h
@@ -187,14 +234,46 @@ func (op VPNOp) clone() VPNOp {
 }
 
 type connRef struct {
-	ID  string
-	CGW string
+	ID      string
+	CGW     string      // single-tunnel
+	Tunnels []tunnelRef // dual-tunnel
 }
 
-var errUpdating = errors.New("vpn gateway is updating")
+type tunnelRef struct{ ID, Role, CGW string }
 
-// applyVPN re-points the connection at ip when its customer gateway has another address,
-// finishing first any re-point a previous reconcile left half done.
+// cgws returns the customer gateways the connection uses, without repeats.
+func (c connRef) cgws() []string {
+	if len(c.Tunnels) == 0 {
+		return []string{c.CGW}
+	}
+	var out []string
+	for _, t := range c.Tunnels {
+		if !slices.Contains(out, t.CGW) {
+			out = append(out, t.CGW)
+		}
+	}
+	return out
+}
+
+// on reports whether the connection (every tunnel of it) uses customer gateway id only.
+func (c connRef) on(id string) bool {
+	g := c.cgws()
+	return len(g) == 1 && g[0] == id
+}
+
+var (
+	errUpdating = errors.New("vpn gateway is updating")
+	// ErrIncomplete: the connection holds a setting the snapshot cannot reproduce, so it is
+	// never deleted; the re-point is refused.
+	ErrIncomplete = errors.New("cloud: connection has a setting ppter cannot reproduce; not re-pointed")
+	// ErrVerify: after the in-place modify a tunnel does not read back as sent.
+	ErrVerify = errors.New("cloud: tunnel settings differ after the modify")
+	// ErrGatewayBusy: another re-point holds the gateway's lock for longer than the budget.
+	ErrGatewayBusy = errors.New("cloud: another re-point on this VPN gateway is in progress")
+)
+
+// applyVPN re-points the connection at ip when a customer gateway it uses has another
+// address, finishing first any re-point a previous reconcile left half done.
 func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st *TargetState) (string, error) {
 	k := t.key()
 	wrap := func(err error) error { return fmt.Errorf("vpn %s: %w", t.Connection, err) }
@@ -202,9 +281,18 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if err != nil {
 		return wire.StateError, wrap(err)
 	}
-	if has && !r.DryRun {
-		if err := r.resume(ctx, k, &op); err != nil {
+	if has && op.Snapshot.Kind == "" && op.Step < StepDeleted && !r.DryRun {
+		// Saved by a version that knew single-tunnel connections only: its snapshot may lack
+		// tunnel settings. Nothing was deleted yet, so start over with a complete one.
+		r.log().Warn("cloud: discarding a re-point saved by an older version; starting over", "connection", t.Connection)
+		if err := r.State.DeleteVPNOp(ctx, k); err != nil {
 			return wire.StateError, wrap(err)
+		}
+		has = false
+	}
+	if has && !r.DryRun {
+		if err := r.withGateway(ctx, t.Gateway, func() error { return r.resume(ctx, k, &op) }); err != nil {
+			return r.failState(err, st.Attempts), wrap(err)
 		}
 		st.LastRepoint = r.clock().Now()
 		if op.NewIP == ip {
@@ -215,11 +303,17 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if err != nil {
 		return wire.StateError, wrap(err)
 	}
-	cgwIP, err := r.cgwIP(ctx, conn.CGW)
-	if err != nil {
-		return wire.StateError, wrap(err)
+	cgws := map[string]CGWSettings{}
+	pointed := true
+	for _, id := range conn.cgws() {
+		c, err := r.cgwInfo(ctx, id)
+		if err != nil {
+			return wire.StateError, wrap(err)
+		}
+		cgws[id] = c
+		pointed = pointed && c.IP == ip.String()
 	}
-	if cgwIP == ip {
+	if pointed {
 		if r.DryRun {
 			return wire.StateDryRun, nil
 		}
@@ -235,26 +329,82 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if err != nil {
 		return wire.StateError, wrap(err)
 	}
-	strategy := t.Strategy
-	if strategy == "" {
-		strategy = StrategyRecreate
+	snap.CGWs = cgws
+	if err := snap.complete(); err != nil {
+		return wire.StateError, wrap(err)
 	}
-	op = VPNOp{ID: newToken()[:16], Gateway: t.Gateway, Connection: t.Connection, Strategy: strategy,
-		OldIP: cgwIP, NewIP: ip, OldCGW: conn.CGW, OldConnID: conn.ID, Step: StepSnapshotted, Snapshot: snap,
-		StartedAt: r.clock().Now()}
+	if n := len(conn.cgws()); n > 1 {
+		// Two lines (one customer gateway per tunnel): both tunnels follow the one address
+		// this site reports; a per-tunnel mapping is not configurable yet.
+		r.log().Warn("cloud: the connection's tunnels use different customer gateways; both will follow the site's address",
+			"connection", t.Connection, "customer_gateways", n)
+	}
+	first := conn.cgws()[0]
+	oldIP, _ := netip.ParseAddr(cgws[first].IP)
+	op = VPNOp{ID: newToken()[:16], Gateway: t.Gateway, Connection: t.Connection, OldIP: oldIP, NewIP: ip,
+		OldCGW: first, OldCGWs: conn.cgws(), OldConnID: conn.ID, Step: StepSnapshotted, Snapshot: snap, StartedAt: r.clock().Now()}
 	if r.DryRun {
 		r.logPlan(op)
 		return wire.StateDryRun, nil
 	}
-	// The snapshot is saved before anything is created or destroyed.
-	if err := r.State.PutVPNOp(ctx, k, op); err != nil {
-		return wire.StateError, wrap(err)
-	}
-	if err := r.resume(ctx, k, &op); err != nil {
-		return wire.StateError, wrap(err)
+	err = r.withGateway(ctx, t.Gateway, func() error {
+		// The snapshot is saved before anything is created or destroyed.
+		if err := r.State.PutVPNOp(ctx, k, op); err != nil {
+			return err
+		}
+		return r.resume(ctx, k, &op)
+	})
+	if err != nil {
+		return r.failState(err, st.Attempts), wrap(err)
 	}
 	st.LastRepoint = r.clock().Now()
 	return wire.StateApplied, nil
+}
+
+// failState is the target state for a saved re-point that stopped on err: pending when it
+// only waits — for the gateway's lock, or for the gateway to finish an update past this
+// invocation's deadline (the resume timer carries on; no failure is notified) — error
+// otherwise.
+// After maxWaitingAttempts reconciles in a row (about ten minutes of resume ticks) it is an
+// error after all, so a gateway stuck updating is notified.
+func (r *Reconciler) failState(err error, attempts int) string {
+	if (errors.Is(err, ErrGatewayBusy) || errors.Is(err, ErrDeadline)) && attempts < maxWaitingAttempts {
+		return wire.StatePending
+	}
+	return wire.StateError
+}
+
+const maxWaitingAttempts = 10
+
+// complete reports ErrIncomplete when the snapshot cannot reproduce the connection.
+func (s ConnSnapshot) complete() error {
+	if s.unreproducible != "" {
+		return fmt.Errorf("%w: %s", ErrIncomplete, s.unreproducible)
+	}
+	cgw := func(id string) error {
+		if c, ok := s.CGWs[id]; !ok || c.IP == "" {
+			return fmt.Errorf("%w: customer gateway %s not read", ErrIncomplete, id)
+		}
+		return nil
+	}
+	if s.kind() == KindSingle {
+		if s.Ike.Psk == "" {
+			return fmt.Errorf("%w: no pre-shared key read back", ErrIncomplete)
+		}
+		return cgw(s.CustomerGatewayID)
+	}
+	if len(s.Tunnels) != 2 || s.Tunnels[0].Role != "master" || s.Tunnels[1].Role != "slave" {
+		return fmt.Errorf("%w: %d tunnels, want master and slave", ErrIncomplete, len(s.Tunnels))
+	}
+	for _, t := range s.Tunnels {
+		if t.Ike.Psk == "" || t.Ike.IkeLifetime == 0 || t.Ipsec.IpsecLifetime == 0 {
+			return fmt.Errorf("%w: tunnel %s (%s) has no pre-shared key or lifetimes read back", ErrIncomplete, t.ID, t.Role)
+		}
+		if err := cgw(t.CustomerGatewayID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resume carries op to its end. Each step first looks at what exists, so a step whose call
@@ -271,20 +421,37 @@ func (r *Reconciler) resume(ctx context.Context, k TargetKey, op *VPNOp) error {
 			return err
 		}
 	}
-	if op.Step < StepDeleted && op.Strategy == StrategyModify && !op.ModifyTried && len(op.Snapshot.TunnelIDs) > 0 {
-		if err := r.modifyTunnels(ctx, op); err != nil {
-			if ctx.Err() != nil || errors.Is(err, ErrDeadline) {
+	if op.Snapshot.kind() == KindDual && !op.Recreate && op.Step < StepCreated {
+		err := r.repointInPlace(ctx, op, save)
+		if code := Code(err); code != "" && notSupportedCodes[code] {
+			r.log().Warn("cloud: in-place re-point not supported here; recreating", "connection", op.Connection, "code", code)
+			op.Recreate = true
+			if err := save(); err != nil {
 				return err
 			}
-			r.log().Warn("cloud: in-place modify refused, recreating", "connection", op.Connection, "error", err)
-			op.ModifyTried = true
-		} else {
-			op.NewConnID, op.Step = op.OldConnID, StepCreated
-		}
-		if err := save(); err != nil {
+		} else if err != nil {
 			return err
 		}
 	}
+	if err := r.recreate(ctx, op, save); err != nil {
+		return err
+	}
+	if err := r.waitActive(ctx, op.Gateway); err != nil {
+		return err
+	}
+	for _, old := range op.oldCGWs() {
+		if old != "" && old != op.NewCGW {
+			if err := r.deleteOldCGW(ctx, old); err != nil {
+				return err
+			}
+		}
+	}
+	return r.State.DeleteVPNOp(ctx, k)
+}
+
+// recreate deletes the connection and creates it again from the snapshot on the new
+// customer gateway; it does nothing once op.Step is StepCreated.
+func (r *Reconciler) recreate(ctx context.Context, op *VPNOp, save func() error) error {
 	lookedUp := false
 	if op.Step < StepDeleted {
 		conn, err := r.findConnByName(ctx, op.Gateway, op.Connection)
@@ -293,7 +460,7 @@ func (r *Reconciler) resume(ctx context.Context, k TargetKey, op *VPNOp) error {
 		}
 		switch {
 		case conn == nil:
-		case conn.CGW == op.NewCGW:
+		case conn.on(op.NewCGW):
 			op.NewConnID, op.Step = conn.ID, StepCreated
 		default:
 			if err := r.waitActive(ctx, op.Gateway); err != nil {
@@ -315,64 +482,54 @@ func (r *Reconciler) resume(ctx context.Context, k TargetKey, op *VPNOp) error {
 			return err
 		}
 	}
-	if op.Step < StepCreated {
-		if !lookedUp {
-			// Resuming: a create whose answer or progress was lost already exists.
-			conn, err := r.findConnByName(ctx, op.Gateway, op.Connection)
-			if err != nil {
-				return err
-			}
-			if conn != nil {
-				op.NewConnID = conn.ID
-			}
-		}
-		if op.NewConnID == "" {
-			if err := r.waitActive(ctx, op.Gateway); err != nil {
-				return err
-			}
-			req, err := r.createRequest(op)
-			if err != nil {
-				return err
-			}
-			var resp *vpc.CreateVpnConnectionResponse
-			if err := r.call(ctx, "CreateVpnConnection", func() (err error) {
-				resp, err = r.VPC.CreateVpnConnection(req)
-				return err
-			}); err != nil {
-				return err
-			}
-			op.NewConnID = tea.StringValue(resp.Body.VpnConnectionId)
-		}
-		op.Step = StepCreated
-		if err := save(); err != nil {
+	if op.Step >= StepCreated {
+		return nil
+	}
+	if !lookedUp {
+		// Resuming: a create whose answer or progress was lost already exists.
+		conn, err := r.findConnByName(ctx, op.Gateway, op.Connection)
+		if err != nil {
 			return err
 		}
-	}
-	if err := r.waitActive(ctx, op.Gateway); err != nil {
-		return err
-	}
-	if op.OldCGW != "" && op.OldCGW != op.NewCGW {
-		if err := r.deleteOldCGW(ctx, op); err != nil {
-			return err
+		if conn != nil {
+			op.NewConnID = conn.ID
 		}
 	}
-	return r.State.DeleteVPNOp(ctx, k)
+	if op.NewConnID == "" {
+		if err := r.waitActive(ctx, op.Gateway); err != nil {
+			return err
+		}
+		req, err := r.createRequest(op)
+		if err != nil {
+			return err
+		}
+		var resp *vpc.CreateVpnConnectionResponse
+		if err := r.call(ctx, "CreateVpnConnection", func() (err error) {
+			resp, err = r.VPC.CreateVpnConnection(req)
+			return err
+		}); err != nil {
+			return err
+		}
+		op.NewConnID = tea.StringValue(resp.Body.VpnConnectionId)
+	}
+	op.Step = StepCreated
+	return save()
 }
 
-func (r *Reconciler) deleteOldCGW(ctx context.Context, op *VPNOp) error {
+func (r *Reconciler) deleteOldCGW(ctx context.Context, id string) error {
 	var refs *vpc.DescribeVpnConnectionsResponse
 	if err := r.call(ctx, "DescribeVpnConnections", func() (err error) {
-		refs, err = r.VPC.DescribeVpnConnections(&vpc.DescribeVpnConnectionsRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(op.OldCGW)})
+		refs, err = r.VPC.DescribeVpnConnections(&vpc.DescribeVpnConnectionsRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
 		return err
 	}); err != nil {
 		return err
 	}
 	if n := tea.Int32Value(refs.Body.TotalCount); n > 0 {
-		r.log().Warn("cloud: old customer gateway still used by other connections; kept", "customer_gateway", op.OldCGW, "connections", n)
+		r.log().Warn("cloud: old customer gateway still used by other connections; kept", "customer_gateway", id, "connections", n)
 		return nil
 	}
 	err := r.call(ctx, "DeleteCustomerGateway", func() error {
-		_, err := r.VPC.DeleteCustomerGateway(&vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(op.OldCGW)})
+		_, err := r.VPC.DeleteCustomerGateway(&vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
 		if Code(err) == "DependencyViolation.VpnConnection" {
 			return busyErr{err}
 		}
@@ -388,21 +545,6 @@ func (r *Reconciler) deleteOldCGW(ctx context.Context, op *VPNOp) error {
 type busyErr struct{ error }
 
 func (e busyErr) Unwrap() error { return e.error }
-
-func (r *Reconciler) modifyTunnels(ctx context.Context, op *VPNOp) error {
-	if err := r.waitActive(ctx, op.Gateway); err != nil {
-		return err
-	}
-	var tos []*vpc.ModifyVpnConnectionAttributeRequestTunnelOptionsSpecification
-	for _, id := range op.Snapshot.TunnelIDs {
-		tos = append(tos, &vpc.ModifyVpnConnectionAttributeRequestTunnelOptionsSpecification{TunnelId: tea.String(id), CustomerGatewayId: tea.String(op.NewCGW)})
-	}
-	return r.call(ctx, "ModifyVpnConnectionAttribute", func() error {
-		_, err := r.VPC.ModifyVpnConnectionAttribute(&vpc.ModifyVpnConnectionAttributeRequest{RegionId: tea.String(r.Region),
-			VpnConnectionId: tea.String(op.OldConnID), TunnelOptionsSpecification: tos})
-		return err
-	})
-}
 
 // waitActive polls the gateway until it is active, with backoff, within the budget.
 func (r *Reconciler) waitActive(ctx context.Context, gw string) error {
@@ -426,6 +568,19 @@ func (r *Reconciler) findConn(ctx context.Context, t VPNConn) (connRef, error) {
 	if c == nil {
 		return connRef{}, fmt.Errorf("%w: no connection named %q on gateway %s", ErrNotFound, t.Connection, t.Gateway)
 	}
+	if c.CGW == "" && len(c.Tunnels) == 0 {
+		// The list named no customer gateway and no tunnels: read the connection itself.
+		s, err := r.snapshot(ctx, c.ID)
+		if err != nil {
+			return connRef{}, err
+		}
+		for _, tu := range s.Tunnels {
+			c.Tunnels = append(c.Tunnels, tunnelRef{ID: tu.ID, Role: tu.Role, CGW: tu.CustomerGatewayID})
+		}
+		if c.CGW = s.CustomerGatewayID; c.CGW == "" && len(c.Tunnels) == 0 {
+			return connRef{}, fmt.Errorf("%w: connection %s names no customer gateway", ErrNotFound, c.ID)
+		}
+	}
 	return *c, nil
 }
 
@@ -445,9 +600,16 @@ func (r *Reconciler) findConnByName(ctx context.Context, gw, name string) (*conn
 			list = resp.Body.VpnConnections.VpnConnection
 		}
 		for _, c := range list {
-			if tea.StringValue(c.Name) == name {
-				found = append(found, connRef{ID: tea.StringValue(c.VpnConnectionId), CGW: tea.StringValue(c.CustomerGatewayId)})
+			if tea.StringValue(c.Name) != name {
+				continue
 			}
+			ref := connRef{ID: tea.StringValue(c.VpnConnectionId), CGW: tea.StringValue(c.CustomerGatewayId)}
+			if c.TunnelOptionsSpecification != nil {
+				for _, t := range c.TunnelOptionsSpecification.TunnelOptions {
+					ref.Tunnels = append(ref.Tunnels, tunnelRef{ID: tea.StringValue(t.TunnelId), Role: tea.StringValue(t.Role), CGW: tea.StringValue(t.CustomerGatewayId)})
+				}
+			}
+			found = append(found, ref)
 		}
 		if len(list) < 50 || int(page)*50 >= int(tea.Int32Value(resp.Body.TotalCount)) {
 			break
@@ -462,18 +624,27 @@ func (r *Reconciler) findConnByName(ctx context.Context, gw, name string) (*conn
 	return nil, fmt.Errorf("%w: %d connections named %q on gateway %s; names must be unique", ErrBadTarget, len(found), name, gw)
 }
 
-func (r *Reconciler) cgwIP(ctx context.Context, id string) (netip.Addr, error) {
+// cgwInfo reads one customer gateway's address and BGP settings.
+func (r *Reconciler) cgwInfo(ctx context.Context, id string) (CGWSettings, error) {
+	if id == "" {
+		return CGWSettings{}, fmt.Errorf("%w: a tunnel names no customer gateway", ErrNotFound)
+	}
 	var resp *vpc.DescribeCustomerGatewaysResponse
 	if err := r.call(ctx, "DescribeCustomerGateways", func() (err error) {
 		resp, err = r.VPC.DescribeCustomerGateways(&vpc.DescribeCustomerGatewaysRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
 		return err
 	}); err != nil {
-		return netip.Addr{}, err
+		return CGWSettings{}, err
 	}
 	if resp.Body.CustomerGateways == nil || len(resp.Body.CustomerGateways.CustomerGateway) == 0 {
-		return netip.Addr{}, fmt.Errorf("%w: customer gateway %s", ErrNotFound, id)
+		return CGWSettings{}, fmt.Errorf("%w: customer gateway %s", ErrNotFound, id)
 	}
-	return netip.ParseAddr(tea.StringValue(resp.Body.CustomerGateways.CustomerGateway[0].IpAddress))
+	c := resp.Body.CustomerGateways.CustomerGateway[0]
+	ip, err := netip.ParseAddr(tea.StringValue(c.IpAddress))
+	if err != nil {
+		return CGWSettings{}, fmt.Errorf("customer gateway %s: %w", id, err)
+	}
+	return CGWSettings{IP: ip.String(), Asn: tea.Int64Value(c.Asn), AuthKey: tea.StringValue(c.AuthKey)}, nil
 }
 
 // listCGWs returns every customer gateway of the region.
@@ -503,7 +674,8 @@ func listCustomerGateways(describe func(*vpc.DescribeCustomerGatewaysRequest) (*
 	}
 }
 
-// ensureCGW returns the customer gateway with op.NewIP, creating it when none exists.
+// ensureCGW returns the customer gateway with op.NewIP, creating it when none exists; a new
+// one copies Asn and AuthKey (BGP) from the customer gateway it replaces.
 func (r *Reconciler) ensureCGW(ctx context.Context, op *VPNOp) (string, error) {
 	find := func() (string, error) {
 		all, err := r.listCGWs(ctx)
@@ -520,11 +692,20 @@ func (r *Reconciler) ensureCGW(ctx context.Context, op *VPNOp) (string, error) {
 	if id, err := find(); err != nil || id != "" {
 		return id, err
 	}
+	req := &vpc.CreateCustomerGatewayRequest{RegionId: tea.String(r.Region),
+		IpAddress: tea.String(op.NewIP.String()), Name: tea.String(cgwName(op.Connection, op.NewIP)),
+		Description: tea.String("ppter: " + op.Connection), ClientToken: tea.String(op.ID + "-cgw")}
+	if old, ok := op.Snapshot.CGWs[op.OldCGW]; ok {
+		if old.Asn != 0 {
+			req.Asn = tea.String(strconv.FormatInt(old.Asn, 10))
+		}
+		if old.AuthKey != "" {
+			req.AuthKey = tea.String(old.AuthKey)
+		}
+	}
 	var resp *vpc.CreateCustomerGatewayResponse
 	err := r.call(ctx, "CreateCustomerGateway", func() (err error) {
-		resp, err = r.VPC.CreateCustomerGateway(&vpc.CreateCustomerGatewayRequest{RegionId: tea.String(r.Region),
-			IpAddress: tea.String(op.NewIP.String()), Name: tea.String(cgwName(op.Connection, op.NewIP)),
-			Description: tea.String("ppter: " + op.Connection), ClientToken: tea.String(op.ID + "-cgw")})
+		resp, err = r.VPC.CreateCustomerGateway(req)
 		return err
 	})
 	if Code(err) == "InvalidIpAddress.AlreadyExist" {
@@ -556,9 +737,13 @@ func (r *Reconciler) snapshot(ctx context.Context, id string) (ConnSnapshot, err
 		return ConnSnapshot{}, err
 	}
 	b := resp.Body
-	s := ConnSnapshot{ID: tea.StringValue(b.VpnConnectionId), Name: tea.StringValue(b.Name), GatewayID: tea.StringValue(b.VpnGatewayId),
+	s := ConnSnapshot{Kind: KindSingle, ID: tea.StringValue(b.VpnConnectionId), Name: tea.StringValue(b.Name), GatewayID: tea.StringValue(b.VpnGatewayId),
 		CustomerGatewayID: tea.StringValue(b.CustomerGatewayId), LocalSubnet: tea.StringValue(b.LocalSubnet), RemoteSubnet: tea.StringValue(b.RemoteSubnet),
-		EffectImmediately: tea.BoolValue(b.EffectImmediately), EnableDpd: tea.BoolValue(b.EnableDpd), EnableNatTraversal: tea.BoolValue(b.EnableNatTraversal)}
+		EffectImmediately: tea.BoolValue(b.EffectImmediately), EnableDpd: tea.BoolValue(b.EnableDpd), EnableNatTraversal: tea.BoolValue(b.EnableNatTraversal),
+		EnableTunnelsBgp: tea.BoolValue(b.EnableTunnelsBgp), RemoteCaCertificate: tea.StringValue(b.RemoteCaCertificate)}
+	if a := tea.StringValue(b.AttachType); a != "" && a != "VPNGW" {
+		s.unreproducible = "attached to " + a + ", not a VPN gateway"
+	}
 	if k := b.IkeConfig; k != nil {
 		s.Ike = IkeSettings{IkeVersion: tea.StringValue(k.IkeVersion), IkeMode: tea.StringValue(k.IkeMode), IkeEncAlg: tea.StringValue(k.IkeEncAlg),
 			IkeAuthAlg: tea.StringValue(k.IkeAuthAlg), IkePfs: tea.StringValue(k.IkePfs), IkeLifetime: tea.Int64Value(k.IkeLifetime),
@@ -576,51 +761,141 @@ func (r *Reconciler) snapshot(ctx context.Context, id string) (ConnSnapshot, err
 		s.Bgp = &BgpSettings{EnableBgp: tea.StringValue(g.EnableBgp) == "true", LocalAsn: tea.Int64Value(g.LocalAsn),
 			TunnelCidr: tea.StringValue(g.TunnelCidr), LocalBgpIp: tea.StringValue(g.LocalBgpIp)}
 	}
+	// A single-tunnel connection's BGP AuthKey cannot be sent back by CreateVpnConnection's
+	// BgpConfig; a dual-tunnel one is modified in place and keeps it.
+	bgpAuthKey := b.VpnBgpConfig != nil && tea.StringValue(b.VpnBgpConfig.AuthKey) != ""
 	if b.Tags != nil {
 		for _, t := range b.Tags.Tag {
 			s.Tags = append(s.Tags, Tag{Key: tea.StringValue(t.Key), Value: tea.StringValue(t.Value)})
 		}
 	}
-	if b.TunnelOptionsSpecification != nil {
+	if b.TunnelOptionsSpecification != nil && len(b.TunnelOptionsSpecification.TunnelOptions) > 0 {
+		s.Kind = KindDual
 		for _, t := range b.TunnelOptionsSpecification.TunnelOptions {
-			s.TunnelIDs = append(s.TunnelIDs, tea.StringValue(t.TunnelId))
+			ts, err := tunnelSettings(t)
+			if err != nil {
+				s.unreproducible = err.Error()
+			}
+			s.Tunnels = append(s.Tunnels, ts)
 		}
+		slices.SortStableFunc(s.Tunnels, func(a, b TunnelSettings) int { return strings.Compare(a.Role, b.Role) }) // master < slave
+	}
+	if bgpAuthKey && s.Kind == KindSingle {
+		s.unreproducible = "a BGP AuthKey on the connection (CreateVpnConnection's BgpConfig cannot carry it)"
 	}
 	return s, nil
 }
 
+// tunnelSettings reads one tunnel of DescribeVpnConnection, where every scalar is a string.
+func tunnelSettings(t *vpc.DescribeVpnConnectionResponseBodyTunnelOptionsSpecificationTunnelOptions) (TunnelSettings, error) {
+	var bad []string
+	num := func(what string, p *string) int64 {
+		v := tea.StringValue(p)
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			bad = append(bad, what)
+		}
+		return n
+	}
+	flag := func(what string, p *string) bool {
+		switch tea.StringValue(p) {
+		case "true":
+			return true
+		case "false":
+			return false
+		}
+		bad = append(bad, what)
+		return false
+	}
+	ts := TunnelSettings{ID: tea.StringValue(t.TunnelId), Role: tea.StringValue(t.Role), CustomerGatewayID: tea.StringValue(t.CustomerGatewayId),
+		EnableDpd: flag("EnableDpd", t.EnableDpd), EnableNatTraversal: flag("EnableNatTraversal", t.EnableNatTraversal),
+		RemoteCaCertificate: tea.StringValue(t.RemoteCaCertificate)}
+	if k := t.TunnelIkeConfig; k != nil {
+		ts.Ike = IkeSettings{IkeVersion: tea.StringValue(k.IkeVersion), IkeMode: tea.StringValue(k.IkeMode), IkeEncAlg: tea.StringValue(k.IkeEncAlg),
+			IkeAuthAlg: tea.StringValue(k.IkeAuthAlg), IkePfs: tea.StringValue(k.IkePfs), IkeLifetime: num("IkeLifetime", k.IkeLifetime),
+			LocalId: tea.StringValue(k.LocalId), RemoteId: tea.StringValue(k.RemoteId), Psk: tea.StringValue(k.Psk)}
+	}
+	if p := t.TunnelIpsecConfig; p != nil {
+		ts.Ipsec = IpsecSettings{IpsecEncAlg: tea.StringValue(p.IpsecEncAlg), IpsecAuthAlg: tea.StringValue(p.IpsecAuthAlg),
+			IpsecPfs: tea.StringValue(p.IpsecPfs), IpsecLifetime: num("IpsecLifetime", p.IpsecLifetime)}
+	}
+	if g := t.TunnelBgpConfig; g != nil {
+		ts.Bgp = TunnelBgp{LocalAsn: num("LocalAsn", g.LocalAsn), TunnelCidr: tea.StringValue(g.TunnelCidr), LocalBgpIp: tea.StringValue(g.LocalBgpIp)}
+	}
+	if len(bad) > 0 {
+		return ts, fmt.Errorf("tunnel %s: unreadable %s", ts.ID, strings.Join(bad, ", "))
+	}
+	return ts, nil
+}
+
+// followIP is the RemoteId a tunnel gets when its customer gateway moves to op.NewIP: one
+// that was the old address follows; an FQDN or another fixed ID stays.
+func (op *VPNOp) followIP(remoteID, oldCGW string) string {
+	if c, ok := op.Snapshot.CGWs[oldCGW]; ok && remoteID == c.IP {
+		return op.NewIP.String()
+	}
+	if oldCGW == "" && remoteID == op.OldIP.String() {
+		return op.NewIP.String()
+	}
+	return remoteID
+}
+
+// wantTunnels are the snapshot's tunnels as they must read after the re-point.
+func (op *VPNOp) wantTunnels() []TunnelSettings {
+	out := append([]TunnelSettings(nil), op.Snapshot.Tunnels...)
+	for i := range out {
+		out[i].Ike.RemoteId = op.followIP(out[i].Ike.RemoteId, out[i].CustomerGatewayID)
+		out[i].CustomerGatewayID = op.NewCGW
+	}
+	return out
+}
+
+func jsonString(v any) (*string, error) {
+	b, err := json.Marshal(v)
+	return tea.String(string(b)), err
+}
+
 // createRequest rebuilds the connection from the snapshot on the new customer gateway.
-// IKE/IPsec/health/BGP go as JSON strings (numbers stay numbers). A RemoteId that was the
+// Single-tunnel: IKE/IPsec/health/BGP go as JSON strings (numbers stay numbers). Dual-tunnel:
+// TunnelOptionsSpecification.N with each tunnel's settings and role. A RemoteId that was the
 // old address becomes the new one.
 func (r *Reconciler) createRequest(op *VPNOp) (*vpc.CreateVpnConnectionRequest, error) {
 	s := op.Snapshot
-	ike := s.Ike
-	if ike.RemoteId == op.OldIP.String() {
-		ike.RemoteId = op.NewIP.String()
-	}
-	js := func(v any) (*string, error) {
-		b, err := json.Marshal(v)
-		return tea.String(string(b)), err
-	}
 	req := &vpc.CreateVpnConnectionRequest{RegionId: tea.String(r.Region), VpnGatewayId: tea.String(op.Gateway),
-		CustomerGatewayId: tea.String(op.NewCGW), Name: tea.String(s.Name), LocalSubnet: tea.String(s.LocalSubnet),
+		Name: tea.String(s.Name), LocalSubnet: tea.String(s.LocalSubnet),
 		RemoteSubnet: tea.String(s.RemoteSubnet), EffectImmediately: tea.Bool(s.EffectImmediately),
-		EnableDpd: tea.Bool(s.EnableDpd), EnableNatTraversal: tea.Bool(s.EnableNatTraversal),
 		ClientToken: tea.String(op.ID + "-conn")}
+	if s.RemoteCaCertificate != "" {
+		req.RemoteCaCertificate = tea.String(s.RemoteCaCertificate)
+	}
 	var err error
-	if req.IkeConfig, err = js(ike); err != nil {
-		return nil, err
-	}
-	if req.IpsecConfig, err = js(s.Ipsec); err != nil {
-		return nil, err
-	}
-	if s.Health != nil {
-		if req.HealthCheckConfig, err = js(s.Health); err != nil {
+	if s.kind() == KindDual {
+		req.EnableTunnelsBgp = tea.Bool(s.EnableTunnelsBgp)
+		for _, t := range op.wantTunnels() {
+			req.TunnelOptionsSpecification = append(req.TunnelOptionsSpecification, createTunnel(t))
+		}
+	} else {
+		ike := s.Ike
+		ike.RemoteId = op.followIP(ike.RemoteId, s.CustomerGatewayID)
+		req.CustomerGatewayId = tea.String(op.NewCGW)
+		req.EnableDpd, req.EnableNatTraversal = tea.Bool(s.EnableDpd), tea.Bool(s.EnableNatTraversal)
+		if req.IkeConfig, err = jsonString(ike); err != nil {
 			return nil, err
 		}
+		if req.IpsecConfig, err = jsonString(s.Ipsec); err != nil {
+			return nil, err
+		}
+		if s.Bgp != nil {
+			if req.BgpConfig, err = jsonString(s.Bgp); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if s.Bgp != nil {
-		if req.BgpConfig, err = js(s.Bgp); err != nil {
+	if s.Health != nil {
+		if req.HealthCheckConfig, err = jsonString(s.Health); err != nil {
 			return nil, err
 		}
 	}
@@ -630,16 +905,46 @@ func (r *Reconciler) createRequest(op *VPNOp) (*vpc.CreateVpnConnectionRequest, 
 	return req, nil
 }
 
+func createTunnel(t TunnelSettings) *vpc.CreateVpnConnectionRequestTunnelOptionsSpecification {
+	o := &vpc.CreateVpnConnectionRequestTunnelOptionsSpecification{Role: tea.String(t.Role), CustomerGatewayId: tea.String(t.CustomerGatewayID),
+		EnableDpd: tea.Bool(t.EnableDpd), EnableNatTraversal: tea.Bool(t.EnableNatTraversal),
+		TunnelIkeConfig: &vpc.CreateVpnConnectionRequestTunnelOptionsSpecificationTunnelIkeConfig{IkeVersion: tea.String(t.Ike.IkeVersion),
+			IkeMode: tea.String(t.Ike.IkeMode), IkeEncAlg: tea.String(t.Ike.IkeEncAlg), IkeAuthAlg: tea.String(t.Ike.IkeAuthAlg),
+			IkePfs: tea.String(t.Ike.IkePfs), IkeLifetime: tea.Int64(t.Ike.IkeLifetime), LocalId: tea.String(t.Ike.LocalId),
+			RemoteId: tea.String(t.Ike.RemoteId), Psk: tea.String(t.Ike.Psk)},
+		TunnelIpsecConfig: &vpc.CreateVpnConnectionRequestTunnelOptionsSpecificationTunnelIpsecConfig{IpsecEncAlg: tea.String(t.Ipsec.IpsecEncAlg),
+			IpsecAuthAlg: tea.String(t.Ipsec.IpsecAuthAlg), IpsecPfs: tea.String(t.Ipsec.IpsecPfs), IpsecLifetime: tea.Int64(t.Ipsec.IpsecLifetime)}}
+	if t.RemoteCaCertificate != "" {
+		o.RemoteCaCertificate = tea.String(t.RemoteCaCertificate)
+	}
+	if t.Bgp != (TunnelBgp{}) {
+		o.TunnelBgpConfig = &vpc.CreateVpnConnectionRequestTunnelOptionsSpecificationTunnelBgpConfig{TunnelCidr: tea.String(t.Bgp.TunnelCidr),
+			LocalBgpIp: tea.String(t.Bgp.LocalBgpIp)}
+		if t.Bgp.LocalAsn != 0 {
+			o.TunnelBgpConfig.LocalAsn = tea.Int64(t.Bgp.LocalAsn)
+		}
+	}
+	return o
+}
+
 // logPlan logs, for dry run, the mutating calls a re-point would make.
 func (r *Reconciler) logPlan(op VPNOp) {
 	op.NewCGW = "<new customer gateway>"
 	r.wouldCall("CreateCustomerGateway", &vpc.CreateCustomerGatewayRequest{RegionId: tea.String(r.Region),
 		IpAddress: tea.String(op.NewIP.String()), Name: tea.String(cgwName(op.Connection, op.NewIP))})
-	r.wouldCall("DeleteVpnConnection", &vpc.DeleteVpnConnectionRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(op.OldConnID)})
-	if req, err := r.createRequest(&op); err == nil {
-		r.wouldCall("CreateVpnConnection", req)
+	if op.Snapshot.kind() == KindDual {
+		if req, err := r.modifyRequest(&op); err == nil {
+			r.wouldCall("ModifyVpnConnectionAttribute", req)
+		}
+	} else {
+		r.wouldCall("DeleteVpnConnection", &vpc.DeleteVpnConnectionRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(op.OldConnID)})
+		if req, err := r.createRequest(&op); err == nil {
+			r.wouldCall("CreateVpnConnection", req)
+		}
 	}
-	r.wouldCall("DeleteCustomerGateway", &vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(op.OldCGW)})
+	for _, id := range op.oldCGWs() {
+		r.wouldCall("DeleteCustomerGateway", &vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
+	}
 }
 
 var secretJSON = regexp.MustCompile(`((?:\\*")(?:Psk|AuthKey|psk|authKey)(?:\\*")\s*:\s*(?:\\*"))[^"\\]*`)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppter/ppter/internal/aliyunemu"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -56,37 +57,44 @@ func TestVPNRepoint(t *testing.T) {
 
 // TestVPNFaultInjection kills the reconcile after each API call in turn (its context is
 // cancelled as the call completes, as if the function died there) and checks that the next
-// reconcile finishes the switch with identical settings and no orphan customer gateway.
+// reconcile finishes the switch with identical settings and no orphan customer gateway, for
+// both kinds of connection (e.check: single-tunnel recreated, dual-tunnel kept in place).
 func TestVPNFaultInjection(t *testing.T) {
-	clean := newEnv(t, nil)
-	if res := clean.vpn(clean.ctx(10*time.Minute), newIP, ModePing); res.State != wire.StateApplied {
-		t.Fatalf("clean run: got %s (%v)", res.State, res.Err)
-	}
-	n := clean.emu.TotalCalls()
-	if n < 8 {
-		t.Fatalf("clean run made only %d calls", n)
-	}
-	for k := 1; k <= n; k++ {
-		e := newEnv(t, nil)
-		ctx, cancel := context.WithCancel(e.ctx(10 * time.Minute))
-		var killedAfter string
-		e.emu.SetAfterCall(func(seq int, action string) {
-			if seq == k {
-				killedAfter = action
-				cancel()
+	for name, newKind := range map[string]func(*testing.T, func(*aliyunemu.Clock) State) *env{"single": newEnv, "dual": newDualEnv} {
+		t.Run(name, func(t *testing.T) {
+			clean := newKind(t, nil)
+			if res := clean.vpn(clean.ctx(10*time.Minute), newIP, ModePing); res.State != wire.StateApplied {
+				t.Fatalf("clean run: got %s (%v)", res.State, res.Err)
+			}
+			clean.check(newIP)
+			n := clean.emu.TotalCalls()
+			if n < 8 {
+				t.Fatalf("clean run made only %d calls", n)
+			}
+			t.Logf("%s: %d calls: %v", name, n, clean.emu.CallLog())
+			for k := 1; k <= n; k++ {
+				e := newKind(t, nil)
+				ctx, cancel := context.WithCancel(e.ctx(10 * time.Minute))
+				var killedAfter string
+				e.emu.SetAfterCall(func(seq int, action string) {
+					if seq == k {
+						killedAfter = action
+						cancel()
+					}
+				})
+				first := e.vpn(ctx, newIP, ModePing)
+				e.emu.SetAfterCall(nil)
+				if first.State == wire.StateApplied && k < n {
+					t.Fatalf("kill after call %d (%s): first run reports applied", k, killedAfter)
+				}
+				e.clock.Advance(time.Minute)
+				second := e.vpn(e.ctx(10*time.Minute), newIP, ModePing)
+				if second.State != wire.StateApplied {
+					t.Fatalf("kill after call %d (%s): second run got %s (%v)", k, killedAfter, second.State, second.Err)
+				}
+				e.check(newIP)
 			}
 		})
-		first := e.vpn(ctx, newIP, ModePing)
-		e.emu.SetAfterCall(nil)
-		if first.State == wire.StateApplied && k < n {
-			t.Fatalf("kill after call %d (%s): first run reports applied", k, killedAfter)
-		}
-		e.clock.Advance(time.Minute)
-		second := e.vpn(e.ctx(10*time.Minute), newIP, ModePing)
-		if second.State != wire.StateApplied {
-			t.Fatalf("kill after call %d (%s): second run got %s (%v)", k, killedAfter, second.State, second.Err)
-		}
-		e.checkRepointed(newIP)
 	}
 }
 
@@ -166,12 +174,19 @@ func TestVPNDeadlineGivesUpThenSucceeds(t *testing.T) {
 	// The gateway is still updating from someone else's change for longer than we have.
 	e.emu.InjectError("DeleteVpnConnection", 1000, 400, "VpnGateway.Configuring")
 	res := e.vpn(e.ctx(45*time.Second), newIP, ModePing)
-	if res.State != wire.StateError || !errors.Is(res.Err, ErrDeadline) {
-		t.Fatalf("got %s (%v), want error with ErrDeadline", res.State, res.Err)
+	if res.State != wire.StatePending || !errors.Is(res.Err, ErrDeadline) {
+		t.Fatalf("got %s (%v), want pending with ErrDeadline (the saved re-point waits for the resume timer)", res.State, res.Err)
 	}
 	st, _, _ := e.r.State.GetTarget(context.Background(), vpnTarget.key())
-	if st.State != wire.StateError || st.LastError == "" || st.Attempts != 1 {
+	if st.State != wire.StatePending || st.LastError == "" || st.Attempts != 1 {
 		t.Fatalf("state: got %+v", st)
+	}
+	// Still stuck after many attempts: an error after all, so someone is told.
+	for i := 1; i < maxWaitingAttempts; i++ {
+		res = e.vpn(e.ctx(45*time.Second), newIP, ModePing)
+	}
+	if res.State != wire.StateError || !errors.Is(res.Err, ErrDeadline) {
+		t.Fatalf("after %d attempts: got %s (%v), want error", maxWaitingAttempts, res.State, res.Err)
 	}
 	// Later (a timer run), the gateway is free again.
 	e.emu.ClearFaults()
@@ -239,21 +254,6 @@ func TestVPNDryRun(t *testing.T) {
 	e.emu.ResetCalls()
 	if res := e.vpn(e.ctx(time.Minute), newIP, ModePing); res.State != wire.StateDryRun || e.emu.TotalCalls() != 0 {
 		t.Fatalf("repeated dry-run ping: got %s, %d calls", res.State, e.emu.TotalCalls())
-	}
-}
-
-func TestVPNModifyStrategyFallsBackOnSingleTunnel(t *testing.T) {
-	e := newEnv(t, nil)
-	tgt := vpnTarget
-	tgt.Strategy = StrategyModify
-	rs := e.r.Reconcile(e.ctx(10*time.Minute), v4(newIP), Targets{VPN: []VPNConn{tgt}}, ModePing)
-	if rs[0].State != wire.StateApplied || e.emu.Calls("ModifyVpnConnectionAttribute") != 0 {
-		t.Fatalf("got %s (%v), calls %v", rs[0].State, rs[0].Err, e.emu.CallLog())
-	}
-	e.checkRepointed(newIP)
-	var s Strategy
-	if err := s.Set("inplace"); err == nil || !strings.Contains(err.Error(), "recreate, modify") {
-		t.Fatalf("Strategy.Set: got %v", err)
 	}
 }
 

@@ -43,7 +43,6 @@ const (
 	DefaultEventsMax     = 1000
 	DefaultDNSTTL        = 600
 	DefaultVPNInterval   = 5 * time.Minute
-	DefaultVPNStrategy   = "recreate"
 	DefaultKeyPrefix     = "{ppter}"
 	DefaultPingBudget    = 15 * time.Second
 )
@@ -61,6 +60,9 @@ type Config struct {
 
 	// SiteNames lists the sites in sorted order (filled by validation).
 	SiteNames []site.Name `yaml:"-"`
+	// Warnings are settings that load but no longer do anything (filled by validation;
+	// the function logs them at start).
+	Warnings []string `yaml:"-"`
 }
 
 // Redis says where state lives.
@@ -157,8 +159,10 @@ func (r DNSRecord) Name() string {
 
 // VPNConn is a VPN Gateway IPsec connection re-pointed at a site's address.
 type VPNConn struct {
-	Gateway     string   `yaml:"gateway"`
-	Connection  string   `yaml:"connection"`
+	Gateway    string `yaml:"gateway"`
+	Connection string `yaml:"connection"`
+	// Strategy is obsolete: the connection's kind decides how it is re-pointed (dual-tunnel
+	// in place, single-tunnel by recreate). Old configs still load, with a warning.
 	Strategy    string   `yaml:"strategy"`
 	MinInterval Duration `yaml:"min_interval"`
 }
@@ -398,7 +402,7 @@ func (c *Config) validate() error {
 	}
 	for _, name := range names {
 		s := c.Sites[name]
-		if err := s.validate("sites."+name, name, names); err != nil {
+		if err := s.validate("sites."+name, name, names, &c.Warnings); err != nil {
 			return err
 		}
 		c.Sites[name] = s
@@ -475,7 +479,7 @@ func validHost(s string) bool {
 	return true
 }
 
-func (s *Site) validate(key, name string, all []string) error {
+func (s *Site) validate(key, name string, all []string, warnings *[]string) error {
 	if s.Key == "" {
 		return invalid(key+".key", "missing (the site's secret; use ${PPTER_KEY_%s})", strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
 	}
@@ -545,11 +549,12 @@ func (s *Site) validate(key, name string, all []string) error {
 		if v.Connection == "" {
 			return invalid(k+".connection", "missing (the IPsec connection's name)")
 		}
-		if v.Strategy == "" {
-			v.Strategy = DefaultVPNStrategy
-		}
-		if v.Strategy != "recreate" && v.Strategy != "modify" {
-			return invalid(k+".strategy", "must be recreate or modify")
+		switch v.Strategy {
+		case "":
+		case "recreate", "modify":
+			*warnings = append(*warnings, k+".strategy is ignored: a dual-tunnel connection is re-pointed in place, a single-tunnel one is recreated (remove the key)")
+		default:
+			return invalid(k+".strategy", "is obsolete and ignored; remove it (it was recreate or modify)")
 		}
 		if v.MinInterval == 0 {
 			v.MinInterval = Duration(DefaultVPNInterval)

@@ -64,7 +64,7 @@ func TestExampleParses(t *testing.T) {
 	if r := c.Sites["hz"].DNS[0]; r.Name() != "hz.vpn.example.com/A" || r.Line != "default" {
 		t.Errorf("dns = %+v", r)
 	}
-	if v := c.Sites["hz"].VPN[0]; v.Strategy != "recreate" || v.MinInterval.D() != 5*time.Minute {
+	if v := c.Sites["hz"].VPN[0]; v.Strategy != "" || v.MinInterval.D() != 5*time.Minute {
 		t.Errorf("vpn = %+v, want recreate every 5m", v)
 	}
 }
@@ -123,7 +123,7 @@ func TestInvalid(t *testing.T) {
 		{"bad record type", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: example.com, rr: bj, type: CNAME}] }`, 1), baseEnv, "sites.bj.dns[0].type: must be A or AAAA"},
 		{"bad zone", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: "exa mple", rr: bj, type: A}] }`, 1), baseEnv, "sites.bj.dns[0].zone"},
 		{"bad gateway", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: gw1, connection: to-bj}] }`, 1), baseEnv, "sites.bj.vpn[0].gateway"},
-		{"bad strategy", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: vpn-bp1, connection: to-bj, strategy: yolo}] }`, 1), baseEnv, "sites.bj.vpn[0].strategy"},
+		{"bad strategy", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: vpn-bp1, connection: to-bj, strategy: yolo}] }`, 1), baseEnv, "sites.bj.vpn[0].strategy: is obsolete"},
 		{"bad duration", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: vpn-bp1, connection: to-bj, min_interval: soon}] }`, 1), baseEnv, `"soon" is not a duration`},
 		{"bad notify kind", base + "notify: [{kind: slack, url: 'https://x.example'}]\n", baseEnv, "notify[0].kind"},
 	}
@@ -254,6 +254,25 @@ func TestExampleEnablesBasic(t *testing.T) {
 	for _, n := range []string{"hz", "bj"} {
 		if !c.Sites[n].Basic {
 			t.Errorf("example site %s has basic off", n)
+		}
+	}
+}
+
+// TestObsoleteStrategyLoads: a config written for the old strategy key still loads, with a
+// warning saying the key is ignored.
+func TestObsoleteStrategyLoads(t *testing.T) {
+	for _, v := range []string{"recreate", "modify"} {
+		c, err := Parse([]byte(`
+redis: { url: "memory://" }
+aliyun: { region: cn-hangzhou }
+sites:
+  hz: { key: "0123456789abcdef-hz", vpn: [{gateway: vpn-bp1, connection: to-hz, strategy: `+v+`}] }
+`), func(string) (string, bool) { return "", false }, nil)
+		if err != nil {
+			t.Fatalf("strategy %s: %v", v, err)
+		}
+		if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "sites.hz.vpn[0].strategy is ignored") {
+			t.Fatalf("strategy %s: warnings %q", v, c.Warnings)
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ppter/ppter/functions/internal/api"
 )
 
 // repoRoot finds the module root (the directory holding go.mod) above the test's directory.
@@ -363,21 +365,27 @@ func TestSYAMLContent(t *testing.T) {
 		t.Error("environmentVariables: no PPTER_KEY_<SITE>")
 	}
 
-	// Triggers: one anonymous HTTP trigger (GET, POST) and one enabled timer.
-	var httpT, timerT map[string]any
+	// Triggers: one anonymous HTTP trigger (GET, POST), the reconcile timer and the resume
+	// timer (payload "resume", every minute).
+	var httpT, timerT, resumeT map[string]any
 	triggers, _ := props["triggers"].([]any)
 	for _, tr := range triggers {
 		m := tr.(map[string]any)
 		cfg, _ := m["triggerConfig"].(map[string]any)
-		switch m["triggerType"] {
-		case "http":
+		switch {
+		case m["triggerType"] == "http":
 			httpT = cfg
-		case "timer":
+		case m["triggerType"] == "timer" && cfg["payload"] == api.ResumePayload:
+			resumeT = cfg
+		case m["triggerType"] == "timer":
 			timerT = cfg
 		}
 	}
-	if httpT == nil || timerT == nil {
-		t.Fatalf("triggers: want one http and one timer trigger, got %v", triggers)
+	if httpT == nil || timerT == nil || resumeT == nil {
+		t.Fatalf("triggers: want one http, one reconcile timer and one resume timer, got %v", triggers)
+	}
+	if resumeT["enable"] != true || resumeT["cronExpression"] != "@every 1m" {
+		t.Errorf("resume timer: got %v, want enabled @every 1m", resumeT)
 	}
 	if httpT["authType"] != "anonymous" {
 		t.Errorf("http trigger authType: got %v, want anonymous (ppter authenticates itself)", httpT["authType"])

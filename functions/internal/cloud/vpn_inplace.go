@@ -1,0 +1,161 @@
+package cloud
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alibabacloud-go/tea/tea"
+	vpc "github.com/alibabacloud-go/vpc-20160428/v6/client"
+)
+
+// notSupportedCodes are the answers to the in-place modify that mean exactly "this gateway
+// cannot change a tunnel's customer gateway": only these fall back to delete-and-recreate.
+// Any other refusal (authorization, validation, unknown) leaves everything as it is and the
+// target in state error with the API's code. The list holds the code the emulator answers for
+// tunnel options on a connection that has none; no live account has answered it yet.
+var notSupportedCodes = map[string]bool{
+	"OperationUnsupported.TunnelOptions": true,
+}
+
+// gatewayLockKind names the per-gateway write lock in the state store.
+const gatewayLockKind = "vpngw"
+
+// lockPoll paces the wait for another instance's re-point on the same gateway.
+var lockPoll = Backoff{Initial: time.Second, Max: 5 * time.Second}
+
+// withGateway runs fn holding the gateway's lock, so one writer at a time changes a gateway
+// across all function instances (the API refuses concurrent writes on one gateway). It waits
+// for the lock within the budget, then gives up with ErrGatewayBusy. The lock lives until
+// the invocation's deadline (the function's timeout), so a killed instance frees it then.
+func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error) error {
+	k := TargetKey{Kind: gatewayLockKind, Name: gw}
+	ttl := r.lockTTL()
+	if dl, ok := ctx.Deadline(); ok {
+		ttl = dl.Sub(r.clock().Now()) + time.Second
+	}
+	var token string
+	for attempt := 0; ; attempt++ {
+		t, ok, err := r.State.Lock(ctx, k, ttl)
+		if err != nil {
+			return err
+		}
+		if ok {
+			token = t
+			break
+		}
+		d := lockPoll.delay(attempt, r.jitter())
+		if err := r.budget(ctx, d); err != nil {
+			return fmt.Errorf("%w (gateway %s)", ErrGatewayBusy, gw)
+		}
+		if err := r.clock().Sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = r.State.Unlock(uctx, k, token)
+	}()
+	return fn()
+}
+
+// repointInPlace moves every tunnel of a dual-tunnel connection to op.NewCGW with one
+// ModifyVpnConnectionAttribute (one gateway update, not one per tunnel), sending back each
+// tunnel's full settings so nothing the API treats as omitted is reset, then verifies that
+// every tunnel reads back exactly as sent.
+func (r *Reconciler) repointInPlace(ctx context.Context, op *VPNOp, save func() error) error {
+	want := op.wantTunnels()
+	if !op.Modified {
+		cur, err := r.snapshot(ctx, op.OldConnID)
+		if err != nil {
+			return err
+		}
+		if tunnelDiff(cur.Tunnels, want) != "" {
+			if err := r.waitActive(ctx, op.Gateway); err != nil {
+				return err
+			}
+			req, err := r.modifyRequest(op)
+			if err != nil {
+				return err
+			}
+			if err := r.call(ctx, "ModifyVpnConnectionAttribute", func() error {
+				_, err := r.VPC.ModifyVpnConnectionAttribute(req)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		op.Modified = true
+		if err := save(); err != nil {
+			return err
+		}
+	}
+	got, err := r.snapshot(ctx, op.OldConnID)
+	if err != nil {
+		return err
+	}
+	if d := tunnelDiff(got.Tunnels, want); d != "" {
+		return fmt.Errorf("%w: %s", ErrVerify, d)
+	}
+	op.NewConnID, op.Step = op.OldConnID, StepCreated
+	return save()
+}
+
+// tunnelDiff names the fields (never their values: PSKs) in which got differs from want.
+func tunnelDiff(got, want []TunnelSettings) string {
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d tunnels, want %d", len(got), len(want))
+	}
+	var out []string
+	for i, w := range want {
+		g := got[i]
+		var f []string
+		add := func(name string, differ bool) {
+			if differ {
+				f = append(f, name)
+			}
+		}
+		add("TunnelId", g.ID != w.ID)
+		add("Role", g.Role != w.Role)
+		add("CustomerGatewayId", g.CustomerGatewayID != w.CustomerGatewayID)
+		add("EnableDpd", g.EnableDpd != w.EnableDpd)
+		add("EnableNatTraversal", g.EnableNatTraversal != w.EnableNatTraversal)
+		add("RemoteCaCertificate", g.RemoteCaCertificate != w.RemoteCaCertificate)
+		add("TunnelIkeConfig.Psk", g.Ike.Psk != w.Ike.Psk)
+		add("TunnelIkeConfig.RemoteId", g.Ike.RemoteId != w.Ike.RemoteId)
+		gi, wi := g.Ike, w.Ike
+		gi.Psk, gi.RemoteId, wi.Psk, wi.RemoteId = "", "", "", ""
+		add("TunnelIkeConfig", gi != wi)
+		add("TunnelIpsecConfig", g.Ipsec != w.Ipsec)
+		add("TunnelBgpConfig", g.Bgp != w.Bgp)
+		if len(f) > 0 {
+			out = append(out, fmt.Sprintf("tunnel %s (%s): %s", w.ID, w.Role, strings.Join(f, ", ")))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// modifyRequest is the in-place re-point: every tunnel on the new customer gateway with all
+// of its settings sent back.
+func (r *Reconciler) modifyRequest(op *VPNOp) (*vpc.ModifyVpnConnectionAttributeRequest, error) {
+	req := &vpc.ModifyVpnConnectionAttributeRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(op.OldConnID),
+		ClientToken: tea.String(op.ID + "-modify"), EnableTunnelsBgp: tea.Bool(op.Snapshot.EnableTunnelsBgp)}
+	for _, t := range op.wantTunnels() {
+		// The modify's tunnel spec has the create's fields and JSON names (IpsecLifetime is
+		// an int32 there), plus TunnelId: build it once, convert.
+		b, err := json.Marshal(createTunnel(t))
+		if err != nil {
+			return nil, err
+		}
+		var o vpc.ModifyVpnConnectionAttributeRequestTunnelOptionsSpecification
+		if err := json.Unmarshal(b, &o); err != nil {
+			return nil, fmt.Errorf("tunnel %s options: %w", t.ID, err)
+		}
+		o.TunnelId = tea.String(t.ID)
+		req.TunnelOptionsSpecification = append(req.TunnelOptionsSpecification, &o)
+	}
+	return req, nil
+}
