@@ -26,7 +26,7 @@ func TestCloudTargetsFollow(t *testing.T) {
 
 	prefix := redistest.Namespace()
 	cfg := fmt.Sprintf(`
-redis: { url: %q, prefix: %q }
+redis: { url: %q, prefix: %q, single_node: true }
 aliyun: { region: cn-hangzhou, dns_endpoint: %q, vpc_endpoint: %q, protocol: http }
 sites:
   hz:
@@ -40,7 +40,7 @@ sites:
 	id, secret, token := ali.Credentials()
 	logs := &syncBuffer{}
 	emu := fcemu.StartT(t, fcemu.Options{
-		Env:               []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + keyHZ, "PPTER_KEY_BJ=" + keyBJ},
+		Env:               []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + keyHZ, "PPTER_KEY_BJ=" + keyBJ, "PPTER_STATE_KEY=" + testStateKey},
 		TrustSourceHeader: true, Stdout: logs,
 		Credentials: fcemu.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token},
 	})

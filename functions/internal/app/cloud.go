@@ -211,7 +211,11 @@ func (c *cloudTargets) record(ctx context.Context, s site.Name, res []cloud.Resu
 		switch r.State {
 		case wire.StateError:
 			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetFailed, Site: s, IP: w.IP, Detail: r.Kind + " " + r.Name + ": " + w.Error})
-			c.notifier.Notify(ctx, notify.Event{Kind: notify.TargetFailed, Site: s, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name, Error: w.Error})
+			kind := notify.TargetFailed
+			if errors.Is(r.Err, cloud.ErrVanished) {
+				kind = notify.TargetVanished
+			}
+			c.notifier.Notify(ctx, notify.Event{Kind: kind, Site: s, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name, Error: w.Error})
 		case wire.StateApplied:
 			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetApplied, Site: s, IP: w.IP, Detail: r.Kind + " " + r.Name + " → " + w.IP})
 			if seen && before.State == wire.StateError {

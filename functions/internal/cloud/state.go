@@ -39,6 +39,10 @@ type State interface {
 	PutTarget(ctx context.Context, k TargetKey, s TargetState) error
 	GetVPNOp(ctx context.Context, k TargetKey) (VPNOp, bool, error)
 	PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error
+	// ConfirmVPNOp saves op as PutVPNOp does and, where the store has replicas, returns
+	// only once one confirms it (ErrNotDurable otherwise): called before a connection is
+	// deleted, whose only copy is then the saved settings.
+	ConfirmVPNOp(ctx context.Context, k TargetKey, op VPNOp) error
 	DeleteVPNOp(ctx context.Context, k TargetKey) error
 	// Lock takes the target's lock for ttl (SET NX PX semantics). It returns a token and
 	// true when taken, false when someone else holds it.
@@ -126,6 +130,11 @@ func (m *Memory) PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
 	defer m.mu.Unlock()
 	m.ops[k] = op.clone()
 	return nil
+}
+
+// ConfirmVPNOp implements State: process memory has no replica.
+func (m *Memory) ConfirmVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
+	return m.PutVPNOp(ctx, k, op)
 }
 
 // DeleteVPNOp implements State.

@@ -201,6 +201,10 @@ type VPNOp struct {
 	StartedAt time.Time    `json:"started_at"`
 }
 
+func (op VPNOp) key() TargetKey {
+	return VPNConn{Gateway: op.Gateway, Connection: op.Connection}.key()
+}
+
 func (op VPNOp) oldCGWs() []string {
 	if len(op.OldCGWs) > 0 {
 		return op.OldCGWs
@@ -262,12 +266,16 @@ func (c connRef) on(id string) bool {
 }
 
 var (
-	errUpdating = errors.New("vpn gateway is updating")
+	errUpdating     = errors.New("vpn gateway is updating")
+	errNoConnection = errors.New("no connection named")
 	// ErrIncomplete: the connection holds a setting the snapshot cannot reproduce, so it is
 	// never deleted; the re-point is refused.
 	ErrIncomplete = errors.New("cloud: connection has a setting ppter cannot reproduce; not re-pointed")
 	// ErrVerify: after the in-place modify a tunnel does not read back as sent.
 	ErrVerify = errors.New("cloud: tunnel settings differ after the modify")
+	// ErrVanished: the connection of a target last applied no longer exists. ppter does not
+	// recreate it (its settings are gone with it); an operator does.
+	ErrVanished = errors.New("cloud: the VPN connection this target was applied to has vanished")
 	// ErrGatewayBusy: another re-point holds the gateway's lock for longer than the budget.
 	ErrGatewayBusy = errors.New("cloud: another re-point on this VPN gateway is in progress")
 )
@@ -300,6 +308,9 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 		}
 	}
 	conn, err := r.findConn(ctx, t)
+	if errors.Is(err, errNoConnection) && st.State == wire.StateApplied {
+		err = fmt.Errorf("%w: %w", ErrVanished, err)
+	}
 	if err != nil {
 		return wire.StateError, wrap(err)
 	}
@@ -466,6 +477,10 @@ func (r *Reconciler) recreate(ctx context.Context, op *VPNOp, save func() error)
 			if err := r.waitActive(ctx, op.Gateway); err != nil {
 				return err
 			}
+			// The saved settings are the only copy once the connection is gone.
+			if err := r.State.ConfirmVPNOp(ctx, op.key(), *op); err != nil {
+				return err
+			}
 			err := r.call(ctx, "DeleteVpnConnection", func() error {
 				_, err := r.VPC.DeleteVpnConnection(&vpc.DeleteVpnConnectionRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(conn.ID)})
 				return err
@@ -566,7 +581,7 @@ func (r *Reconciler) findConn(ctx context.Context, t VPNConn) (connRef, error) {
 		return connRef{}, err
 	}
 	if c == nil {
-		return connRef{}, fmt.Errorf("%w: no connection named %q on gateway %s", ErrNotFound, t.Connection, t.Gateway)
+		return connRef{}, fmt.Errorf("%w: %w %q on gateway %s", ErrNotFound, errNoConnection, t.Connection, t.Gateway)
 	}
 	if c.CGW == "" && len(c.Tunnels) == 0 {
 		// The list named no customer gateway and no tunnels: read the connection itself.
