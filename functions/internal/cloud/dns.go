@@ -148,7 +148,8 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr) (
 	return wire.StateApplied, nil
 }
 
-// wouldCall logs a mutating call that dry run leaves out, secrets redacted.
+// wouldCall logs a mutating call that dry run leaves out. req holds no secret: callers
+// build it from redacted values (logPlan).
 func (r *Reconciler) wouldCall(action string, req any) {
-	r.log().Info("cloud: dry run: would call", "action", action, "params", redact(tea.Prettify(req)))
+	r.log().Info("cloud: dry run: would call", "action", action, "params", tea.Prettify(req))
 }

@@ -73,7 +73,7 @@ func (r Result) Wire() wire.Target {
 		t.IP = r.IP.String()
 	}
 	if r.Err != nil {
-		t.Error = r.Err.Error()
+		t.Error = PublicError(r.Err)
 	}
 	return t
 }
@@ -215,10 +215,10 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 	case wire.StateDryRun, wire.StatePending:
 		st.LastError = ""
 		if err != nil {
-			st.LastError = err.Error()
+			st.LastError = PublicError(err)
 		}
 	default:
-		st.LastError = err.Error()
+		st.LastError = PublicError(err)
 	}
 	// Record the outcome even when ctx was cancelled by the deadline.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -229,7 +229,7 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 	if uerr := r.State.SetUnfinished(wctx, k, unfinished(state, err)); uerr != nil && err == nil {
 		err = uerr
 	}
-	r.log().Info("cloud: reconciled", "target", k.String(), "state", state, "ip", ip.String(), "error", errString(err))
+	r.log().Info("cloud: reconciled", "target", k.String(), "state", state, "ip", ip.String(), "error", LogError(err))
 	res.State, res.Err = state, err
 	return res
 }
@@ -239,13 +239,6 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 // (deferred, locked, busy gateway) and re-points stopped by the deadline.
 func unfinished(state string, err error) bool {
 	return state == wire.StatePending || errors.Is(err, ErrDeadline) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 type settledState struct {

@@ -942,8 +942,11 @@ func createTunnel(t TunnelSettings) *vpc.CreateVpnConnectionRequestTunnelOptions
 	return o
 }
 
-// logPlan logs, for dry run, the mutating calls a re-point would make.
+// logPlan logs, for dry run, the mutating calls a re-point would make. The requests are
+// built from a copy of op whose secrets are replaced by "[REDACTED]": redacting the values,
+// not the rendered text, hides a PSK whatever it contains.
 func (r *Reconciler) logPlan(op VPNOp) {
+	op = op.Redacted()
 	op.NewCGW = "<new customer gateway>"
 	r.wouldCall("CreateCustomerGateway", &vpc.CreateCustomerGatewayRequest{RegionId: tea.String(r.Region),
 		IpAddress: tea.String(op.NewIP.String()), Name: tea.String(cgwName(op.Connection, op.NewIP))})
@@ -961,9 +964,3 @@ func (r *Reconciler) logPlan(op VPNOp) {
 		r.wouldCall("DeleteCustomerGateway", &vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
 	}
 }
-
-var secretJSON = regexp.MustCompile(`((?:\\*")(?:Psk|AuthKey|psk|authKey)(?:\\*")\s*:\s*(?:\\*"))[^"\\]*`)
-
-// redact hides secret values (Psk, AuthKey) in a rendered request, including inside the
-// JSON strings the VPC API takes.
-func redact(s string) string { return secretJSON.ReplaceAllString(s, "${1}[REDACTED]") }
