@@ -98,11 +98,17 @@ func (c *cloudTargets) Reconcile(ctx context.Context, s site.Name, v4, v6 netip.
 func (c *cloudTargets) ReconcileAll(ctx context.Context, recs []store.Record) map[string][]wire.Target {
 	out := map[string][]wire.Target{}
 	for _, r := range recs {
-		if res := c.run(ctx, r.Site, cloud.Addrs{IPv4: r.IPv4, IPv6: r.IPv6}, cloud.ModeTimer); len(res) > 0 {
+		if res := c.run(ctx, r.Site, recordAddrs(r), cloud.ModeTimer); len(res) > 0 {
 			out[string(r.Site)] = cloud.WireTargets(res)
 		}
 	}
 	return out
+}
+
+// recordAddrs are a stored record's addresses with when the site last reported each: the
+// timers never move a target back to an address older than the one it applied.
+func recordAddrs(r store.Record) cloud.Addrs {
+	return cloud.Addrs{IPv4: r.IPv4, IPv6: r.IPv6, Seen4: r.Seen4, Seen6: r.Seen6}
 }
 
 // Resume implements api.Resumer: the one-minute timer. With nothing unfinished it is one
@@ -134,7 +140,7 @@ func (c *cloudTargets) Resume(ctx context.Context, fleet func(context.Context) (
 			delete(left, k)
 		}
 		if hit {
-			out[string(r.Site)] = cloud.WireTargets(c.run(ctx, r.Site, cloud.Addrs{IPv4: r.IPv4, IPv6: r.IPv6}, cloud.ModePing))
+			out[string(r.Site)] = cloud.WireTargets(c.run(ctx, r.Site, recordAddrs(r), cloud.ModePing))
 		}
 	}
 	for k := range left { // targets no longer configured

@@ -30,6 +30,13 @@ type TargetState struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 	LastRepoint time.Time  `json:"last_repoint,omitzero"` // VPN: when the last re-point completed
 	NotBefore   time.Time  `json:"not_before,omitzero"`   // VPN: a pending re-point waits until then
+	// AppliedSeen is when the site last reported AppliedIP before it was applied: the timer
+	// never moves the target to an address last seen before then (a Redis restore or a
+	// lossy failover brought an older one back).
+	AppliedSeen time.Time `json:"applied_seen,omitzero"`
+	// DriftSince is when the timer found the target pointing elsewhere than AppliedIP: it
+	// repairs that only for an address the site reported after then.
+	DriftSince time.Time `json:"drift_since,omitzero"`
 }
 
 // State persists per-target state, VPN re-point progress, and per-target locks. Every

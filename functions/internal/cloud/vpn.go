@@ -63,7 +63,7 @@ func (v VPNConn) key() TargetKey {
 
 func (v VPNConn) result() Result { return Result{Kind: wire.KindVPN, Name: v.Connection} }
 
-func (v VPNConn) family(a Addrs) netip.Addr { return a.IPv4 }
+func (v VPNConn) family(a Addrs) (netip.Addr, time.Time) { return a.IPv4, a.Seen4 }
 
 // IkeSettings is a connection's IKE configuration, with the API's JSON keys.
 type IkeSettings struct {
@@ -282,7 +282,7 @@ var (
 
 // applyVPN re-points the connection at ip when a customer gateway it uses has another
 // address, finishing first any re-point a previous reconcile left half done.
-func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st *TargetState) (string, error) {
+func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st *TargetState, hold bool) (string, error) {
 	k := t.key()
 	wrap := func(err error) error { return fmt.Errorf("vpn %s: %w", t.Connection, err) }
 	op, has, err := r.State.GetVPNOp(ctx, k)
@@ -329,6 +329,9 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 			return wire.StateDryRun, nil
 		}
 		return wire.StateApplied, nil
+	}
+	if hold {
+		return wire.StateError, wrap(ErrUnconfirmed)
 	}
 	if !st.LastRepoint.IsZero() {
 		if nb := st.LastRepoint.Add(t.minInterval()); r.clock().Now().Before(nb) {
