@@ -62,6 +62,9 @@ type State interface {
 	// Unfinished lists the marked targets in one read: the resume timer's whole cost when
 	// nothing is under way.
 	Unfinished(ctx context.Context) ([]TargetKey, error)
+	// NextRun counts timer runs (1, 2, …), so each run can start its walk of the targets
+	// somewhere else.
+	NextRun(ctx context.Context) (int64, error)
 }
 
 func newToken() string {
@@ -78,6 +81,7 @@ type Memory struct {
 	ops     map[TargetKey]VPNOp
 	locks   map[TargetKey]memLock
 	unfin   map[TargetKey]bool
+	runs    int64
 }
 
 type memLock struct {
@@ -197,6 +201,17 @@ func (m *Memory) SetUnfinished(ctx context.Context, k TargetKey, unfinished bool
 		delete(m.unfin, k)
 	}
 	return nil
+}
+
+// NextRun implements State.
+func (m *Memory) NextRun(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runs++
+	return m.runs, nil
 }
 
 // Unfinished implements State.

@@ -19,6 +19,7 @@ import (
 //	<prefix>:vpnop:<name>          JSON VPNOp (the settings snapshot and progress of a re-point)
 //	<prefix>:lock:<kind>:<name>    lock token (SET NX PX); kind "vpngw" locks a VPN gateway
 //	<prefix>:unfinished            set of "<kind>:<name>" needing another reconcile soon
+//	<prefix>:runs                  counter of timer runs (where the next walk starts)
 //
 // The secrets of a saved VPNOp (PSKs, customer-gateway AuthKeys) are encrypted with
 // RedisOptions.Key, the op's Redis key as associated data.
@@ -205,6 +206,15 @@ func (r *Redis) SetUnfinished(ctx context.Context, k TargetKey, unfinished bool)
 		return fmt.Errorf("state: unfinished: %w", err)
 	}
 	return nil
+}
+
+// NextRun implements State.
+func (r *Redis) NextRun(ctx context.Context) (int64, error) {
+	n, err := r.c.Incr(ctx, r.prefix+":runs").Result()
+	if err != nil {
+		return 0, fmt.Errorf("state: runs: %w", err)
+	}
+	return n, nil
 }
 
 // Unfinished implements State.
