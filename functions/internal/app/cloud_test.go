@@ -109,10 +109,7 @@ sites:
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, secret, _ := ali.Credentials()
-	st := store.NewMemory(store.Options{Now: clock.Now})
-	ct := &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now),
-		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}, clock: clock}
+	ct, st := emulatedTargets(cfg, ali, clock)
 	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), clock.Now, api.Options{Reconciler: ct, Targets: ct})
 	resume := func() {
 		t.Helper()
@@ -191,4 +188,13 @@ func stateKeyEnv(k string) (string, bool) {
 		return "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", true
 	}
 	return "", false
+}
+
+// emulatedTargets are cloudTargets on the memory store and state, with ali's credentials, on
+// the emulated clock.
+func emulatedTargets(cfg *config.Config, ali *aliyunemu.Server, clock *aliyunemu.Clock) (*cloudTargets, *store.Memory) {
+	id, secret, _ := ali.Credentials()
+	st := store.NewMemory(store.Options{Now: clock.Now})
+	return &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now),
+		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}, clock: clock}, st
 }

@@ -2,13 +2,11 @@ package app
 
 import (
 	"context"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ppter/ppter/functions/internal/cloud"
 	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/internal/aliyunemu"
@@ -39,10 +37,7 @@ sites:
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, secret, _ := ali.Credentials()
-	st := store.NewMemory(store.Options{Now: clock.Now})
-	ct := &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now),
-		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}, clock: clock}
+	ct, st := emulatedTargets(cfg, ali, clock)
 	ctx := context.Background()
 	for s, ip := range map[site.Name]string{"bj": "203.0.113.8", "hz": "203.0.113.7"} {
 		if _, err := st.Ping(ctx, store.PingInput{Site: s, Addr: netip.MustParseAddr(ip)}); err != nil {
