@@ -198,3 +198,23 @@ func emulatedTargets(cfg *config.Config, ali *aliyunemu.Server, clock *aliyunemu
 	return &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now),
 		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}, clock: clock}, st
 }
+
+// TestStateOptions: a replica confirms saved re-points unless redis.single_node, and the
+// state key reaches the reconciler's state.
+func TestStateOptions(t *testing.T) {
+	for _, tc := range []struct {
+		yaml     string
+		replicas int
+	}{{`redis: { url: "redis://127.0.0.1:6379/0" }`, 1}, {`redis: { url: "redis://127.0.0.1:6379/0", single_node: true }`, 0}} {
+		cfg, err := config.Parse([]byte(tc.yaml+`
+aliyun: { region: cn-hangzhou }
+sites: { hz: { key: "hz-secret-0123456789abcdef", vpn: [ { gateway: vpn-1, connection: to-hz } ] } }
+`), stateKeyEnv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := StateOptions(cfg); o.Replicas != tc.replicas || o.Key == nil {
+			t.Errorf("%s: replicas %d (key %v), want %d and a key", tc.yaml, o.Replicas, o.Key != nil, tc.replicas)
+		}
+	}
+}
