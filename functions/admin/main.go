@@ -399,7 +399,7 @@ func vpnOp(ctx context.Context, fs *pflag.FlagSet, args []string, getenv env, st
 		return nil
 	}
 	if err != nil && op.ID == "" {
-		return fmt.Errorf("vpn-op %s: %w", sub, err)
+		return fmt.Errorf("vpn-op %s: %s", sub, cloud.LogError(err)) // a request URL's query holds PSKs
 	}
 	b, jerr := json.MarshalIndent(op, "", "  ")
 	if jerr != nil {
@@ -407,7 +407,7 @@ func vpnOp(ctx context.Context, fs *pflag.FlagSet, args []string, getenv env, st
 	}
 	fmt.Fprintf(stdout, "%s\n", b)
 	if err != nil {
-		return fmt.Errorf("vpn-op %s: %w", sub, err)
+		return fmt.Errorf("vpn-op %s: %s", sub, cloud.LogError(err))
 	}
 	if sub == "resume" {
 		fmt.Fprintf(stdout, "re-point of %s finished: %s\n", *conn, op.NewIP)
