@@ -25,8 +25,9 @@ run: function
 	export PPTER_KEY_HZ="$${PPTER_KEY_HZ:-local-$$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"; \
 	export PPTER_KEY_BJ="$${PPTER_KEY_BJ:-local-$$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"; \
 	export PPTER_ADMIN_TOKEN="$${PPTER_ADMIN_TOKEN:-local-$$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"; \
+	export PPTER_STATE_KEY="$${PPTER_STATE_KEY:-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"; \
 	if [ -n "$${PPTER_REDIS_URL:-}" ] && [ -z "$${PPTER_CONFIG:-}" ]; then \
-	  sed 's|url: "memory://"|url: "$${PPTER_REDIS_URL}"|' functions/internal/config/ppter.example.yaml > bin/ppter.local.yaml; \
+	  sed -e 's|url: "memory://"|url: "$${PPTER_REDIS_URL}"|' -e 's|# single_node: true|single_node: true|' functions/internal/config/ppter.example.yaml > bin/ppter.local.yaml; \
 	  export PPTER_CONFIG=bin/ppter.local.yaml; fi; \
 	echo "Local keys for this run: hz=$$PPTER_KEY_HZ bj=$$PPTER_KEY_BJ admin=$$PPTER_ADMIN_TOKEN"; \
 	echo "Ping as office hz:  curl -u hz:$$PPTER_KEY_HZ -X POST http://$(RUN_ADDR)/v1/ping"; \

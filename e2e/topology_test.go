@@ -35,6 +35,8 @@ var (
 	cloudWAN  = netip.MustParseAddr("203.0.113.10")
 	zone      = "example.com"
 	gatewayID = "vpn-bp1e2e00000000001"
+	// e2eStateKey encrypts the saved VPN settings (PPTER_STATE_KEY; VPN targets need one).
+	e2eStateKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 )
 
 // office is one office namespace: a WAN address on the internet segment, a LAN address,
@@ -199,7 +201,7 @@ func (l *lab) startCloud() {
     dns: [ { zone: %[3]s, rr: %[1]s.vpn, type: A } ]
     vpn: [ { gateway: %[4]s, connection: to-%[1]s, min_interval: 1s } ]`, o.site, strings.ToUpper(o.site), zone, gatewayID)
 	}
-	cfg := fmt.Sprintf(`redis: { url: "redis://127.0.0.1:6379/0", prefix: "{ppter-e2e}" }
+	cfg := fmt.Sprintf(`redis: { url: "redis://127.0.0.1:6379/0", prefix: "{ppter-e2e}", single_node: true }
 aliyun: { region: cn-hangzhou, dns_endpoint: %q, vpc_endpoint: %q, protocol: http }
 ping: { interval: %s }
 sites:%s
@@ -215,7 +217,7 @@ sites:%s
 		var err error
 		l.emu, err = fcemu.Start(context.Background(), fcemu.Options{
 			Binary: fnBin, Addr: netip.AddrPortFrom(cloudWAN, 9000).String(),
-			Env:         []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + l.a.key, "PPTER_KEY_BJ=" + l.b.key},
+			Env:         []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + l.a.key, "PPTER_KEY_BJ=" + l.b.key, "PPTER_STATE_KEY=" + e2eStateKey},
 			Credentials: fcemu.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token},
 			Stdout:      fnLog, Stderr: fnLog,
 		})

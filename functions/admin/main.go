@@ -6,6 +6,7 @@
 //	ppter-admin status --url URL               the fleet, its targets and recent events
 //	ppter-admin dns-records --zone example.com a zone's records, to fill in sites.*.dns
 //	ppter-admin vpn --gateway vpn-bp1…         a gateway's connections (kind, tunnels) and customer gateways
+//	ppter-admin vpn-op show|resume …           a saved re-point: inspect it (PSKs redacted), finish it
 //
 // It replaces the original tool's getDnsInfo.py.
 package main
@@ -28,9 +29,11 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ppter/ppter/functions/internal/app"
 	"github.com/ppter/ppter/functions/internal/cloud"
 	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/statuspage"
+	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -82,14 +85,18 @@ Usage:
   ppter-admin status --url URL [--token-file FILE] [--events N] [--json]
   ppter-admin dns-records --zone ZONE [--config FILE] [--region R]
   ppter-admin vpn --gateway ID [--config FILE] [--region R]
+  ppter-admin vpn-op show --gateway ID --connection NAME [--config FILE]
+  ppter-admin vpn-op resume --gateway ID --connection NAME [--config FILE] [--timeout D]
   ppter-admin version
 
 Environment:
   PPTER_CONFIG          the function's config file (--config)
   PPTER_URL             the function's base URL (--url)
   PPTER_ADMIN_TOKEN     the admin token for status (or --token-file)
+  PPTER_STATE_KEY, PPTER_STATE_KEY_FILE
+                        the function's state key, for vpn-op (it decrypts the saved PSKs)
   ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET, ALIBABA_CLOUD_SECURITY_TOKEN
-                        credentials for dns-records and vpn
+                        credentials for dns-records, vpn and vpn-op resume
   FC_REGION             the region when neither --region nor aliyun.region is set
 
 Exit codes:
@@ -156,6 +163,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return status(ctx, fs, rest, lookup, stdout)
 	case "dns-records", "vpn":
 		return listing(cmd, fs, rest, getenv, stdout)
+	case "vpn-op":
+		return vpnOp(ctx, fs, rest, getenv, stdout)
 	default:
 		return usagef("unknown command %q (see ppter-admin --help)", cmd)
 	}
@@ -294,12 +303,8 @@ func listing(cmd string, fs *pflag.FlagSet, args []string, getenv env, stdout io
 	if *region != "" {
 		cc.Region = *region
 	}
-	if cc.Region == "" {
-		cc.Region = "cn-hangzhou"
-	}
-	cc.Credentials = cloud.Credentials{AccessKeyID: lookup("ALIBABA_CLOUD_ACCESS_KEY_ID"), AccessKeySecret: lookup("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), SecurityToken: lookup("ALIBABA_CLOUD_SECURITY_TOKEN")}
-	if cc.Credentials.AccessKeyID == "" || cc.Credentials.AccessKeySecret == "" {
-		return usagef("no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+	if err := withCredentials(&cc, lookup); err != nil {
+		return err
 	}
 	if cmd == "dns-records" {
 		if *zone == "" {
@@ -327,4 +332,85 @@ func listing(cmd string, fs *pflag.FlagSet, args []string, getenv env, stdout io
 		return fmt.Errorf("vpn %s: %w", *gateway, err)
 	}
 	return cloud.PrintGateway(stdout, inv)
+}
+
+// withCredentials fills cc's region default and the standard credential variables.
+func withCredentials(cc *cloud.ClientConfig, lookup func(string) string) error {
+	if cc.Region == "" {
+		cc.Region = "cn-hangzhou"
+	}
+	cc.Credentials = cloud.Credentials{AccessKeyID: lookup("ALIBABA_CLOUD_ACCESS_KEY_ID"), AccessKeySecret: lookup("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), SecurityToken: lookup("ALIBABA_CLOUD_SECURITY_TOKEN")}
+	if cc.Credentials.AccessKeyID == "" || cc.Credentials.AccessKeySecret == "" {
+		return usagef("no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+	}
+	return nil
+}
+
+// vpnOp shows or resumes the re-point saved for one connection, in the function's Redis
+// (its config's redis.url and prefix, and its state key).
+func vpnOp(ctx context.Context, fs *pflag.FlagSet, args []string, getenv env, stdout io.Writer) error {
+	lookup := func(k string) string { v, _ := getenv(k); return v }
+	if len(args) == 0 || (args[0] != "show" && args[0] != "resume") {
+		return usagef("vpn-op needs show or resume")
+	}
+	sub := args[0]
+	cfgPath := fs.String("config", lookup("PPTER_CONFIG"), "the function's config `file` (env PPTER_CONFIG)")
+	gateway := fs.String("gateway", "", "the VPN gateway `ID`")
+	conn := fs.String("connection", "", "the connection's `name`")
+	timeout := fs.Duration("timeout", 15*time.Minute, "give up a resume after this `duration`")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if *cfgPath == "" || *gateway == "" || *conn == "" {
+		return usagef("vpn-op %s needs --config (or PPTER_CONFIG), --gateway and --connection", sub)
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(cfg.Redis.URL, "redis") {
+		return usagef("vpn-op reads the function's Redis; redis.url is %s", strings.SplitN(cfg.Redis.URL, ":", 2)[0]+"://…")
+	}
+	st, err := store.NewRedis(ctx, cfg.Redis.URL, app.StoreOptions(cfg))
+	if err != nil {
+		return usagef("%v", err)
+	}
+	defer st.Client().Close()
+	r := &cloud.Reconciler{State: cloud.NewRedis(st.Client(), cfg.Redis.Prefix, app.StateOptions(cfg)), Region: cfg.Aliyun.Region}
+	target := cloud.VPNConn{Gateway: *gateway, Connection: *conn}
+	var op cloud.VPNOp
+	if sub == "show" {
+		op, err = r.SavedOp(ctx, target)
+	} else {
+		cc := cloud.ClientConfig{Region: cfg.Aliyun.Region, DNSEndpoint: cfg.Aliyun.DNSEndpoint, VPCEndpoint: cfg.Aliyun.VPCEndpoint, Protocol: cfg.Aliyun.Protocol}
+		if err := withCredentials(&cc, lookup); err != nil {
+			return err
+		}
+		r.Region = cc.Region
+		if r.VPC, err = cloud.NewVPCClient(cc); err != nil {
+			return usagef("%v", err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		op, err = r.ResumeSaved(rctx, target)
+	}
+	if errors.Is(err, cloud.ErrNoSavedOp) {
+		fmt.Fprintf(stdout, "no re-point saved for %s on %s\n", *conn, *gateway)
+		return nil
+	}
+	if err != nil && op.ID == "" {
+		return fmt.Errorf("vpn-op %s: %s", sub, cloud.LogError(err)) // a request URL's query holds PSKs
+	}
+	b, jerr := json.MarshalIndent(op, "", "  ")
+	if jerr != nil {
+		return jerr
+	}
+	fmt.Fprintf(stdout, "%s\n", b)
+	if err != nil {
+		return fmt.Errorf("vpn-op %s: %s", sub, cloud.LogError(err))
+	}
+	if sub == "resume" {
+		fmt.Fprintf(stdout, "re-point of %s finished: %s\n", *conn, op.NewIP)
+	}
+	return nil
 }

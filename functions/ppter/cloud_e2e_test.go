@@ -26,7 +26,7 @@ func TestCloudTargetsFollow(t *testing.T) {
 
 	prefix := redistest.Namespace()
 	cfg := fmt.Sprintf(`
-redis: { url: %q, prefix: %q }
+redis: { url: %q, prefix: %q, single_node: true }
 aliyun: { region: cn-hangzhou, dns_endpoint: %q, vpc_endpoint: %q, protocol: http }
 sites:
   hz:
@@ -40,7 +40,7 @@ sites:
 	id, secret, token := ali.Credentials()
 	logs := &syncBuffer{}
 	emu := fcemu.StartT(t, fcemu.Options{
-		Env:               []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + keyHZ, "PPTER_KEY_BJ=" + keyBJ},
+		Env:               []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + keyHZ, "PPTER_KEY_BJ=" + keyBJ, "PPTER_STATE_KEY=" + testStateKey},
 		TrustSourceHeader: true, Stdout: logs,
 		Credentials: fcemu.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token},
 	})
@@ -78,20 +78,31 @@ sites:
 		t.Fatalf("steady ping made %d cloud calls", n)
 	}
 
-	// Someone edits the record by hand; the timer puts it back.
+	// Someone edits the record by hand (or a Redis restore left an older state than the
+	// cloud's): the timer puts it back once the office's next ping confirms its address.
 	ali.EditRecord(recID, "192.0.2.99")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, ok, err := emu.Invoke(ctx, fcemu.TimerEvent("reconcile", "", time.Now()))
-	if err != nil || !ok {
-		t.Fatalf("timer: %v %s", err, out)
-	}
 	var rep struct {
 		Targets map[string][]wire.Target `json:"targets"`
 	}
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("timer answer %s: %v", out, err)
+	timer := func() []byte {
+		t.Helper()
+		out, ok, err := emu.Invoke(ctx, fcemu.TimerEvent("reconcile", "", time.Now()))
+		if err != nil || !ok {
+			t.Fatalf("timer: %v %s", err, out)
+		}
+		if err := json.Unmarshal(out, &rep); err != nil {
+			t.Fatalf("timer answer %s: %v", out, err)
+		}
+		return out
 	}
+	out := timer()
+	if recs := ali.Records("example.com"); recs[0].Value != "192.0.2.99" || !strings.Contains(string(out), "waiting for the site's next ping") {
+		t.Fatalf("drift changed back before a ping confirmed the address: %+v (timer said %s)", recs, out)
+	}
+	f.ping(t, "hz", keyHZ, "203.0.113.7")
+	out = timer()
 	if recs := ali.Records("example.com"); recs[0].Value != "203.0.113.7" {
 		t.Fatalf("drift not repaired: %+v (timer said %s)", recs, out)
 	}

@@ -23,6 +23,9 @@ import (
 	"github.com/ppter/ppter/shared/wire"
 )
 
+// testStateKey is the state key the function runs with in these tests (PPTER_STATE_KEY).
+const testStateKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
 const (
 	keyHZ = "hz-secret-0123456789abcdef"
 	keyBJ = "bj-secret-0123456789abcdef"
@@ -372,6 +375,7 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		{"missing env", "redis: {url: 'memory://'}\nsites: {hz: {key: '${NOPE}'}}\n", "sites.hz.key: environment variable NOPE is not set", nil},
 		{"two sites one key", "redis: {url: 'memory://'}\nsites: {hz: {key: 0123456789abcdefgh}, bj: {key: 0123456789abcdefgh}}\n", "sites.hz.key: the same secret as sites.bj.key", nil},
 		{"admin token is a site key", "redis: {url: 'memory://'}\nadmin: {token: 0123456789abcdefgh}\nsites: {hz: {key: 0123456789abcdefgh}}\n", "admin.token: the same secret as sites.hz.key", nil},
+		{"vpn targets without a state key", "redis: {url: 'memory://'}\naliyun: {region: cn-hangzhou}\nsites: {hz: {key: 0123456789abcdefgh, vpn: [{gateway: vpn-1, connection: to-hz}]}}\n", "set PPTER_STATE_KEY", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,7 +33,7 @@ func TestTwoOfficesOneGateway(t *testing.T) {
 	prefix := redistest.Namespace()
 	path := t.TempDir() + "/ppter.yaml"
 	writeFile(t, path, fmt.Sprintf(`
-redis: { url: %q, prefix: %q }
+redis: { url: %q, prefix: %q, single_node: true }
 aliyun: { region: cn-hangzhou, vpc_endpoint: %q, protocol: http }
 sites:
   hz:
@@ -46,7 +46,7 @@ sites:
 	id, secret, token := ali.Credentials()
 	instance := func() *fcemu.Emulator {
 		return fcemu.StartT(t, fcemu.Options{
-			Env:               []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + keyHZ, "PPTER_KEY_BJ=" + keyBJ},
+			Env:               []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + keyHZ, "PPTER_KEY_BJ=" + keyBJ, "PPTER_STATE_KEY=" + testStateKey},
 			TrustSourceHeader: true, Timeout: time.Minute,
 			Credentials: fcemu.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token},
 		})

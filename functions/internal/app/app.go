@@ -56,7 +56,7 @@ func New(ctx context.Context, env Env, readFile config.ReadFile, dir string, log
 	if hasTargets(cfg) {
 		ct := &cloudTargets{cfg: cfg, store: st, notifier: n, log: log, now: time.Now, creds: envCredentials(env)}
 		if rs, ok := st.(*store.Redis); ok {
-			ct.state = cloud.NewRedis(rs.Client(), cfg.Redis.Prefix)
+			ct.state = cloud.NewRedis(rs.Client(), cfg.Redis.Prefix, StateOptions(cfg))
 		} else {
 			ct.state = cloud.NewMemory(time.Now)
 		}
@@ -91,6 +91,19 @@ func StoreOptions(cfg *config.Config) store.Options {
 		// that (the instance died) a later ping takes the change over.
 		HandleLease: cfg.Aliyun.PingBudget.D() + api.ReconcileMargin + 10*time.Second,
 	}
+}
+
+// StateOptions maps the configuration onto the reconciler's Redis state options: the state
+// key, and one replica to confirm a saved re-point unless redis.single_node.
+func StateOptions(cfg *config.Config) cloud.RedisOptions {
+	var o cloud.RedisOptions
+	if cfg.StateKey != nil {
+		o.Key, _ = cloud.NewStateKey(cfg.StateKey) // validated: 32 bytes
+	}
+	if !cfg.Redis.SingleNode {
+		o.Replicas = 1
+	}
+	return o
 }
 
 // NewWith builds an App from parts (tests and benchmarks); opt's Now and Log are set from

@@ -96,13 +96,86 @@ func (c *cloudTargets) Reconcile(ctx context.Context, s site.Name, v4, v6 netip.
 
 // ReconcileAll implements api.FleetReconciler: the timer's retries and drift repair.
 func (c *cloudTargets) ReconcileAll(ctx context.Context, recs []store.Record) map[string][]wire.Target {
-	out := map[string][]wire.Target{}
+	return c.walk(ctx, recs, cloud.ModeTimer)
+}
+
+// walk reconciles every target of recs' sites in mode, for a timer. Each target gets a share
+// of the run (what is left of it, divided by the targets left), so one stuck target cannot
+// starve the others, and each run starts its walk one target further on.
+func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud.Mode) map[string][]wire.Target {
+	type unit struct {
+		rec  store.Record
+		t    cloud.Targets // one target
+		slot int           // its place among the site's targets
+	}
+	var units []unit
 	for _, r := range recs {
-		if res := c.run(ctx, r.Site, cloud.Addrs{IPv4: r.IPv4, IPv6: r.IPv6}, cloud.ModeTimer); len(res) > 0 {
-			out[string(r.Site)] = cloud.WireTargets(res)
+		t := cloudTargetsOf(c.cfg.Sites[string(r.Site)])
+		for i, d := range t.DNS {
+			units = append(units, unit{r, cloud.Targets{DNS: []cloud.DNSRecord{d}}, i})
+		}
+		for i, v := range t.VPN {
+			units = append(units, unit{r, cloud.Targets{VPN: []cloud.VPNConn{v}}, len(t.DNS) + i})
 		}
 	}
+	out := map[string][]wire.Target{}
+	if len(units) == 0 {
+		return out
+	}
+	run, err := c.state.NextRun(ctx)
+	if err != nil {
+		c.log.Warn("cloud: timer run counter", "error", err.Error())
+	}
+	start := int(run % int64(len(units)))
+	units = append(units[start:], units[:start]...)
+	slots := map[string][]wire.Target{}
+	for i, u := range units {
+		tctx, cancel := context.WithDeadline(ctx, c.clockNow().Add(c.share(ctx, len(units)-i)))
+		res := c.runTargets(tctx, u.rec.Site, recordAddrs(u.rec), u.t, mode)
+		cancel()
+		name := string(u.rec.Site)
+		if slots[name] == nil {
+			all := cloudTargetsOf(c.cfg.Sites[name])
+			slots[name] = make([]wire.Target, len(all.DNS)+len(all.VPN))
+		}
+		for _, r := range res {
+			slots[name][u.slot] = r.Wire()
+		}
+	}
+	for name, ts := range slots {
+		out[name] = ts
+	}
 	return out
+}
+
+// MaxTargetShare bounds one target's share of a timer run when the run has no deadline.
+const MaxTargetShare = 2 * time.Minute
+
+// share is one target's part of what is left of ctx's run with left targets to go.
+func (c *cloudTargets) share(ctx context.Context, left int) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return MaxTargetShare
+	}
+	rest := dl.Sub(c.clockNow()) - cloud.DefaultMargin
+	if rest <= 0 {
+		return 0
+	}
+	// The reconciler stops Margin before its deadline: give that back to each share.
+	return rest/time.Duration(left) + cloud.DefaultMargin
+}
+
+func (c *cloudTargets) clockNow() time.Time {
+	if c.clock != nil {
+		return c.clock.Now()
+	}
+	return c.now()
+}
+
+// recordAddrs are a stored record's addresses with when the site last reported each: the
+// timers never move a target back to an address older than the one it applied.
+func recordAddrs(r store.Record) cloud.Addrs {
+	return cloud.Addrs{IPv4: r.IPv4, IPv6: r.IPv6, Seen4: r.Seen4, Seen6: r.Seen6}
 }
 
 // Resume implements api.Resumer: the one-minute timer. With nothing unfinished it is one
@@ -121,7 +194,7 @@ func (c *cloudTargets) Resume(ctx context.Context, fleet func(context.Context) (
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]wire.Target{}
+	var hits []store.Record
 	for _, r := range recs {
 		s, ok := c.cfg.Sites[string(r.Site)]
 		if !ok {
@@ -134,13 +207,16 @@ func (c *cloudTargets) Resume(ctx context.Context, fleet func(context.Context) (
 			delete(left, k)
 		}
 		if hit {
-			out[string(r.Site)] = cloud.WireTargets(c.run(ctx, r.Site, cloud.Addrs{IPv4: r.IPv4, IPv6: r.IPv6}, cloud.ModePing))
+			hits = append(hits, r)
 		}
 	}
 	for k := range left { // targets no longer configured
 		_ = c.state.SetUnfinished(ctx, k, false)
 	}
-	return out, nil
+	if len(hits) == 0 {
+		return map[string][]wire.Target{}, nil
+	}
+	return c.walk(ctx, hits, cloud.ModePing), nil
 }
 
 func (c *cloudTargets) credentials(ctx context.Context) cloud.Credentials {
@@ -151,7 +227,11 @@ func (c *cloudTargets) credentials(ctx context.Context) cloud.Credentials {
 }
 
 func (c *cloudTargets) run(ctx context.Context, s site.Name, addrs cloud.Addrs, mode cloud.Mode) []cloud.Result {
-	t := cloudTargetsOf(c.cfg.Sites[string(s)])
+	return c.runTargets(ctx, s, addrs, cloudTargetsOf(c.cfg.Sites[string(s)]), mode)
+}
+
+// runTargets reconciles targets t of site s.
+func (c *cloudTargets) runTargets(ctx context.Context, s site.Name, addrs cloud.Addrs, t cloud.Targets, mode cloud.Mode) []cloud.Result {
 	keys, names := c.keys(t)
 	if len(keys) == 0 {
 		return nil
@@ -211,7 +291,11 @@ func (c *cloudTargets) record(ctx context.Context, s site.Name, res []cloud.Resu
 		switch r.State {
 		case wire.StateError:
 			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetFailed, Site: s, IP: w.IP, Detail: r.Kind + " " + r.Name + ": " + w.Error})
-			c.notifier.Notify(ctx, notify.Event{Kind: notify.TargetFailed, Site: s, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name, Error: w.Error})
+			kind := notify.TargetFailed
+			if errors.Is(r.Err, cloud.ErrVanished) {
+				kind = notify.TargetVanished
+			}
+			c.notifier.Notify(ctx, notify.Event{Kind: kind, Site: s, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name, Error: w.Error})
 		case wire.StateApplied:
 			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetApplied, Site: s, IP: w.IP, Detail: r.Kind + " " + r.Name + " → " + w.IP})
 			if seen && before.State == wire.StateError {

@@ -36,7 +36,7 @@ sites:
     key: "hz-secret-0123456789abcdef"
     dns: [ { zone: example.com, rr: hz.vpn, type: A } ]
     vpn: [ { gateway: vpn-bp1gw000000000001, connection: to-hz } ]
-`), func(string) (string, bool) { return "", false }, nil)
+`), stateKeyEnv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +105,11 @@ sites:
   hz:
     key: "hz-secret-0123456789abcdef"
     vpn: [ { gateway: vpn-bp1gw000000000001, connection: to-hz } ]
-`), func(string) (string, bool) { return "", false }, nil)
+`), stateKeyEnv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, secret, _ := ali.Credentials()
-	st := store.NewMemory(store.Options{Now: clock.Now})
-	ct := &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now),
-		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}, clock: clock}
+	ct, st := emulatedTargets(cfg, ali, clock)
 	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), clock.Now, api.Options{Reconciler: ct, Targets: ct})
 	resume := func() {
 		t.Helper()
@@ -166,7 +163,7 @@ sites:
 func BenchmarkResumeIdle(b *testing.B) {
 	c := redistest.Client(b)
 	ctx := context.Background()
-	ct := &cloudTargets{cfg: &config.Config{}, state: cloud.NewRedis(c, redistest.Namespace())}
+	ct := &cloudTargets{cfg: &config.Config{}, state: cloud.NewRedis(c, redistest.Namespace(), cloud.RedisOptions{})}
 	var rtt time.Duration
 	for range 200 {
 		t0 := time.Now()
@@ -183,4 +180,41 @@ func BenchmarkResumeIdle(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/resume")
 	b.ReportMetric(float64(rtt.Microseconds()), "µs/redis-rtt")
+}
+
+// stateKeyEnv is an environment with only a state key (configs with VPN targets need one).
+func stateKeyEnv(k string) (string, bool) {
+	if k == "PPTER_STATE_KEY" {
+		return "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", true
+	}
+	return "", false
+}
+
+// emulatedTargets are cloudTargets on the memory store and state, with ali's credentials, on
+// the emulated clock.
+func emulatedTargets(cfg *config.Config, ali *aliyunemu.Server, clock *aliyunemu.Clock) (*cloudTargets, *store.Memory) {
+	id, secret, _ := ali.Credentials()
+	st := store.NewMemory(store.Options{Now: clock.Now})
+	return &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now),
+		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}, clock: clock}, st
+}
+
+// TestStateOptions: a replica confirms saved re-points unless redis.single_node, and the
+// state key reaches the reconciler's state.
+func TestStateOptions(t *testing.T) {
+	for _, tc := range []struct {
+		yaml     string
+		replicas int
+	}{{`redis: { url: "redis://127.0.0.1:6379/0" }`, 1}, {`redis: { url: "redis://127.0.0.1:6379/0", single_node: true }`, 0}} {
+		cfg, err := config.Parse([]byte(tc.yaml+`
+aliyun: { region: cn-hangzhou }
+sites: { hz: { key: "hz-secret-0123456789abcdef", vpn: [ { gateway: vpn-1, connection: to-hz } ] } }
+`), stateKeyEnv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := StateOptions(cfg); o.Replicas != tc.replicas || o.Key == nil {
+			t.Errorf("%s: replicas %d (key %v), want %d and a key", tc.yaml, o.Replicas, o.Key != nil, tc.replicas)
+		}
+	}
 }

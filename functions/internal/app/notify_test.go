@@ -3,16 +3,20 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ppter/ppter/functions/internal/api"
+	"github.com/ppter/ppter/functions/internal/cloud"
 	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/functions/internal/store"
@@ -112,4 +116,35 @@ notify:
 	now = now.Add(10 * time.Minute)
 	tick()
 	expect("silent again", "site_stale hz")
+}
+
+// TestVanishedNotified: a VPN target that was applied and whose connection is gone is sent
+// as target_vanished, not target_failed; another error stays target_failed.
+func TestVanishedNotified(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		got = append(got, m["kind"].(string)+" "+m["target"].(string))
+		mu.Unlock()
+	}))
+	defer recv.Close()
+	n, err := notify.New([]notify.Webhook{{Kind: "json", URL: recv.URL}}, notify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := &cloudTargets{store: store.NewMemory(store.Options{}), notifier: n, now: time.Now}
+	ip := netip.MustParseAddr("203.0.113.7")
+	applied := cloud.TargetState{State: wire.StateApplied, AppliedIP: ip, DesiredIP: ip}
+	ct.record(context.Background(), "hz", []cloud.Result{
+		{Kind: wire.KindVPN, Name: "to-hz", State: wire.StateError, IP: ip, Err: fmt.Errorf("vpn to-hz: %w", cloud.ErrVanished)},
+		{Kind: wire.KindVPN, Name: "to-bj", State: wire.StateError, IP: ip, Err: errors.New("other")},
+	}, map[string]cloud.TargetState{"to-hz": applied, "to-bj": applied})
+	n.Wait(context.Background())
+	slices.Sort(got)
+	if want := []string{"target_failed to-bj", "target_vanished to-hz"}; !slices.Equal(got, want) {
+		t.Fatalf("sent %q, want %q", got, want)
+	}
 }

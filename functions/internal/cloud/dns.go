@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	alidns "github.com/alibabacloud-go/alidns-20150109/v4/client"
 	"github.com/alibabacloud-go/tea/tea"
@@ -72,11 +73,11 @@ func (d DNSRecord) key() TargetKey {
 
 func (d DNSRecord) result() Result { return Result{Kind: wire.KindDNS, Name: d.FQDN() + "/" + d.Type} }
 
-func (d DNSRecord) family(a Addrs) netip.Addr {
+func (d DNSRecord) family(a Addrs) (netip.Addr, time.Time) {
 	if d.Type == "AAAA" {
-		return a.IPv6
+		return a.IPv6, a.Seen6
 	}
-	return a.IPv4
+	return a.IPv4, a.Seen4
 }
 
 // findRecords returns the records named like d (same type and line).
@@ -112,7 +113,7 @@ func (r *Reconciler) findRecords(ctx context.Context, d DNSRecord) ([]*alidns.De
 // absent, update it only when it differs. DomainRecordDuplicate means it already is so.
 // With several records of that name, type and line (round robin), one matching is enough
 // and otherwise the first one is updated.
-func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr) (string, error) {
+func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, hold bool) (string, error) {
 	recs, err := r.findRecords(ctx, d)
 	if err != nil {
 		return wire.StateError, fmt.Errorf("dns %s: %w", d.FQDN(), err)
@@ -124,6 +125,9 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr) (
 			}
 			return wire.StateApplied, nil
 		}
+	}
+	if hold {
+		return wire.StateError, fmt.Errorf("dns %s: %w", d.FQDN(), ErrUnconfirmed)
 	}
 	if len(recs) == 0 {
 		req := &alidns.AddDomainRecordRequest{DomainName: tea.String(d.Zone), RR: tea.String(d.RR), Type: tea.String(d.Type),
@@ -148,7 +152,8 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr) (
 	return wire.StateApplied, nil
 }
 
-// wouldCall logs a mutating call that dry run leaves out, secrets redacted.
+// wouldCall logs a mutating call that dry run leaves out. req holds no secret: callers
+// build it from redacted values (logPlan).
 func (r *Reconciler) wouldCall(action string, req any) {
-	r.log().Info("cloud: dry run: would call", "action", action, "params", redact(tea.Prettify(req)))
+	r.log().Info("cloud: dry run: would call", "action", action, "params", tea.Prettify(req))
 }

@@ -45,10 +45,14 @@ const (
 	ModeTimer
 )
 
-// Addrs are a site's current addresses; either may be invalid (unknown).
+// Addrs are a site's current addresses; either may be invalid (unknown). Seen4 and Seen6
+// are when the site last reported them (the store's record); zero for a ping's own address,
+// which is seen now. The timer and the resume timer pass them, so a target is never moved
+// to an address older than the one it last applied.
 type Addrs struct {
-	IPv4 netip.Addr
-	IPv6 netip.Addr
+	IPv4         netip.Addr
+	IPv6         netip.Addr
+	Seen4, Seen6 time.Time
 }
 
 // Targets are the cloud resources that follow one site's address.
@@ -73,7 +77,7 @@ func (r Result) Wire() wire.Target {
 		t.IP = r.IP.String()
 	}
 	if r.Err != nil {
-		t.Error = r.Err.Error()
+		t.Error = PublicError(r.Err)
 	}
 	return t
 }
@@ -130,7 +134,7 @@ func (r *Reconciler) lockTTL() time.Duration {
 type target interface {
 	key() TargetKey
 	result() Result
-	family(a Addrs) netip.Addr
+	family(a Addrs) (netip.Addr, time.Time)
 	validate() error
 }
 
@@ -150,7 +154,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, addrs Addrs, t Targets, mode
 
 func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) Result {
 	res := t.result()
-	ip := t.family(addrs)
+	ip, seen := t.family(addrs)
 	res.IP = ip
 	if err := t.validate(); err != nil {
 		res.State, res.Err = wire.StateError, err
@@ -193,6 +197,15 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 		return done.with(res)
 	}
 
+	if err := olderThanApplied(st, ip, seen); err != nil {
+		return r.record(ctx, k, st, ip, seen, res, wire.StateError, err)
+	}
+	// The record says the target was applied at ip but the cloud may show another address
+	// (a restore brought an old state back, or someone edited it): the cloud is changed back
+	// only for an address the site reported after that was first found.
+	hold := !r.DryRun && !seen.IsZero() && st.AppliedIP == ip &&
+		(st.DriftSince.IsZero() && st.State == wire.StateApplied || !st.DriftSince.IsZero() && !seen.After(st.DriftSince))
+
 	// Marked before any cloud call, so a killed instance leaves it for the resume timer.
 	if err := r.State.SetUnfinished(ctx, k, true); err != nil {
 		res.State, res.Err = wire.StateError, err
@@ -203,22 +216,35 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 	var state string
 	switch t := t.(type) {
 	case DNSRecord:
-		state, err = r.applyDNS(ctx, t, ip)
+		state, err = r.applyDNS(ctx, t, ip, hold)
 	case VPNConn:
-		state, err = r.applyVPN(ctx, t, ip, &st)
+		state, err = r.applyVPN(ctx, t, ip, &st, hold)
 	}
+	if errors.Is(err, ErrUnconfirmed) && st.DriftSince.IsZero() {
+		st.DriftSince = r.clock().Now()
+	}
+	return r.record(ctx, k, st, ip, seen, res, state, err)
+}
+
+// record saves the outcome of a reconcile of target k at ip (last seen at seen; zero: now)
+// and logs it.
+func (r *Reconciler) record(ctx context.Context, k TargetKey, st TargetState, ip netip.Addr, seen time.Time, res Result, state string, err error) Result {
 	now := r.clock().Now()
-	st.State, st.UpdatedAt = state, now
+	st.State, st.UpdatedAt, st.DesiredIP = state, now, ip
 	switch state {
 	case wire.StateApplied:
-		st.AppliedIP, st.Attempts, st.LastError, st.NotBefore = ip, 0, "", time.Time{}
+		st.AppliedSeen = seen
+		if seen.IsZero() {
+			st.AppliedSeen = now
+		}
+		st.AppliedIP, st.Attempts, st.LastError, st.NotBefore, st.DriftSince = ip, 0, "", time.Time{}, time.Time{}
 	case wire.StateDryRun, wire.StatePending:
 		st.LastError = ""
 		if err != nil {
-			st.LastError = err.Error()
+			st.LastError = PublicError(err)
 		}
 	default:
-		st.LastError = err.Error()
+		st.LastError = PublicError(err)
 	}
 	// Record the outcome even when ctx was cancelled by the deadline.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -229,9 +255,28 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 	if uerr := r.State.SetUnfinished(wctx, k, unfinished(state, err)); uerr != nil && err == nil {
 		err = uerr
 	}
-	r.log().Info("cloud: reconciled", "target", k.String(), "state", state, "ip", ip.String(), "error", errString(err))
+	r.log().Info("cloud: reconciled", "target", k.String(), "state", state, "ip", ip.String(), "error", LogError(err))
 	res.State, res.Err = state, err
 	return res
+}
+
+// ErrOlderAddress: the timer would move a target back to an address the site last reported
+// before the one applied (a Redis restore or a lossy failover brought it back); it waits
+// for the site's next ping instead.
+var ErrOlderAddress = errors.New("cloud: not moved back to an address older than the one applied")
+
+// ErrUnconfirmed: the target points elsewhere than the address it was applied at; it is
+// changed back only once the site has reported that address again.
+var ErrUnconfirmed = errors.New("cloud: the target points elsewhere than recorded; waiting for the site's next ping to confirm its address before changing it back")
+
+// olderThanApplied refuses moving st's target to ip, last seen at seen, when the address
+// it was applied at was seen later.
+func olderThanApplied(st TargetState, ip netip.Addr, seen time.Time) error {
+	if seen.IsZero() || !st.AppliedIP.IsValid() || st.AppliedIP == ip || st.AppliedSeen.IsZero() || !seen.Before(st.AppliedSeen) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s was last reported %s, %s (applied) %s; the site's next ping decides",
+		ErrOlderAddress, ip, seen.UTC().Format(time.RFC3339), st.AppliedIP, st.AppliedSeen.UTC().Format(time.RFC3339))
 }
 
 // unfinished reports whether a target left in state with err should be reconciled again at
@@ -239,13 +284,6 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 // (deferred, locked, busy gateway) and re-points stopped by the deadline.
 func unfinished(state string, err error) bool {
 	return state == wire.StatePending || errors.Is(err, ErrDeadline) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 type settledState struct {

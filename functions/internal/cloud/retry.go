@@ -153,7 +153,10 @@ func (r *Reconciler) callWith(ctx context.Context, what string, b Backoff, fn fu
 		}
 		d := b.delay(attempt, r.jitter())
 		if berr := r.budget(ctx, d); berr != nil {
-			return fmt.Errorf("%s: %w (last error: %v)", what, berr, err)
+			// The full text goes to the log only; the error (answers, status page) carries
+			// the public one.
+			r.log().Info("cloud: out of time for retries", "call", what, "last_error", LogError(err))
+			return fmt.Errorf("%s: %w (last error: %s)", what, berr, PublicError(err))
 		}
 		r.log().Debug("cloud: retrying", "call", what, "code", Code(err), "wait", d)
 		if serr := r.clock().Sleep(ctx, d); serr != nil {

@@ -30,6 +30,13 @@ type TargetState struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 	LastRepoint time.Time  `json:"last_repoint,omitzero"` // VPN: when the last re-point completed
 	NotBefore   time.Time  `json:"not_before,omitzero"`   // VPN: a pending re-point waits until then
+	// AppliedSeen is when the site last reported AppliedIP before it was applied: the timer
+	// never moves the target to an address last seen before then (a Redis restore or a
+	// lossy failover brought an older one back).
+	AppliedSeen time.Time `json:"applied_seen,omitzero"`
+	// DriftSince is when the timer found the target pointing elsewhere than AppliedIP: it
+	// repairs that only for an address the site reported after then.
+	DriftSince time.Time `json:"drift_since,omitzero"`
 }
 
 // State persists per-target state, VPN re-point progress, and per-target locks. Every
@@ -39,6 +46,10 @@ type State interface {
 	PutTarget(ctx context.Context, k TargetKey, s TargetState) error
 	GetVPNOp(ctx context.Context, k TargetKey) (VPNOp, bool, error)
 	PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error
+	// ConfirmVPNOp saves op as PutVPNOp does and, where the store has replicas, returns
+	// only once one confirms it (ErrNotDurable otherwise): called before a connection is
+	// deleted, whose only copy is then the saved settings.
+	ConfirmVPNOp(ctx context.Context, k TargetKey, op VPNOp) error
 	DeleteVPNOp(ctx context.Context, k TargetKey) error
 	// Lock takes the target's lock for ttl (SET NX PX semantics). It returns a token and
 	// true when taken, false when someone else holds it.
@@ -51,6 +62,9 @@ type State interface {
 	// Unfinished lists the marked targets in one read: the resume timer's whole cost when
 	// nothing is under way.
 	Unfinished(ctx context.Context) ([]TargetKey, error)
+	// NextRun counts timer runs (1, 2, …), so each run can start its walk of the targets
+	// somewhere else.
+	NextRun(ctx context.Context) (int64, error)
 }
 
 func newToken() string {
@@ -67,6 +81,7 @@ type Memory struct {
 	ops     map[TargetKey]VPNOp
 	locks   map[TargetKey]memLock
 	unfin   map[TargetKey]bool
+	runs    int64
 }
 
 type memLock struct {
@@ -128,6 +143,11 @@ func (m *Memory) PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
 	return nil
 }
 
+// ConfirmVPNOp implements State: process memory has no replica.
+func (m *Memory) ConfirmVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
+	return m.PutVPNOp(ctx, k, op)
+}
+
 // DeleteVPNOp implements State.
 func (m *Memory) DeleteVPNOp(ctx context.Context, k TargetKey) error {
 	if err := ctx.Err(); err != nil {
@@ -181,6 +201,17 @@ func (m *Memory) SetUnfinished(ctx context.Context, k TargetKey, unfinished bool
 		delete(m.unfin, k)
 	}
 	return nil
+}
+
+// NextRun implements State.
+func (m *Memory) NextRun(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.runs++
+	return m.runs, nil
 }
 
 // Unfinished implements State.

@@ -19,16 +19,42 @@ import (
 //	<prefix>:vpnop:<name>          JSON VPNOp (the settings snapshot and progress of a re-point)
 //	<prefix>:lock:<kind>:<name>    lock token (SET NX PX); kind "vpngw" locks a VPN gateway
 //	<prefix>:unfinished            set of "<kind>:<name>" needing another reconcile soon
+//	<prefix>:runs                  counter of timer runs (where the next walk starts)
+//
+// The secrets of a saved VPNOp (PSKs, customer-gateway AuthKeys) are encrypted with
+// RedisOptions.Key, the op's Redis key as associated data.
 type Redis struct {
 	c      redis.UniversalClient
 	prefix string
+	opt    RedisOptions
 }
+
+// RedisOptions tune a Redis State.
+type RedisOptions struct {
+	// Key encrypts saved VPN secrets; without it a re-point that would save one is refused.
+	Key *StateKey
+	// Replicas is how many replicas must confirm a saved re-point (WAIT) before a
+	// connection is deleted; 0 (single-node Redis) confirms nothing.
+	Replicas int
+	// WaitTimeout bounds that WAIT (default DefaultWaitTimeout; WAIT 0 would block forever).
+	WaitTimeout time.Duration
+}
+
+// DefaultWaitTimeout bounds the WAIT that confirms a saved re-point on a replica.
+const DefaultWaitTimeout = time.Second
+
+// ErrNotDurable: the saved re-point was not confirmed by a replica in time, so nothing is
+// deleted (set redis.single_node for a Redis without replicas).
+var ErrNotDurable = errors.New("cloud: the saved VPN settings were not confirmed by a Redis replica; nothing deleted (redis.single_node: true for a Redis without replicas)")
 
 var _ State = (*Redis)(nil)
 
 // NewRedis returns a Redis State using client and key prefix.
-func NewRedis(client redis.UniversalClient, prefix string) *Redis {
-	return &Redis{c: client, prefix: prefix}
+func NewRedis(client redis.UniversalClient, prefix string, opt RedisOptions) *Redis {
+	if opt.WaitTimeout <= 0 {
+		opt.WaitTimeout = DefaultWaitTimeout
+	}
+	return &Redis{c: client, prefix: prefix, opt: opt}
 }
 
 func (r *Redis) targetKey(k TargetKey) string { return r.prefix + ":target:" + k.Kind + ":" + k.Name }
@@ -76,12 +102,63 @@ func (r *Redis) PutTarget(ctx context.Context, k TargetKey, s TargetState) error
 func (r *Redis) GetVPNOp(ctx context.Context, k TargetKey) (VPNOp, bool, error) {
 	var op VPNOp
 	ok, err := r.getJSON(ctx, r.opKey(k), &op)
-	return op, ok, err
+	if err != nil || !ok {
+		return op, ok, err
+	}
+	if err := openOp(&op, r.opt.Key, r.opKey(k)); err != nil {
+		return VPNOp{}, false, fmt.Errorf("state: %s: %w", r.opKey(k), err)
+	}
+	return op, true, nil
+}
+
+func (r *Redis) sealed(k TargetKey, op VPNOp) ([]byte, error) {
+	op, err := sealOp(op, r.opt.Key, r.opKey(k))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(op)
 }
 
 // PutVPNOp implements State.
 func (r *Redis) PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
-	return r.putJSON(ctx, r.opKey(k), op)
+	b, err := r.sealed(k, op)
+	if err != nil {
+		return err
+	}
+	if err := r.c.Set(ctx, r.opKey(k), b, 0).Err(); err != nil {
+		return fmt.Errorf("state: set %s: %w", r.opKey(k), err)
+	}
+	return nil
+}
+
+// ConfirmVPNOp implements State. SET and WAIT go down one connection, since WAIT counts
+// the replicas that have this connection's writes.
+func (r *Redis) ConfirmVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
+	if r.opt.Replicas <= 0 {
+		return r.PutVPNOp(ctx, k, op)
+	}
+	b, err := r.sealed(k, op)
+	if err != nil {
+		return err
+	}
+	rc, ok := r.c.(*redis.Client)
+	if !ok {
+		return fmt.Errorf("%w: WAIT needs a plain Redis client (not Cluster)", ErrNotDurable)
+	}
+	conn := rc.Conn()
+	defer conn.Close()
+	if err := conn.Set(ctx, r.opKey(k), b, 0).Err(); err != nil {
+		return fmt.Errorf("state: set %s: %w", r.opKey(k), err)
+	}
+	// WAIT answers after WaitTimeout at the latest; go-redis extends the read timeout to it.
+	n, err := conn.Wait(ctx, r.opt.Replicas, r.opt.WaitTimeout).Result()
+	if err != nil {
+		return fmt.Errorf("state: wait %s: %w", r.opKey(k), err)
+	}
+	if n < int64(r.opt.Replicas) {
+		return fmt.Errorf("%w (%d of %d within %s)", ErrNotDurable, n, r.opt.Replicas, r.opt.WaitTimeout)
+	}
+	return nil
 }
 
 // DeleteVPNOp implements State.
@@ -129,6 +206,15 @@ func (r *Redis) SetUnfinished(ctx context.Context, k TargetKey, unfinished bool)
 		return fmt.Errorf("state: unfinished: %w", err)
 	}
 	return nil
+}
+
+// NextRun implements State.
+func (r *Redis) NextRun(ctx context.Context) (int64, error) {
+	n, err := r.c.Incr(ctx, r.prefix+":runs").Result()
+	if err != nil {
+		return 0, fmt.Errorf("state: runs: %w", err)
+	}
+	return n, nil
 }
 
 // Unfinished implements State.

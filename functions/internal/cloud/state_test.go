@@ -16,7 +16,9 @@ import (
 func stores(t *testing.T) map[string]func(*aliyunemu.Clock) State {
 	return map[string]func(*aliyunemu.Clock) State{
 		"memory": func(c *aliyunemu.Clock) State { return NewMemory(c.Now) },
-		"redis":  func(*aliyunemu.Clock) State { return NewRedis(redistest.Client(t), redistest.Namespace()) },
+		"redis": func(*aliyunemu.Clock) State {
+			return NewRedis(redistest.Client(t), redistest.Namespace(), RedisOptions{Key: testStateKey(t)})
+		},
 	}
 }
 
@@ -24,7 +26,9 @@ func stores(t *testing.T) map[string]func(*aliyunemu.Clock) State {
 func TestStateContract(t *testing.T) {
 	for name, mk := range map[string]func(t *testing.T) State{
 		"memory": func(*testing.T) State { return NewMemory(nil) },
-		"redis":  func(t *testing.T) State { return NewRedis(redistest.Client(t), redistest.Namespace()) },
+		"redis": func(t *testing.T) State {
+			return NewRedis(redistest.Client(t), redistest.Namespace(), RedisOptions{Key: testStateKey(t)})
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := mk(t)
@@ -127,7 +131,7 @@ func TestMemoryLockExpires(t *testing.T) {
 func TestRedisKeysShareHashTag(t *testing.T) {
 	c := redistest.Client(t)
 	ns := redistest.Namespace()
-	s := NewRedis(c, ns)
+	s := NewRedis(c, ns, RedisOptions{Key: testStateKey(t)})
 	ctx := context.Background()
 	k := TargetKey{Kind: "dns", Name: "hz.example.com/A"}
 	_ = s.PutTarget(ctx, k, TargetState{State: "applied"})

@@ -63,7 +63,7 @@ func (v VPNConn) key() TargetKey {
 
 func (v VPNConn) result() Result { return Result{Kind: wire.KindVPN, Name: v.Connection} }
 
-func (v VPNConn) family(a Addrs) netip.Addr { return a.IPv4 }
+func (v VPNConn) family(a Addrs) (netip.Addr, time.Time) { return a.IPv4, a.Seen4 }
 
 // IkeSettings is a connection's IKE configuration, with the API's JSON keys.
 type IkeSettings struct {
@@ -201,6 +201,10 @@ type VPNOp struct {
 	StartedAt time.Time    `json:"started_at"`
 }
 
+func (op VPNOp) key() TargetKey {
+	return VPNConn{Gateway: op.Gateway, Connection: op.Connection}.key()
+}
+
 func (op VPNOp) oldCGWs() []string {
 	if len(op.OldCGWs) > 0 {
 		return op.OldCGWs
@@ -262,19 +266,23 @@ func (c connRef) on(id string) bool {
 }
 
 var (
-	errUpdating = errors.New("vpn gateway is updating")
+	errUpdating     = errors.New("vpn gateway is updating")
+	errNoConnection = errors.New("no connection named")
 	// ErrIncomplete: the connection holds a setting the snapshot cannot reproduce, so it is
 	// never deleted; the re-point is refused.
 	ErrIncomplete = errors.New("cloud: connection has a setting ppter cannot reproduce; not re-pointed")
 	// ErrVerify: after the in-place modify a tunnel does not read back as sent.
 	ErrVerify = errors.New("cloud: tunnel settings differ after the modify")
+	// ErrVanished: the connection of a target last applied no longer exists. ppter does not
+	// recreate it (its settings are gone with it); an operator does.
+	ErrVanished = errors.New("cloud: the VPN connection this target was applied to has vanished")
 	// ErrGatewayBusy: another re-point holds the gateway's lock for longer than the budget.
 	ErrGatewayBusy = errors.New("cloud: another re-point on this VPN gateway is in progress")
 )
 
 // applyVPN re-points the connection at ip when a customer gateway it uses has another
 // address, finishing first any re-point a previous reconcile left half done.
-func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st *TargetState) (string, error) {
+func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st *TargetState, hold bool) (string, error) {
 	k := t.key()
 	wrap := func(err error) error { return fmt.Errorf("vpn %s: %w", t.Connection, err) }
 	op, has, err := r.State.GetVPNOp(ctx, k)
@@ -300,6 +308,9 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 		}
 	}
 	conn, err := r.findConn(ctx, t)
+	if errors.Is(err, errNoConnection) && st.State == wire.StateApplied {
+		err = fmt.Errorf("%w: %w", ErrVanished, err)
+	}
 	if err != nil {
 		return wire.StateError, wrap(err)
 	}
@@ -318,6 +329,9 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 			return wire.StateDryRun, nil
 		}
 		return wire.StateApplied, nil
+	}
+	if hold {
+		return wire.StateError, wrap(ErrUnconfirmed)
 	}
 	if !st.LastRepoint.IsZero() {
 		if nb := st.LastRepoint.Add(t.minInterval()); r.clock().Now().Before(nb) {
@@ -466,6 +480,10 @@ func (r *Reconciler) recreate(ctx context.Context, op *VPNOp, save func() error)
 			if err := r.waitActive(ctx, op.Gateway); err != nil {
 				return err
 			}
+			// The saved settings are the only copy once the connection is gone.
+			if err := r.State.ConfirmVPNOp(ctx, op.key(), *op); err != nil {
+				return err
+			}
 			err := r.call(ctx, "DeleteVpnConnection", func() error {
 				_, err := r.VPC.DeleteVpnConnection(&vpc.DeleteVpnConnectionRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(conn.ID)})
 				return err
@@ -566,7 +584,7 @@ func (r *Reconciler) findConn(ctx context.Context, t VPNConn) (connRef, error) {
 		return connRef{}, err
 	}
 	if c == nil {
-		return connRef{}, fmt.Errorf("%w: no connection named %q on gateway %s", ErrNotFound, t.Connection, t.Gateway)
+		return connRef{}, fmt.Errorf("%w: %w %q on gateway %s", ErrNotFound, errNoConnection, t.Connection, t.Gateway)
 	}
 	if c.CGW == "" && len(c.Tunnels) == 0 {
 		// The list named no customer gateway and no tunnels: read the connection itself.
@@ -927,8 +945,11 @@ func createTunnel(t TunnelSettings) *vpc.CreateVpnConnectionRequestTunnelOptions
 	return o
 }
 
-// logPlan logs, for dry run, the mutating calls a re-point would make.
+// logPlan logs, for dry run, the mutating calls a re-point would make. The requests are
+// built from a copy of op whose secrets are replaced by "[REDACTED]": redacting the values,
+// not the rendered text, hides a PSK whatever it contains.
 func (r *Reconciler) logPlan(op VPNOp) {
+	op = op.Redacted()
 	op.NewCGW = "<new customer gateway>"
 	r.wouldCall("CreateCustomerGateway", &vpc.CreateCustomerGatewayRequest{RegionId: tea.String(r.Region),
 		IpAddress: tea.String(op.NewIP.String()), Name: tea.String(cgwName(op.Connection, op.NewIP))})
@@ -946,9 +967,3 @@ func (r *Reconciler) logPlan(op VPNOp) {
 		r.wouldCall("DeleteCustomerGateway", &vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
 	}
 }
-
-var secretJSON = regexp.MustCompile(`((?:\\*")(?:Psk|AuthKey|psk|authKey)(?:\\*")\s*:\s*(?:\\*"))[^"\\]*`)
-
-// redact hides secret values (Psk, AuthKey) in a rendered request, including inside the
-// JSON strings the VPC API takes.
-func redact(s string) string { return secretJSON.ReplaceAllString(s, "${1}[REDACTED]") }

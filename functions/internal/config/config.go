@@ -9,6 +9,7 @@ package config
 import (
 	"bytes"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -63,6 +64,10 @@ type Config struct {
 	// Warnings are settings that load but no longer do anything (filled by validation;
 	// the function logs them at start).
 	Warnings []string `yaml:"-"`
+	// StateKey encrypts the secrets of saved VPN settings (AES-256-GCM): 32 bytes from the
+	// 64 hex characters of $PPTER_STATE_KEY, or of the file $PPTER_STATE_KEY_FILE names.
+	// Required when any site has VPN targets.
+	StateKey []byte `yaml:"-"`
 }
 
 // Redis says where state lives.
@@ -71,6 +76,9 @@ type Redis struct {
 	URL string `yaml:"url"`
 	// Prefix is the key prefix; it must contain a {hash tag} so all keys land in one slot.
 	Prefix string `yaml:"prefix"`
+	// SingleNode says the Redis has no replica: a saved VPN re-point is not confirmed with
+	// WAIT before a connection is deleted. Off by default: one replica must confirm it.
+	SingleNode bool `yaml:"single_node"`
 }
 
 // Admin holds the bearer token of GET /v1/status.
@@ -231,10 +239,40 @@ func Parse(raw []byte, env Env, readFile ReadFile) (*Config, error) {
 	if c.Aliyun.Region == "" {
 		c.Aliyun.Region, _ = env("FC_REGION")
 	}
+	if c.StateKey, err = stateKey(env, readFile); err != nil {
+		return nil, err
+	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// ErrStateKey is wrapped by a missing or malformed state key.
+var ErrStateKey = errors.New("state key")
+
+// stateKey reads $PPTER_STATE_KEY, else the file $PPTER_STATE_KEY_FILE names: 64 hex
+// characters (ppter-admin keygen --bytes 32). Neither set is no key. The value never
+// appears in an error.
+func stateKey(env Env, readFile ReadFile) ([]byte, error) {
+	v, ok := env("PPTER_STATE_KEY")
+	from := "PPTER_STATE_KEY"
+	if !ok || v == "" {
+		f, ok := env("PPTER_STATE_KEY_FILE")
+		if !ok || f == "" {
+			return nil, nil
+		}
+		b, err := readFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w: PPTER_STATE_KEY_FILE: %v", ErrInvalid, ErrStateKey, err)
+		}
+		v, from = strings.TrimSpace(string(b)), "PPTER_STATE_KEY_FILE "+f
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("%w: %w: %s must be 64 hex characters (ppter-admin keygen --bytes 32)", ErrInvalid, ErrStateKey, from)
+	}
+	return k, nil
 }
 
 var refRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -427,6 +465,9 @@ func (c *Config) validate() error {
 	for _, name := range names {
 		if s := c.Sites[name]; len(s.DNS)+len(s.VPN) > 0 && c.Aliyun.Region == "" {
 			return invalid("aliyun.region", "missing (sites.%s has cloud targets; or set FC_REGION)", name)
+		}
+		if len(c.Sites[name].VPN) > 0 && c.StateKey == nil {
+			return fmt.Errorf("%w: %w: sites.%s has VPN targets: set PPTER_STATE_KEY (or PPTER_STATE_KEY_FILE) to 64 hex characters (ppter-admin keygen --bytes 32); it encrypts the saved VPN settings", ErrInvalid, ErrStateKey, name)
 		}
 	}
 	if err := c.distinctSecrets(names); err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"os"
 	"strings"
@@ -49,6 +50,7 @@ func parseExample(t *testing.T) *Config {
 	t.Helper()
 	c, err := Parse(Example, envOf(map[string]string{
 		"PPTER_KEY_HZ": "0123456789abcdef-hz", "PPTER_KEY_BJ": "0123456789abcdef-bj", "PPTER_ADMIN_TOKEN": "0123456789abcdef-admin",
+		"PPTER_STATE_KEY": testStateKey,
 	}), noFiles)
 	if err != nil {
 		t.Fatal(err)
@@ -267,12 +269,67 @@ redis: { url: "memory://" }
 aliyun: { region: cn-hangzhou }
 sites:
   hz: { key: "0123456789abcdef-hz", vpn: [{gateway: vpn-bp1, connection: to-hz, strategy: `+v+`}] }
-`), func(string) (string, bool) { return "", false }, nil)
+`), envOf(map[string]string{"PPTER_STATE_KEY": testStateKey}), nil)
 		if err != nil {
 			t.Fatalf("strategy %s: %v", v, err)
 		}
 		if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "sites.hz.vpn[0].strategy is ignored") {
 			t.Fatalf("strategy %s: warnings %q", v, c.Warnings)
 		}
+	}
+}
+
+const testStateKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+// TestStateKey: VPN targets need a state key (64 hex characters, from PPTER_STATE_KEY or the
+// file PPTER_STATE_KEY_FILE names); a malformed one is refused without being echoed; a
+// config without VPN targets needs none. redis.single_node defaults to false.
+func TestStateKey(t *testing.T) {
+	const vpn = `
+redis: { url: "redis://127.0.0.1:6379/0" }
+aliyun: { region: cn-hangzhou }
+sites:
+  hz: { key: "0123456789abcdef-hz", vpn: [{gateway: vpn-bp1, connection: to-hz}] }
+`
+	files := func(name string) ([]byte, error) {
+		if name == "/run/secrets/state-key" {
+			return []byte(testStateKey + "\n"), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	for _, tc := range []struct {
+		name, yaml string
+		env        map[string]string
+		ok         bool
+	}{
+		{"vpn without key", vpn, nil, false},
+		{"vpn with key", vpn, map[string]string{"PPTER_STATE_KEY": testStateKey}, true},
+		{"vpn with key file", vpn, map[string]string{"PPTER_STATE_KEY_FILE": "/run/secrets/state-key"}, true},
+		{"missing key file", vpn, map[string]string{"PPTER_STATE_KEY_FILE": "/nope"}, false},
+		{"short key", vpn, map[string]string{"PPTER_STATE_KEY": "abcdef0123"}, false},
+		{"not hex", vpn, map[string]string{"PPTER_STATE_KEY": strings.Repeat("zz", 32)}, false},
+		{"no vpn, no key", strings.Replace(vpn, ", vpn: [{gateway: vpn-bp1, connection: to-hz}]", "", 1), nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml), envOf(tc.env), files)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Redis.SingleNode {
+					t.Error("single_node on by default")
+				}
+				if tc.env != nil && hex.EncodeToString(c.StateKey) != testStateKey {
+					t.Errorf("key = %x", c.StateKey)
+				}
+				return
+			}
+			if !errors.Is(err, ErrStateKey) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("got %v, want ErrStateKey", err)
+			}
+			if v := tc.env["PPTER_STATE_KEY"]; v != "" && strings.Contains(err.Error(), v) {
+				t.Fatalf("error echoes the key: %v", err)
+			}
+		})
 	}
 }

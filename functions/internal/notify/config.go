@@ -26,13 +26,16 @@ const (
 	AddressChanged  Kind = "address_changed"  // a site's address changed
 	TargetFailed    Kind = "target_failed"    // a DNS record or VPN connection failed to follow
 	TargetRecovered Kind = "target_recovered" // a failed target was applied again
-	SiteStale       Kind = "site_stale"       // a site stopped pinging for stale_after
-	SiteBack        Kind = "site_back"        // a stale site pinged again
-	AuthLimited     Kind = "auth_limited"     // a burst of failed attempts against one credential from one source
+	// TargetVanished: a VPN connection whose target was applied no longer exists (deleted
+	// by hand, or a re-point lost its saved settings); ppter cannot recreate it.
+	TargetVanished Kind = "target_vanished"
+	SiteStale      Kind = "site_stale"   // a site stopped pinging for stale_after
+	SiteBack       Kind = "site_back"    // a stale site pinged again
+	AuthLimited    Kind = "auth_limited" // a burst of failed attempts against one credential from one source
 )
 
 // Kinds lists every event kind, in documentation order.
-var Kinds = []Kind{AddressChanged, TargetFailed, TargetRecovered, SiteStale, SiteBack, AuthLimited}
+var Kinds = []Kind{AddressChanged, TargetFailed, TargetRecovered, TargetVanished, SiteStale, SiteBack, AuthLimited}
 
 // ParseKind validates s as an event kind.
 func ParseKind(s string) (Kind, error) {

@@ -14,6 +14,7 @@ import (
 //   - address_changed: IP (new), PreviousIP (zero for a site's first address)
 //   - target_failed: TargetKind, Target, IP (the address it should point at), Error
 //   - target_recovered: TargetKind, Target, IP
+//   - target_vanished: TargetKind, Target, IP, Error (a VPN connection that was applied is gone)
 //   - site_stale: SeenAt (last ping), IP (last address)
 //   - site_back: IP, SeenAt (the ping that brought it back)
 //   - auth_limited: Credential, Source, Failures, IP (the address of the failure that hit
@@ -95,6 +96,8 @@ func (e Event) Title() string {
 		what = e.TargetKind + " " + e.Target + " failed"
 	case TargetRecovered:
 		what = e.TargetKind + " " + e.Target + " recovered"
+	case TargetVanished:
+		what = e.TargetKind + " " + e.Target + " vanished"
 	case SiteStale:
 		what = "stale"
 	case SiteBack:

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ppter/ppter/functions/internal/app"
+	"github.com/ppter/ppter/functions/internal/cloud"
+	"github.com/ppter/ppter/functions/internal/config"
+	"github.com/ppter/ppter/internal/aliyunemu"
+	"github.com/ppter/ppter/internal/redistest"
+	"github.com/ppter/ppter/shared/wire"
+)
+
+const testStateKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+// TestVPNOpShowResume: a single-tunnel re-point stopped after the delete (the create was
+// refused) is shown with its PSK redacted, then finished by vpn-op resume with the saved
+// settings, which clears it.
+func TestVPNOpShowResume(t *testing.T) {
+	ali := aliyunemu.New(t, aliyunemu.Options{})
+	ali.SeedTunnel("vpn-bp1gw000000000001", "to-hz", "198.51.100.2", "psk-0123456789")
+	id, secret, _ := ali.Credentials()
+	path := filepath.Join(t.TempDir(), "ppter.yaml")
+	yaml := "redis: {url: '" + redistest.URL(t) + "', prefix: '" + redistest.Namespace() + "', single_node: true}\n" +
+		"aliyun: {region: cn-hangzhou, vpc_endpoint: '" + ali.Endpoint + "', protocol: http}\n" +
+		"sites:\n  hz: {key: 'hz-secret-0123456789', vpn: [{gateway: vpn-bp1gw000000000001, connection: to-hz}]}\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret, "PPTER_CONFIG": path, "PPTER_STATE_KEY": testStateKey}
+	cfg, err := config.Parse([]byte(yaml), envMap(e), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The function's reconcile: the create after the delete is refused, leaving the op saved.
+	c := redistest.Client(t)
+	vpcc, err := cloud.NewVPCClient(cloud.ClientConfig{Region: "cn-hangzhou", VPCEndpoint: ali.Endpoint, Protocol: "http",
+		Credentials: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ali.InjectError("CreateVpnConnection", 1, 400, "InvalidParameter")
+	r := &cloud.Reconciler{VPC: vpcc, State: cloud.NewRedis(c, cfg.Redis.Prefix, app.StateOptions(cfg)), Region: "cn-hangzhou"}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res := r.Reconcile(ctx, cloud.Addrs{IPv4: netip.MustParseAddr("203.0.113.7")}, cloud.Targets{VPN: []cloud.VPNConn{{Gateway: "vpn-bp1gw000000000001", Connection: "to-hz"}}}, cloud.ModePing)
+	if res[0].State != wire.StateError || len(ali.Connections()) != 0 {
+		t.Fatalf("reconcile: %+v, %d connections; want an error with the connection deleted", res[0], len(ali.Connections()))
+	}
+
+	code, out, errs := runCLI(t, e, "vpn-op", "show", "--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz")
+	if code != 0 || !strings.Contains(out, `"step": 2`) || !strings.Contains(out, "[REDACTED]") || strings.Contains(out, "psk-0123456789") {
+		t.Fatalf("show: %d\n%s\n%s", code, out, errs)
+	}
+	delete(e, "PPTER_STATE_KEY")
+	if code, _, errs := runCLI(t, e, "vpn-op", "show", "--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz"); code != 2 || !strings.Contains(errs, "PPTER_STATE_KEY") {
+		t.Fatalf("show without the state key: %d %s", code, errs)
+	}
+	e["PPTER_STATE_KEY"] = testStateKey
+
+	code, out, errs = runCLI(t, e, "vpn-op", "resume", "--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz")
+	if code != 0 || !strings.Contains(out, "finished: 203.0.113.7") || strings.Contains(out+errs, "psk-0123456789") {
+		t.Fatalf("resume: %d\n%s\n%s", code, out, errs)
+	}
+	conns := ali.Connections()
+	if len(conns) != 1 || conns[0].Ike.Psk != "psk-0123456789" {
+		t.Fatalf("after resume: %+v", conns)
+	}
+	for _, g := range ali.CustomerGateways() {
+		if g.ID == conns[0].CustomerGatewayID && g.IP != "203.0.113.7" {
+			t.Fatalf("connection on %s, want 203.0.113.7", g.IP)
+		}
+	}
+	code, out, _ = runCLI(t, e, "vpn-op", "show", "--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz")
+	if code != 0 || !strings.Contains(out, "no re-point saved") {
+		t.Fatalf("show after resume: %d %s", code, out)
+	}
+}
