@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,73 +25,81 @@ import (
 // per-request key for Basic pings), 5 handled hash, 6 handling lease.
 // ARGV: 1 site, 2 family (4|6), 3 address, 4 now (ms), 5 run key TTL (ms), 6 stream cap,
 // 7 token (random per request), 8 lease TTL (ms), 9… peers.
-// Returns {"replay"} | {"ok", changed, previous, version, self, previous seen, handle,
-// announced, peer…}.
+// Returns "replay", or one string of lines (one string is one reply to decode, not one per
+// field): ok, changed, previous, version, self, previous seen, handle, announced, peer….
+//
+// It reads first (the site's record and its first peers in one HMGET) and writes only once
+// the run key is its own: a steady ping is five commands in the script.
 var pingScript = redis.NewScript(`
-local head = 8
-local hf = ARGV[1] .. ':' .. ARGV[2]
-local function peers(out)
-  local i = 9
-  while i <= #ARGV do
-    local j = math.min(i + 499, #ARGV)
-    local vals = redis.call('HMGET', KEYS[1], unpack(ARGV, i, j))
-    for _, v in ipairs(vals) do out[#out + 1] = v or '' end
-    i = j + 1
+local site, fam, addr, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local n = #ARGV
+local rec = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
+-- Reads first (the site's record with its first peers in one HMGET), writes only once the
+-- run key is ours: the script is atomic, so nothing happens in between.
+local j = math.min(n, 508)
+local vals = redis.call('HMGET', KEYS[1], site, unpack(ARGV, 9, j))
+local out = {'ok', 0, '', 0, '', '0', 0, ''}
+local function peers()
+  for k = 2, #vals do out[#out + 1] = vals[k] or '' end
+  local i = j + 1
+  while i <= n do
+    local e = math.min(i + 499, n)
+    for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ARGV, i, e))) do out[#out + 1] = v or '' end
+    i = e + 1
   end
   return out
 end
-if not redis.call('SET', KEYS[4], ARGV[7], 'NX', 'PX', ARGV[5]) then
-  local v = redis.call('GET', KEYS[4]) or ''
-  local tok = ARGV[7] .. '|'
-  if v:sub(1, #tok) ~= tok then return {'replay'} end
-  local f = {}
-  for x in (v:sub(#tok + 1) .. '|'):gmatch('([^|]*)|') do f[#f + 1] = x end
-  local self = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-  return peers({'ok', tonumber(f[1]), f[2], tonumber(f[3]), self, f[4], tonumber(f[5]), f[6]})
-end
+local cur = vals[1]
 local r = {'', '0', '0', '', '0', '0'}
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then
-  local i = 1
-  for f in (cur .. '|'):gmatch('([^|]*)|') do r[i] = f; i = i + 1 end
-end
-local prevSeen = math.max(tonumber(r[2]), tonumber(r[5]))
+if cur then r = {string.match(cur, rec)} end
+local prevSeen = math.max(tonumber(r[2]) or 0, tonumber(r[5]) or 0)
 local o = 0
-if ARGV[2] == '6' then o = 3 end
+if fam == '6' then o = 3 end
 local prev = r[o + 1]
 local changed = 0
-if prev ~= ARGV[3] then
+if prev ~= addr then
   changed = 1
-  r[o + 1] = ARGV[3]
-  r[o + 3] = ARGV[4]
+  r[o + 1] = addr
+  r[o + 3] = now
 end
-r[o + 2] = ARGV[4]
+r[o + 2] = now
 local self = table.concat(r, '|')
-redis.call('HSET', KEYS[1], ARGV[1], self)
-local version
-if changed == 1 then
-  version = redis.call('INCR', KEYS[2])
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'kind', 'address_changed', 'site', ARGV[1],
-    'family', 'ipv' .. ARGV[2], 'ip', ARGV[3], 'previous', prev, 'at', ARGV[4])
-else
-  version = tonumber(redis.call('GET', KEYS[2]) or '0')
-end
+local version = tonumber(redis.call('GET', KEYS[2]) or '0')
+if changed == 1 then version = version + 1 end
+local hf = site .. ':' .. fam
 local announced = redis.call('HGET', KEYS[5], hf)
+local record = false
 if not announced then
   -- Nothing handled yet for this site and family: an address it already had counts as
   -- handled (state written before handling was tracked); a new one is still to handle.
   announced = prev
-  if changed == 0 then announced = ARGV[3] end
-  redis.call('HSET', KEYS[5], hf, announced)
+  if changed == 0 then announced = addr end
+  record = true
 end
 local handle = 0
-local lease = redis.call('GET', KEYS[6]) or ''
-if announced ~= ARGV[3] and lease:sub(1, #ARGV[3] + 1) ~= ARGV[3] .. '|' then
-  redis.call('SET', KEYS[6], ARGV[3] .. '|' .. ARGV[7], 'PX', ARGV[8])
-  handle = 1
+if announced ~= addr then
+  local lease = redis.call('GET', KEYS[6]) or ''
+  if lease:sub(1, #addr + 1) ~= addr .. '|' then handle = 1 end
 end
-redis.call('SET', KEYS[4], table.concat({ARGV[7], changed, prev, version, tostring(prevSeen), handle, announced}, '|'), 'PX', ARGV[5])
-return peers({'ok', changed, prev, version, self, tostring(prevSeen), handle, announced})
+local run = ARGV[7] .. '|' .. changed .. '|' .. prev .. '|' .. version .. '|' .. prevSeen .. '|' .. handle .. '|' .. announced
+if not redis.call('SET', KEYS[4], run, 'NX', 'PX', ARGV[5]) then
+  local v = redis.call('GET', KEYS[4]) or ''
+  local tok = ARGV[7] .. '|'
+  if v:sub(1, #tok) ~= tok then return 'replay' end
+  local c, p, ver, ps, h, a = string.match(v:sub(#tok + 1), '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  out[2], out[3], out[4], out[5], out[6], out[7], out[8] = tonumber(c), p, tonumber(ver), cur or '', ps, tonumber(h), a
+  return table.concat(peers(), '\n')
+end
+redis.call('HSET', KEYS[1], site, self)
+if changed == 1 then
+  redis.call('INCR', KEYS[2])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'kind', 'address_changed', 'site', site,
+    'family', 'ipv' .. fam, 'ip', addr, 'previous', prev, 'at', now)
+end
+if record then redis.call('HSET', KEYS[5], hf, announced) end
+if handle == 1 then redis.call('SET', KEYS[6], addr .. '|' .. ARGV[7], 'PX', ARGV[8]) end
+out[2], out[3], out[4], out[5], out[6], out[7], out[8] = changed, prev, version, self, tostring(prevSeen), handle, announced
+return table.concat(peers(), '\n')
 `)
 
 // handledScript records that a ping carried out the change to ARGV[3] (reconcile and
@@ -127,6 +136,9 @@ return n
 type Redis struct {
 	c   redis.UniversalClient
 	opt Options
+	// The ping's fixed keys and arguments, made once (a steady ping allocates little).
+	kSites, kVersion, kEvents, kHandled      string
+	aNonceTTL, aBasicTTL, aEventsMax, aLease any
 }
 
 var _ Store = (*Redis)(nil)
@@ -154,7 +166,11 @@ func NewRedis(ctx context.Context, rawURL string, opt Options) (*Redis, error) {
 // NewRedisClient wraps an existing client (tests, Redis Cluster).
 func NewRedisClient(c redis.UniversalClient, opt Options) *Redis {
 	opt.fill()
-	return &Redis{c: c, opt: opt}
+	s := &Redis{c: c, opt: opt}
+	s.kSites, s.kVersion, s.kEvents, s.kHandled = s.key("sites"), s.key("version"), s.key("events"), s.key("handled")
+	s.aNonceTTL, s.aBasicTTL = opt.NonceTTL.Milliseconds(), basicRunTTL.Milliseconds()
+	s.aEventsMax, s.aLease = opt.EventsMax, opt.HandleLease.Milliseconds()
+	return s
 }
 
 // Client returns the underlying client, for other packages keeping state in the same Redis.
@@ -181,46 +197,58 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	now := s.opt.Now()
 	fam := Family(in.Addr)
 	token := newToken()
-	runKey, runTTL := s.key("req", token), basicRunTTL
+	addr := in.Addr.Unmap().String()
+	runKey, runTTL := s.opt.Prefix+":req:"+token, s.aBasicTTL
 	if in.Nonce != "" {
-		runKey, runTTL = s.key("nonce", string(in.Site), in.Nonce), s.opt.NonceTTL
+		runKey, runTTL = s.opt.Prefix+":nonce:"+string(in.Site)+":"+in.Nonce, s.aNonceTTL
 	}
-	keys := []string{s.key("sites"), s.key("version"), s.key("events"), runKey,
-		s.key("handled"), s.key("handling", string(in.Site), fam)}
+	keys := []string{s.kSites, s.kVersion, s.kEvents, runKey, s.kHandled, s.opt.Prefix + ":handling:" + string(in.Site) + ":" + fam}
 	args := make([]any, 0, 8+len(in.Peers))
-	args = append(args, string(in.Site), fam, in.Addr.Unmap().String(), now.UnixMilli(), runTTL.Milliseconds(),
-		s.opt.EventsMax, token, s.opt.HandleLease.Milliseconds())
+	args = append(args, string(in.Site), fam, addr, now.UnixMilli(), runTTL, s.aEventsMax, token, s.aLease)
 	for _, p := range in.Peers {
 		args = append(args, string(p))
 	}
-	v, err := pingScript.Run(ctx, s.c, keys, args...).Slice()
+	v, err := pingScript.Run(ctx, s.c, keys, args...).Text()
 	if err != nil {
 		// The script may have run and taken the handling lease for this request, which
 		// will never see its answer: give the lease back (best effort; else it expires).
-		_ = releaseScript.Run(ctx, s.c, keys[5:6], in.Addr.Unmap().String()+"|"+token).Err()
+		_ = releaseScript.Run(ctx, s.c, keys[5:6], addr+"|"+token).Err()
 		return PingResult{}, unavailable(err)
 	}
-	if v[0] == "replay" {
+	if v == "replay" {
 		return PingResult{}, ErrReplay
 	}
 	const head = 8
-	if len(v) != head+len(in.Peers) {
-		return PingResult{}, fmt.Errorf("ping script: %d results, want %d", len(v), head+len(in.Peers))
+	var f [head]string
+	for i := range f {
+		f[i], v, _ = strings.Cut(v, "\n")
 	}
-	res := PingResult{Changed: v[1] == int64(1), Version: v[3].(int64), Handle: v[6] == int64(1)}
-	if res.Previous, err = parseAddr(v[2].(string)); err != nil {
+	got := 0 // peer lines left; a never-seen peer's line is empty
+	if len(in.Peers) > 0 || v != "" {
+		got = strings.Count(v, "\n") + 1
+	}
+	if f[0] != "ok" || got != len(in.Peers) {
+		return PingResult{}, fmt.Errorf("ping script: %q with %d peer records, want ok with %d", f[0], got, len(in.Peers))
+	}
+	res := PingResult{Changed: f[1] == "1", Handle: f[6] == "1"}
+	if res.Version, err = strconv.ParseInt(f[3], 10, 64); err != nil {
+		return PingResult{}, fmt.Errorf("fleet version: %w", err)
+	}
+	if res.Previous, err = parseAddr(f[2]); err != nil {
 		return PingResult{}, fmt.Errorf("previous address: %w", err)
 	}
-	if res.Self, err = decodeRecord(in.Site, v[4].(string)); err != nil {
+	if res.Self, err = decodeRecord(in.Site, f[4]); err != nil {
 		return PingResult{}, err
 	}
-	res.PrevSeen = fromMS(v[5].(string))
-	if res.Announced, err = parseAddr(v[7].(string)); err != nil {
+	res.PrevSeen = fromMS(f[5])
+	if res.Announced, err = parseAddr(f[7]); err != nil {
 		return PingResult{}, fmt.Errorf("announced address: %w", err)
 	}
 	res.Peers = make([]Record, len(in.Peers))
 	for i, p := range in.Peers {
-		if res.Peers[i], err = decodeRecord(p, v[head+i].(string)); err != nil {
+		var rec string
+		rec, v, _ = strings.Cut(v, "\n")
+		if res.Peers[i], err = decodeRecord(p, rec); err != nil {
 			return PingResult{}, err
 		}
 	}
@@ -233,9 +261,11 @@ const basicRunTTL = time.Minute
 
 // newToken returns a random token naming one request's run of the ping script.
 func newToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b)
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	var h [32]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 // Handled implements Store.

@@ -220,9 +220,16 @@ func decodeRecord(s site.Name, v string) (Record, error) {
 	if v == "" {
 		return r, nil
 	}
-	f := strings.Split(v, "|")
-	if len(f) != 6 {
-		return r, fmt.Errorf("record of %s: %d fields, want 6", s, len(f))
+	var f [6]string
+	rest, more := v, true
+	for i := range f {
+		if !more {
+			return r, fmt.Errorf("record of %s: %d fields, want 6", s, i)
+		}
+		f[i], rest, more = strings.Cut(rest, "|")
+	}
+	if more {
+		return r, fmt.Errorf("record of %s: more than 6 fields", s)
 	}
 	var err error
 	if r.IPv4, err = parseAddr(f[0]); err != nil {
