@@ -56,3 +56,41 @@ func BenchmarkPing(b *testing.B) {
 		}
 	}
 }
+
+// maxPingAllocs caps the allocations of a steady signed ping through the whole handler
+// (BenchmarkPing's path) against a real Redis. Issue 13 asks for 60; 146 before the work
+// on it, 93 after (see the README's Performance section).
+const maxPingAllocs = 95
+
+func TestPingAllocs(t *testing.T) {
+	c := redistest.Client(t)
+	now := time.Now()
+	a := newTestApp(t, func(cfg *config.Config) store.Store {
+		return store.NewRedisClient(c, store.Options{Prefix: redistest.Namespace()})
+	}, func() time.Time { return now })
+	key := []byte("hz-secret-0123456789abcdef")
+	ctx := context.Background()
+	const runs = 200
+	evs := make([][]byte, runs+2)
+	for i := range evs {
+		nonce := fmt.Sprintf("allocs-%016d", i)
+		evs[i] = event("POST", wire.PathPing, auth.Header("hz", key, "POST", wire.PathPing, now.Unix(), nonce, []byte(`{}`)), `{}`, false, "203.0.113.7")
+	}
+	if _, err := a.Handle(ctx, evs[len(evs)-1]); err != nil { // the change, and the script loaded
+		t.Fatal(err)
+	}
+	i := 0
+	got := testing.AllocsPerRun(runs, func() {
+		out, err := a.Handle(ctx, evs[i])
+		i++
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, body := answer(t, out); code != 200 {
+			t.Fatalf("ping: %d %s", code, body)
+		}
+	})
+	if got > maxPingAllocs {
+		t.Errorf("a steady ping allocates %v times, want at most %d", got, maxPingAllocs)
+	}
+}
