@@ -22,33 +22,27 @@ import (
 // recording that would hide the change.
 //
 // KEYS: 1 sites hash, 2 fleet version, 3 event stream, 4 run key (the nonce key, or a
-// per-request key for Basic pings), 5 handled hash, 6 handling lease.
+// per-request key for Basic pings), 5 handled hash, 6 handling lease, 7 changes set.
 // ARGV: 1 site, 2 family (4|6), 3 address, 4 now (ms), 5 run key TTL (ms), 6 stream cap,
-// 7 token (random per request), 8 lease TTL (ms), 9… peers.
+// 7 token (random per request), 8 lease TTL (ms), 9 since (” for none), 10… peers (only
+// without since).
 // Returns "replay", or one string of lines (one string is one reply to decode, not one per
-// field): ok, changed, previous, version, self, previous seen, handle, announced, peer….
+// field): ok, changed, previous, version, self, previous seen, handle, announced, then the
+// mode and the peers: "list" and a record per ARGV peer; "delta" and name, record of each
+// site changed after since; "full" and name, record of every site.
 //
 // It reads first (the site's record and its first peers in one HMGET) and writes only once
-// the run key is its own: a steady ping is five commands in the script.
+// the run key is its own: a steady ping without since is five commands in the script, one
+// with since seven.
 var pingScript = redis.NewScript(`
-local site, fam, addr, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local site, fam, addr, now, since = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[9]
 local n = #ARGV
 local rec = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
 -- Reads first (the site's record with its first peers in one HMGET), writes only once the
 -- run key is ours: the script is atomic, so nothing happens in between.
-local j = math.min(n, 508)
-local vals = redis.call('HMGET', KEYS[1], site, unpack(ARGV, 9, j))
-local out = {'ok', 0, '', 0, '', '0', 0, ''}
-local function peers()
-  for k = 2, #vals do out[#out + 1] = vals[k] or '' end
-  local i = j + 1
-  while i <= n do
-    local e = math.min(i + 499, n)
-    for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ARGV, i, e))) do out[#out + 1] = v or '' end
-    i = e + 1
-  end
-  return out
-end
+local j = math.min(n, 509)
+local vals = redis.call('HMGET', KEYS[1], site, unpack(ARGV, 10, j))
+local out = {'ok', 0, '', 0, '', '0', 0, '', 'list'}
 local cur = vals[1]
 local r = {'', '0', '0', '', '0', '0'}
 if cur then r = {string.match(cur, rec)} end
@@ -64,8 +58,52 @@ if prev ~= addr then
 end
 r[o + 2] = now
 local self = table.concat(r, '|')
-local version = tonumber(redis.call('GET', KEYS[2]) or '0')
-if changed == 1 then version = version + 1 end
+local before = tonumber(redis.call('GET', KEYS[2]) or '0')
+local version = before + changed
+-- The changes set holds each site at the version of its last change, and '' at the floor
+-- from which it is complete. It is complete up to the version when its top score is the
+-- version (a change it missed, made by a script without it, lowers the top); else the
+-- floor is raised to the version. A since from the floor to the version is answered with
+-- the sites changed after it; any other since gets every site.
+local mode, s, repair = 'list', nil, false
+if since ~= '' or changed == 1 then
+  local top = redis.call('ZRANGE', KEYS[7], -1, -1, 'WITHSCORES')
+  repair = not (top[2] and tonumber(top[2]) == before)
+end
+if since ~= '' then
+  s = tonumber(since)
+  local floor = redis.call('ZSCORE', KEYS[7], '')
+  if not floor then repair = true end
+  mode = 'full'
+  if not repair and s and s >= tonumber(floor) and s <= version then mode = 'delta' end
+end
+local function tail()
+  out[9] = mode
+  if mode == 'list' then
+    for k = 2, #vals do out[#out + 1] = vals[k] or '' end
+    local i = j + 1
+    while i <= n do
+      local e = math.min(i + 499, n)
+      for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ARGV, i, e))) do out[#out + 1] = v or '' end
+      i = e + 1
+    end
+  elseif mode == 'full' then
+    for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
+  elseif s < version then
+    local names = redis.call('ZRANGEBYSCORE', KEYS[7], '(' .. since, '+inf')
+    local i = 1
+    while i <= #names do
+      local e = math.min(i + 499, #names)
+      local got = redis.call('HMGET', KEYS[1], unpack(names, i, e))
+      for k = i, e do
+        out[#out + 1] = names[k]
+        out[#out + 1] = got[k - i + 1] or ''
+      end
+      i = e + 1
+    end
+  end
+  return table.concat(out, '\n')
+end
 local hf = site .. ':' .. fam
 local announced = redis.call('HGET', KEYS[5], hf)
 local record = false
@@ -88,7 +126,7 @@ if not redis.call('SET', KEYS[4], run, 'NX', 'PX', ARGV[5]) then
   if v:sub(1, #tok) ~= tok then return 'replay' end
   local c, p, ver, ps, h, a = string.match(v:sub(#tok + 1), '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
   out[2], out[3], out[4], out[5], out[6], out[7], out[8] = tonumber(c), p, tonumber(ver), cur or '', ps, tonumber(h), a
-  return table.concat(peers(), '\n')
+  return tail()
 end
 redis.call('HSET', KEYS[1], site, self)
 if changed == 1 then
@@ -96,10 +134,12 @@ if changed == 1 then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'kind', 'address_changed', 'site', site,
     'family', 'ipv' .. fam, 'ip', addr, 'previous', prev, 'at', now)
 end
+if repair then redis.call('ZADD', KEYS[7], before, '') end
+if changed == 1 then redis.call('ZADD', KEYS[7], version, site) end
 if record then redis.call('HSET', KEYS[5], hf, announced) end
 if handle == 1 then redis.call('SET', KEYS[6], addr .. '|' .. ARGV[7], 'PX', ARGV[8]) end
 out[2], out[3], out[4], out[5], out[6], out[7], out[8] = changed, prev, version, self, tostring(prevSeen), handle, announced
-return table.concat(peers(), '\n')
+return tail()
 `)
 
 // handledScript records that a ping carried out the change to ARGV[3] (reconcile and
@@ -137,8 +177,8 @@ type Redis struct {
 	c   redis.UniversalClient
 	opt Options
 	// The ping's fixed keys and arguments, made once (a steady ping allocates little).
-	kSites, kVersion, kEvents, kHandled      string
-	aNonceTTL, aBasicTTL, aEventsMax, aLease any
+	kSites, kVersion, kEvents, kHandled, kChanges string
+	aNonceTTL, aBasicTTL, aEventsMax, aLease      any
 }
 
 var _ Store = (*Redis)(nil)
@@ -167,7 +207,7 @@ func NewRedis(ctx context.Context, rawURL string, opt Options) (*Redis, error) {
 func NewRedisClient(c redis.UniversalClient, opt Options) *Redis {
 	opt.fill()
 	s := &Redis{c: c, opt: opt}
-	s.kSites, s.kVersion, s.kEvents, s.kHandled = s.key("sites"), s.key("version"), s.key("events"), s.key("handled")
+	s.kSites, s.kVersion, s.kEvents, s.kHandled, s.kChanges = s.key("sites"), s.key("version"), s.key("events"), s.key("handled"), s.key("changes")
 	s.aNonceTTL, s.aBasicTTL = opt.NonceTTL.Milliseconds(), basicRunTTL.Milliseconds()
 	s.aEventsMax, s.aLease = opt.EventsMax, opt.HandleLease.Milliseconds()
 	return s
@@ -202,11 +242,16 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	if in.Nonce != "" {
 		runKey, runTTL = s.opt.Prefix+":nonce:"+string(in.Site)+":"+in.Nonce, s.aNonceTTL
 	}
-	keys := []string{s.kSites, s.kVersion, s.kEvents, runKey, s.kHandled, s.opt.Prefix + ":handling:" + string(in.Site) + ":" + fam}
-	args := make([]any, 0, 8+len(in.Peers))
+	keys := []string{s.kSites, s.kVersion, s.kEvents, runKey, s.kHandled, s.opt.Prefix + ":handling:" + string(in.Site) + ":" + fam, s.kChanges}
+	args := make([]any, 0, 9+len(in.Peers))
 	args = append(args, string(in.Site), fam, addr, now.UnixMilli(), runTTL, s.aEventsMax, token, s.aLease)
-	for _, p := range in.Peers {
-		args = append(args, string(p))
+	if in.Delta {
+		args = append(args, in.Since) // the script reads the peers from the changes set
+	} else {
+		args = append(args, "")
+		for _, p := range in.Peers {
+			args = append(args, string(p))
+		}
 	}
 	v, err := pingScript.Run(ctx, s.c, keys, args...).Text()
 	if err != nil {
@@ -218,19 +263,19 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	if v == "replay" {
 		return PingResult{}, ErrReplay
 	}
-	const head = 8
+	const head = 9
 	var f [head]string
+	more := true
 	for i := range f {
-		f[i], v, _ = strings.Cut(v, "\n")
+		if !more {
+			return PingResult{}, fmt.Errorf("ping script: %d lines, want at least %d", i, head)
+		}
+		f[i], v, more = strings.Cut(v, "\n")
 	}
-	got := 0 // peer lines left; a never-seen peer's line is empty
-	if len(in.Peers) > 0 || v != "" {
-		got = strings.Count(v, "\n") + 1
+	if f[0] != "ok" {
+		return PingResult{}, fmt.Errorf("ping script: %q, want ok", f[0])
 	}
-	if f[0] != "ok" || got != len(in.Peers) {
-		return PingResult{}, fmt.Errorf("ping script: %q with %d peer records, want ok with %d", f[0], got, len(in.Peers))
-	}
-	res := PingResult{Changed: f[1] == "1", Handle: f[6] == "1"}
+	res := PingResult{Changed: f[1] == "1", Handle: f[6] == "1", Delta: f[8] == "delta"}
 	if res.Version, err = strconv.ParseInt(f[3], 10, 64); err != nil {
 		return PingResult{}, fmt.Errorf("fleet version: %w", err)
 	}
@@ -244,15 +289,71 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	if res.Announced, err = parseAddr(f[7]); err != nil {
 		return PingResult{}, fmt.Errorf("announced address: %w", err)
 	}
-	res.Peers = make([]Record, len(in.Peers))
-	for i, p := range in.Peers {
-		var rec string
-		rec, v, _ = strings.Cut(v, "\n")
-		if res.Peers[i], err = decodeRecord(p, rec); err != nil {
-			return PingResult{}, err
-		}
+	switch f[8] {
+	case "list":
+		res.Peers, err = listedPeers(in.Peers, v, more)
+	case "delta", "full":
+		res.Peers, err = namedPeers(in.Peers, v, more, res.Delta)
+	default:
+		err = fmt.Errorf("ping script: mode %q", f[8])
+	}
+	if err != nil {
+		return PingResult{}, err
 	}
 	return res, nil
+}
+
+// listedPeers decodes the script's records of peers, one line each in the order of peers;
+// a never-seen peer's line is empty. more tells whether v holds any line.
+func listedPeers(peers []site.Name, v string, more bool) ([]Record, error) {
+	out := make([]Record, len(peers))
+	for i, p := range peers {
+		if !more {
+			return nil, fmt.Errorf("ping script: %d peer records, want %d", i, len(peers))
+		}
+		var line string
+		line, v, more = strings.Cut(v, "\n")
+		var err error
+		if out[i], err = decodeRecord(p, line); err != nil {
+			return nil, err
+		}
+	}
+	if more {
+		return nil, fmt.Errorf("ping script: more than %d peer records", len(peers))
+	}
+	return out, nil
+}
+
+// namedPeers picks peers from the script's name, record lines, in the order of peers. A
+// full answer has every peer (a never-seen one with zero fields); a delta only the ones
+// listed.
+func namedPeers(peers []site.Name, v string, more, delta bool) ([]Record, error) {
+	got := map[site.Name]string{}
+	for more {
+		var name, line string
+		name, v, more = strings.Cut(v, "\n")
+		if !more {
+			return nil, fmt.Errorf("ping script: site %q without a record", name)
+		}
+		line, v, more = strings.Cut(v, "\n")
+		got[site.Name(name)] = line
+	}
+	out := make([]Record, 0, min(len(peers), len(got)))
+	if !delta {
+		out = make([]Record, 0, len(peers))
+	}
+	for _, p := range peers {
+		line, ok := got[p]
+		if !ok && delta {
+			continue
+		}
+		r, err := decodeRecord(p, line)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // basicRunTTL is how long the run key of a ping without a nonce is kept: long enough for

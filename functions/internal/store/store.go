@@ -116,6 +116,11 @@ type PingInput struct {
 	Nonce string
 	// Peers are the sites whose records are returned.
 	Peers []site.Name
+	// Delta asks for only the peers whose addresses changed after fleet version Since
+	// (the last version the caller saw). The store answers a delta when it can tell
+	// (PingResult.Delta), and every peer otherwise.
+	Delta bool
+	Since int64
 }
 
 // PingResult is what a ping recorded and read.
@@ -126,6 +131,10 @@ type PingResult struct {
 	Self     Record
 	Version  int64
 	Peers    []Record // in the order of PingInput.Peers; never-seen peers have zero fields
+	// Delta tells that Peers holds only the peers whose addresses changed after
+	// PingInput.Since (still in the order of PingInput.Peers); the others are as the
+	// caller last saw them. False: Peers holds every peer.
+	Delta bool
 	// Handle tells this ping to carry out the address it recorded (reconcile the site's
 	// targets, notify the change) and then call Handled: the address differs from the one
 	// last handled, and no other ping holds the lease to handle it. It follows from the
