@@ -312,13 +312,18 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := decodePing(h.Body); err != nil {
+	req, err := decodePing(h.Body)
+	if err != nil {
 		return nil, err
 	}
 	if !h.Source.IsValid() {
 		return nil, fail(http.StatusBadRequest, wire.CodeBadRequest, "the gateway gave no source address")
 	}
-	res, err := s.store.Ping(ctx, store.PingInput{Site: c.Site, Addr: h.Source, Nonce: c.Nonce, Peers: s.cfg.Peers(c.Site)})
+	in := store.PingInput{Site: c.Site, Addr: h.Source, Nonce: c.Nonce, Peers: s.cfg.Peers(c.Site)}
+	if req.Since != nil {
+		in.Delta, in.Since = true, *req.Since
+	}
+	res, err := s.store.Ping(ctx, in)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -332,6 +337,7 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 		PreviousIP:   addrString(res.Previous),
 		SeenAt:       seenAt(res.Self, h.Source),
 		FleetVersion: res.Version,
+		Delta:        res.Delta,
 		Peers:        make([]wire.Peer, 0, len(res.Peers)),
 		Targets:      []wire.Target{},
 	}
