@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppter/ppter/functions/internal/config"
-	"github.com/ppter/ppter/functions/internal/store"
-	"github.com/ppter/ppter/internal/redistest"
 	"github.com/ppter/ppter/shared/auth"
 	"github.com/ppter/ppter/shared/wire"
 )
@@ -18,11 +15,8 @@ import (
 // delta (only the peers changed after it, "delta": true), and a body without since, as
 // old pingers send, gets every peer with "delta": false.
 func TestPingSince(t *testing.T) {
-	c := redistest.Client(t)
 	now := time.Now()
-	a := newTestApp(t, func(cfg *config.Config) store.Store {
-		return store.NewRedisClient(c, store.Options{Prefix: redistest.Namespace()})
-	}, func() time.Time { return now })
+	a := newRedisApp(t, now)
 	keys := map[string][]byte{"hz": []byte("hz-secret-0123456789abcdef"), "bj": []byte("bj-secret-0123456789abcdef")}
 	n := 0
 	ping := func(st, body, ip string) (wire.PingResponse, string) {
