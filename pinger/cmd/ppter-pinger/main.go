@@ -81,7 +81,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("%w: %w", config.ErrUsage, err)
 		}
-		pings = append(pings, agent.Ping{Family: f, Pinger: p})
+		pings = append(pings, agent.Ping{Family: f, Pinger: p, Endpoint: cfg.URL.String()})
 	}
 	a := agent.New(agent.Options{
 		Site: cfg.Site, Pings: pings, Driver: driver, StatePath: cfg.StatePath,

@@ -18,13 +18,15 @@ import (
 
 // fakePinger answers with a fixed response or error.
 type fakePinger struct {
-	resp  wire.PingResponse
-	err   error
-	calls int
+	resp   wire.PingResponse
+	err    error
+	calls  int
+	sinces []*int64 // the since of each call
 }
 
-func (f *fakePinger) Ping(context.Context) (wire.PingResponse, error) {
+func (f *fakePinger) Ping(_ context.Context, since *int64) (wire.PingResponse, error) {
 	f.calls++
+	f.sinces = append(f.sinces, since)
 	return f.resp, f.err
 }
 
@@ -201,7 +203,7 @@ func TestCycleBothFamilies(t *testing.T) {
 	p6 := &fakePinger{resp: wire.PingResponse{Site: "hz", IP: "2001:db8::7", Family: wire.FamilyIPv6,
 		Peers: []wire.Peer{{Site: "bj", IPv4: "198.51.100.9", IPv6: "2001:db8::9"}}}}
 	d := &recDriver{}
-	a := New(Options{Site: "hz", Pings: []Ping{{4, p4}, {6, p6}}, Driver: d, StatePath: path})
+	a := New(Options{Site: "hz", Pings: []Ping{{Family: 4, Pinger: p4}, {Family: 6, Pinger: p6}}, Driver: d, StatePath: path})
 	if _, err := a.Cycle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
