@@ -417,11 +417,18 @@ func TestOneRoundTrip(t *testing.T) {
 			t.Fatal("steady ping changed")
 		}
 	}
-	if got := hook.n.Load(); got != n {
-		t.Fatalf("%d round trips for %d pings, want %d", got, n, n)
+	// A ping with since, as a delta and as the full answer to a since it cannot serve.
+	for i, since := range []int64{0, 1, 99} {
+		if r := pingSince(t, s, "hz", fmt.Sprintf("nonce-since-%05d", i), since, peers...); r.Changed || r.Delta != (since <= 1) {
+			t.Fatalf("ping since %d: changed=%v delta=%v", since, r.Changed, r.Delta)
+		}
 	}
-	if got := evalshaCalls(t, admin) - before; got != n {
-		t.Fatalf("server saw %d EVALSHA for %d pings, want %d", got, n, n)
+	const pings = n + 3
+	if got := hook.n.Load(); got != pings {
+		t.Fatalf("%d round trips for %d pings, want %d", got, pings, pings)
+	}
+	if got := evalshaCalls(t, admin) - before; got != pings {
+		t.Fatalf("server saw %d EVALSHA for %d pings, want %d", got, pings, pings)
 	}
 	_ = ctx
 }
