@@ -60,7 +60,12 @@ type Options struct {
 	// CycleTimeout bounds one whole cycle, pings and driver calls (DefaultCycleTimeout
 	// when zero): a hung router cannot hold the lock and freeze --watch.
 	CycleTimeout time.Duration
-	Log          *slog.Logger
+	// NetChanges, when not nil, receives a value when the host's addresses or default
+	// route change (netwatch.Watch): Watch then pings without waiting for the interval.
+	NetChanges <-chan struct{}
+	// Debounce is how long Watch lets network changes settle (DefaultDebounce when zero).
+	Debounce time.Duration
+	Log      *slog.Logger
 	// Out receives the dry-run report.
 	Out io.Writer
 	Now func() time.Time
@@ -87,6 +92,9 @@ func New(o Options) *Agent {
 	}
 	if o.CycleTimeout <= 0 {
 		o.CycleTimeout = DefaultCycleTimeout
+	}
+	if o.Debounce <= 0 {
+		o.Debounce = DefaultDebounce
 	}
 	return &Agent{o: o}
 }
