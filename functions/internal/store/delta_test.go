@@ -77,22 +77,25 @@ func TestDelta(t *testing.T) {
 }
 
 // TestRedisDeltaFloor: a since from before the changes set was kept (state written by a
-// version without it), or past a change the set missed (made by such a version during a
-// deploy), gets every peer; the set is then complete from the current version on.
+// version without it), past a change the set missed (made by such a version during a
+// deploy), or given under another configuration (its peers may differ) gets every peer;
+// the set is then complete from the version of that answer on.
 func TestRedisDeltaFloor(t *testing.T) {
 	c := redistest.Client(t)
 	prefix := redistest.Namespace()
-	s := NewRedisClient(c, Options{Prefix: prefix})
+	s := NewRedisClient(c, Options{Prefix: prefix, ConfigID: "one"})
 	ctx := context.Background()
 	peers := []site.Name{"bj"}
 	ping(t, s, "bj", src, "n-1")
 	v := ping(t, s, "hz", src, "n-2", peers...).Version
 	c.Del(ctx, prefix+":changes") // as before the set existed
-	if r := pingSince(t, s, "hz", "n-3", v, peers...); r.Delta {
+	r := pingSince(t, s, "hz", "n-3", v, peers...)
+	if r.Delta || len(r.Peers) != 1 {
 		t.Fatalf("delta without a changes set: %+v", r)
 	}
-	if r := pingSince(t, s, "hz", "n-4", v, peers...); !r.Delta || len(r.Peers) != 0 {
-		t.Fatalf("after the floor was set: delta=%v peers=%v, want an empty delta", r.Delta, names(r.Peers))
+	v = r.Version
+	if r := pingSince(t, s, "hz", "n-4", v, peers...); !r.Delta || len(r.Peers) != 0 || r.Version != v {
+		t.Fatalf("after the floor was set: delta=%v peers=%v version %d, want an empty delta at %d", r.Delta, names(r.Peers), r.Version, v)
 	}
 	if r := pingSince(t, s, "hz", "n-5", v-1, peers...); r.Delta {
 		t.Fatalf("since below the floor answered as a delta: %+v", r)
@@ -113,5 +116,16 @@ func TestRedisDeltaFloor(t *testing.T) {
 	}
 	if r := pingSince(t, s, "hz", "n-10", v+2, peers...); !r.Delta || len(r.Peers) != 1 || r.Peers[0].IPv4 != src2 {
 		t.Fatalf("since at the raised floor: delta=%v peers=%+v, want bj at %v", r.Delta, r.Peers, src2)
+	}
+	// Another configuration (a deploy that adds peers): every since from before gets
+	// every peer, and the version moves so the steady since does too.
+	s2 := NewRedisClient(c, Options{Prefix: prefix, ConfigID: "two"})
+	v = v + 3
+	r = pingSince(t, s2, "hz", "n-11", v, "bj", "sh")
+	if r.Delta || len(r.Peers) != 2 || r.Version != v+1 {
+		t.Fatalf("since under another configuration: delta=%v peers=%v version %d, want every peer at %d", r.Delta, names(r.Peers), r.Version, v+1)
+	}
+	if r := pingSince(t, s2, "hz", "n-12", v+1, "bj", "sh"); !r.Delta || len(r.Peers) != 0 {
+		t.Fatalf("since from the new configuration: delta=%v peers=%v, want an empty delta", r.Delta, names(r.Peers))
 	}
 }

@@ -24,8 +24,8 @@ import (
 // KEYS: 1 sites hash, 2 fleet version, 3 event stream, 4 run key (the nonce key, or a
 // per-request key for Basic pings), 5 handled hash, 6 handling lease, 7 changes set.
 // ARGV: 1 site, 2 family (4|6), 3 address, 4 now (ms), 5 run key TTL (ms), 6 stream cap,
-// 7 token (random per request), 8 lease TTL (ms), 9 since (” for none), 10… peers (only
-// without since).
+// 7 token (random per request), 8 lease TTL (ms), 9 since (empty for none), 10 the
+// configuration's id (Options.ConfigID), 11… peers (only without since).
 // Returns "replay", or one string of lines (one string is one reply to decode, not one per
 // field): ok, changed, previous, version, self, previous seen, handle, announced, then the
 // mode and the peers: "list" and a record per ARGV peer; "delta" and name, record of each
@@ -40,8 +40,9 @@ local n = #ARGV
 local rec = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
 -- Reads first (the site's record with its first peers in one HMGET), writes only once the
 -- run key is ours: the script is atomic, so nothing happens in between.
-local j = math.min(n, 509)
-local vals = redis.call('HMGET', KEYS[1], site, unpack(ARGV, 10, j))
+local j = math.min(n, 510)
+local vals = redis.call('HMGET', KEYS[1], site, unpack(ARGV, 11, j))
+local floorName = '#' .. ARGV[10]
 local out = {'ok', 0, '', 0, '', '0', 0, '', 'list'}
 local cur = vals[1]
 local r = {'', '0', '0', '', '0', '0'}
@@ -60,22 +61,28 @@ r[o + 2] = now
 local self = table.concat(r, '|')
 local before = tonumber(redis.call('GET', KEYS[2]) or '0')
 local version = before + changed
--- The changes set holds each site at the version of its last change, and '' at the floor
--- from which it is complete. It is complete up to the version when its top score is the
--- version (a change it missed, made by a script without it, lowers the top); else the
--- floor is raised to the version. A since from the floor to the version is answered with
--- the sites changed after it; any other since gets every site.
-local mode, s, repair = 'list', nil, false
+-- The changes set holds each site at the version of its last change, and '#' .. the
+-- configuration's id (ARGV[10]) at the floor from which it is complete for that
+-- configuration. It is complete up to the version when its top score is the version (a
+-- change it missed, made by a script without it, lowers the top); else the floor is raised
+-- to the version. A configuration without a floor (new, or its peers changed) bumps the
+-- version and starts its floor there, so every since from before gets every site. A since
+-- from the floor to the version is answered with the sites changed after it; any other
+-- since gets every site.
+local mode, s, repair, bump = 'list', nil, false, 0
 if since ~= '' or changed == 1 then
   local top = redis.call('ZRANGE', KEYS[7], -1, -1, 'WITHSCORES')
   repair = not (top[2] and tonumber(top[2]) == before)
 end
 if since ~= '' then
   s = tonumber(since)
-  local floor = redis.call('ZSCORE', KEYS[7], '')
-  if not floor then repair = true end
+  local floor = redis.call('ZSCORE', KEYS[7], floorName)
+  if not floor then
+    bump = 1
+    version = version + 1
+  end
   mode = 'full'
-  if not repair and s and s >= tonumber(floor) and s <= version then mode = 'delta' end
+  if not repair and bump == 0 and s and s >= tonumber(floor) and s <= version then mode = 'delta' end
 end
 local function tail()
   out[9] = mode
@@ -129,12 +136,16 @@ if not redis.call('SET', KEYS[4], run, 'NX', 'PX', ARGV[5]) then
   return tail()
 end
 redis.call('HSET', KEYS[1], site, self)
+if changed + bump > 0 then redis.call('INCRBY', KEYS[2], changed + bump) end
 if changed == 1 then
-  redis.call('INCR', KEYS[2])
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'kind', 'address_changed', 'site', site,
     'family', 'ipv' .. fam, 'ip', addr, 'previous', prev, 'at', now)
 end
-if repair then redis.call('ZADD', KEYS[7], before, '') end
+if bump == 1 then
+  redis.call('ZADD', KEYS[7], version, floorName)
+elseif repair then
+  redis.call('ZADD', KEYS[7], before, floorName)
+end
 if changed == 1 then redis.call('ZADD', KEYS[7], version, site) end
 if record then redis.call('HSET', KEYS[5], hf, announced) end
 if handle == 1 then redis.call('SET', KEYS[6], addr .. '|' .. ARGV[7], 'PX', ARGV[8]) end
@@ -243,12 +254,12 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 		runKey, runTTL = s.opt.Prefix+":nonce:"+string(in.Site)+":"+in.Nonce, s.aNonceTTL
 	}
 	keys := []string{s.kSites, s.kVersion, s.kEvents, runKey, s.kHandled, s.opt.Prefix + ":handling:" + string(in.Site) + ":" + fam, s.kChanges}
-	args := make([]any, 0, 9+len(in.Peers))
+	args := make([]any, 0, 10+len(in.Peers))
 	args = append(args, string(in.Site), fam, addr, now.UnixMilli(), runTTL, s.aEventsMax, token, s.aLease)
 	if in.Delta {
-		args = append(args, in.Since) // the script reads the peers from the changes set
+		args = append(args, in.Since, s.opt.ConfigID) // the script reads the peers from the changes set
 	} else {
-		args = append(args, "")
+		args = append(args, "", s.opt.ConfigID)
 		for _, p := range in.Peers {
 			args = append(args, string(p))
 		}

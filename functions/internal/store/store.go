@@ -81,6 +81,10 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// ConfigID names the configuration's sites and peers (app.StoreOptions hashes them):
+	// a delta answers only for the configuration its since was given under, since a
+	// peer added by a new configuration may not have changed for a long time.
+	ConfigID string
 }
 
 func (o *Options) fill() {
