@@ -178,8 +178,15 @@ func StringToSign(method, path string, ts int64, nonce string, body []byte) stri
 
 // Sign returns the signature of a request.
 func Sign(secret []byte, method, path string, ts int64, nonce string, body []byte) []byte {
+	// StringToSign written straight into the MAC, without building the string.
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(StringToSign(method, path, ts, nonce, body)))
+	b := make([]byte, 0, 128+len(method)+len(path)+len(nonce))
+	b = append(append(append(append(b, "PPTER1\n"...), method...), '\n'), path...)
+	b = append(strconv.AppendInt(append(b, '\n'), ts, 10), '\n')
+	b = append(append(b, nonce...), '\n')
+	sum := sha256.Sum256(body)
+	b = hex.AppendEncode(b, sum[:])
+	m.Write(b)
 	return m.Sum(nil)
 }
 

@@ -37,6 +37,10 @@ const (
 type PingRequest struct {
 	// Agent names the client, e.g. "ppter-pinger/1.2.0". Informational only (logged).
 	Agent string `json:"agent,omitempty"`
+	// Since is the fleet_version of the last answer the client applied in full. With it
+	// the answer may be a delta (PingResponse.Delta): only the peers whose addresses
+	// changed after that version. Absent: every peer, as for clients that predate it.
+	Since *int64 `json:"since,omitempty"`
 }
 
 // PingResponse is the answer to a successful ping.
@@ -48,8 +52,11 @@ type PingResponse struct {
 	PreviousIP   string    `json:"previous_ip"`
 	SeenAt       time.Time `json:"seen_at"`
 	FleetVersion int64     `json:"fleet_version"`
-	Peers        []Peer    `json:"peers"`
-	Targets      []Target  `json:"targets"`
+	// Delta tells that Peers lists only the peers whose addresses changed after the
+	// request's since; the others are as the client last saw them. False: every peer.
+	Delta   bool     `json:"delta"`
+	Peers   []Peer   `json:"peers"`
+	Targets []Target `json:"targets"`
 }
 
 // Peer is another site's last known addresses.

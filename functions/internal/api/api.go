@@ -312,13 +312,18 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := decodePing(h.Body); err != nil {
+	req, err := decodePing(h.Body)
+	if err != nil {
 		return nil, err
 	}
 	if !h.Source.IsValid() {
 		return nil, fail(http.StatusBadRequest, wire.CodeBadRequest, "the gateway gave no source address")
 	}
-	res, err := s.store.Ping(ctx, store.PingInput{Site: c.Site, Addr: h.Source, Nonce: c.Nonce, Peers: s.cfg.Peers(c.Site)})
+	in := store.PingInput{Site: c.Site, Addr: h.Source, Nonce: c.Nonce, Peers: s.cfg.Peers(c.Site)}
+	if req.Since != nil {
+		in.Delta, in.Since = true, *req.Since
+	}
+	res, err := s.store.Ping(ctx, in)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -332,6 +337,7 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 		PreviousIP:   addrString(res.Previous),
 		SeenAt:       seenAt(res.Self, h.Source),
 		FleetVersion: res.Version,
+		Delta:        res.Delta,
 		Peers:        make([]wire.Peer, 0, len(res.Peers)),
 		Targets:      []wire.Target{},
 	}
@@ -378,9 +384,16 @@ func (s *Server) Flush(ctx context.Context) { s.notifier.Wait(ctx) }
 // decodePing checks the ping body: empty, or one JSON object.
 func decodePing(body []byte) (wire.PingRequest, error) {
 	var req wire.PingRequest
-	if len(bytes.TrimSpace(body)) == 0 {
+	t := bytes.TrimSpace(body)
+	if len(t) == 0 {
 		return req, nil
 	}
+	// The common case in one pass: an object that decodes is one valid JSON object. Any
+	// other body goes the long way, which tells what is wrong with it.
+	if t[0] == '{' && json.Unmarshal(t, &req) == nil {
+		return req, nil
+	}
+	req = wire.PingRequest{}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {

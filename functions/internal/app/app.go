@@ -5,12 +5,15 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
@@ -21,6 +24,7 @@ import (
 	"github.com/ppter/ppter/functions/internal/fcevent"
 	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/functions/internal/store"
+	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -90,6 +94,7 @@ func StoreOptions(cfg *config.Config) store.Options {
 		// A ping handling a change reconciles for at most its budget and margin; past
 		// that (the instance died) a later ping takes the change over.
 		HandleLease: cfg.Aliyun.PingBudget.D() + api.ReconcileMargin + 10*time.Second,
+		ConfigID:    configID(cfg),
 	}
 }
 
@@ -104,6 +109,25 @@ func StateOptions(cfg *config.Config) cloud.RedisOptions {
 		o.Replicas = 1
 	}
 	return o
+}
+
+// configID names the sites and each one's peers: another configuration gets another id,
+// and a since given under the old one a full answer.
+func configID(cfg *config.Config) string {
+	names := make([]string, 0, len(cfg.Sites))
+	for n := range cfg.Sites {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%s:", n)
+		for _, p := range cfg.Peers(site.Name(n)) {
+			fmt.Fprintf(h, "%s,", p)
+		}
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // NewWith builds an App from parts (tests and benchmarks); opt's Now and Log are set from

@@ -29,11 +29,8 @@ func BenchmarkRedisRoundTrip(b *testing.B) {
 // decode, HMAC check, the Redis script, JSON answer) against a real Redis. Compare its
 // ns/op with BenchmarkRedisRoundTrip's: the difference is ppter's own cost.
 func BenchmarkPing(b *testing.B) {
-	c := redistest.Client(b)
 	now := time.Now()
-	a := newTestApp(b, func(cfg *config.Config) store.Store {
-		return store.NewRedisClient(c, store.Options{Prefix: redistest.Namespace()})
-	}, func() time.Time { return now })
+	a := newRedisApp(b, now)
 	key := []byte("hz-secret-0123456789abcdef")
 	ctx := context.Background()
 	evs := make([][]byte, b.N+1)
@@ -55,4 +52,48 @@ func BenchmarkPing(b *testing.B) {
 			b.Fatalf("ping: %d %s", code, body)
 		}
 	}
+}
+
+// maxPingAllocs caps the allocations of a steady signed ping through the whole handler
+// (BenchmarkPing's path) against a real Redis. Issue 13 asks for 60; 146 before the work
+// on it, 94 after (see the README's Performance section).
+const maxPingAllocs = 95
+
+func TestPingAllocs(t *testing.T) {
+	now := time.Now()
+	a := newRedisApp(t, now)
+	key := []byte("hz-secret-0123456789abcdef")
+	ctx := context.Background()
+	const runs = 200
+	evs := make([][]byte, runs+2)
+	for i := range evs {
+		nonce := fmt.Sprintf("allocs-%016d", i)
+		evs[i] = event("POST", wire.PathPing, auth.Header("hz", key, "POST", wire.PathPing, now.Unix(), nonce, []byte(`{}`)), `{}`, false, "203.0.113.7")
+	}
+	if _, err := a.Handle(ctx, evs[len(evs)-1]); err != nil { // the change, and the script loaded
+		t.Fatal(err)
+	}
+	i := 0
+	got := testing.AllocsPerRun(runs, func() {
+		out, err := a.Handle(ctx, evs[i])
+		i++
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, body := answer(t, out); code != 200 {
+			t.Fatalf("ping: %d %s", code, body)
+		}
+	})
+	if got > maxPingAllocs+raceAllocs {
+		t.Errorf("a steady ping allocates %v times, want at most %d", got, maxPingAllocs+raceAllocs)
+	}
+}
+
+// newRedisApp is the test app on a real Redis (a fresh namespace) with its clock stopped
+// at now.
+func newRedisApp(t testing.TB, now time.Time) *App {
+	c := redistest.Client(t)
+	return newTestApp(t, func(cfg *config.Config) store.Store {
+		return store.NewRedisClient(c, store.Options{Prefix: redistest.Namespace()})
+	}, func() time.Time { return now })
 }

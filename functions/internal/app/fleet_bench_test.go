@@ -24,10 +24,13 @@ import (
 
 // BenchmarkFleet pings from 1,000 sites concurrently through the in-process handler against
 // a real Redis and reports pings/s, p50/p99 latency, Redis memory per site and the ratio to
-// a bare Redis round trip measured in the same run. "hub" sites each receive one peer (a
-// hub-and-spoke VPN); "mesh" sites receive all 999 others (the default peers).
+// a bare Redis round trip measured in the same run, and the mean answer size. "hub" sites
+// each receive one peer (a hub-and-spoke VPN); "mesh" sites receive all 999 others (the
+// default peers). "mesh-full" pings as pingers before since did (every answer lists every
+// peer); "hub" and "mesh" send since, the fleet version of their last answer, as the
+// pinger does, and get deltas.
 func BenchmarkFleet(b *testing.B) {
-	for _, mode := range []string{"hub", "mesh"} {
+	for _, mode := range []string{"hub", "mesh", "mesh-full"} {
 		b.Run(mode, func(b *testing.B) { benchFleet(b, mode) })
 	}
 }
@@ -51,21 +54,32 @@ func benchFleet(b *testing.B, mode string) {
 	ctx := context.Background()
 	prefix := redistest.Namespace()
 	memBefore := usedMemory(b, c.Info(ctx, "memory").Val())
-	a := NewWith(cfg, store.NewRedisClient(c, store.Options{Prefix: prefix}), slog.New(slog.DiscardHandler), time.Now, api.Options{})
+	st := store.NewRedisClient(c, store.Options{Prefix: prefix})
+	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), time.Now, api.Options{})
 	now := time.Now().Unix()
-	mkEvent := func(i int, n int64) []byte {
+	mkEvent := func(i int, n int64, body string) []byte {
 		s := "s" + strconv.Itoa(i)
 		nonce := fmt.Sprintf("fleet-%d-%012d", i, n)
-		h := auth.Header(cfgSite(s), []byte(fmt.Sprintf("key-%d-0123456789abcdef", i)), "POST", wire.PathPing, now, nonce, nil)
+		h := auth.Header(cfgSite(s), []byte(fmt.Sprintf("key-%d-0123456789abcdef", i)), "POST", wire.PathPing, now, nonce, []byte(body))
 		ip := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
-		return event("POST", wire.PathPing, h, "", false, ip.String())
+		return event("POST", wire.PathPing, h, body, false, ip.String())
 	}
 	for i := range sites { // every site has pinged once
-		if out, err := a.Handle(ctx, mkEvent(i, 0)); err != nil {
+		if out, err := a.Handle(ctx, mkEvent(i, 0, "")); err != nil {
 			b.Fatal(err)
 		} else if code, body := answer(b, out); code != 200 {
 			b.Fatalf("%d %s", code, body)
 		}
+	}
+	body := "" // as pingers before since
+	if mode != "mesh-full" {
+		// The fleet version every site saw last: its pings are steady, as in a fleet
+		// where addresses change rarely.
+		_, ver, err := st.Fleet(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body = fmt.Sprintf(`{"since":%d}`, ver)
 	}
 	perSite := float64(usedMemory(b, c.Info(ctx, "memory").Val())-memBefore) / sites
 
@@ -77,7 +91,7 @@ func benchFleet(b *testing.B, mode string) {
 	}
 	rtt /= 200
 
-	var seq atomic.Int64
+	var seq, answerBytes atomic.Int64
 	lat := make([][]time.Duration, workers)
 	b.ResetTimer()
 	start := time.Now()
@@ -89,7 +103,7 @@ func benchFleet(b *testing.B, mode string) {
 			defer wg.Done()
 			for range per {
 				n := seq.Add(1)
-				ev := mkEvent(int(n%sites), n)
+				ev := mkEvent(int(n%sites), n, body)
 				t0 := time.Now()
 				out, err := a.Handle(ctx, ev)
 				lat[w] = append(lat[w], time.Since(t0))
@@ -97,10 +111,12 @@ func benchFleet(b *testing.B, mode string) {
 					b.Error(err)
 					return
 				}
-				if code, body := answer(b, out); code != 200 {
-					b.Errorf("%d %s", code, body)
+				code, raw := answer(b, out)
+				if code != 200 {
+					b.Errorf("%d %s", code, raw)
 					return
 				}
+				answerBytes.Add(int64(len(raw)))
 			}
 		}()
 	}
@@ -115,6 +131,7 @@ func benchFleet(b *testing.B, mode string) {
 	b.ReportMetric(float64(p(0.99).Microseconds()), "p99-µs")
 	b.ReportMetric(perSite, "redis-B/site")
 	b.ReportMetric(float64(p(0.50))/float64(rtt), "p50/rtt")
+	b.ReportMetric(float64(answerBytes.Load())/float64(len(all)), "answer-B")
 }
 
 func cfgSite(s string) site.Name { return site.Name(s) }

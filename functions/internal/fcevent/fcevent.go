@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"strings"
 
@@ -54,44 +55,43 @@ type Timer struct {
 // is broken (ErrBadBase64, ErrTooLarge) it returns the *HTTP without its body together with
 // the error, so the caller can answer it.
 func Decode(raw []byte) (any, error) {
-	var probe struct {
-		RequestContext json.RawMessage `json:"requestContext"`
-		TriggerTime    *string         `json:"triggerTime"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
+	// One pass over the payload into plain fields: the SDK's event types hold a pointer
+	// per field, and a probe followed by a second decode read every event twice.
+	var ev event
+	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
 	}
 	switch {
-	case probe.RequestContext != nil:
-		var ev httpEvent
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
-		}
+	case ev.RequestContext != nil:
 		return decodeHTTP(&ev)
-	case probe.TriggerTime != nil:
-		var ev events.TimerEvent
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadEvent, err)
-		}
-		return &Timer{TriggerName: deref(ev.TriggerName), TriggerTime: deref(ev.TriggerTime), Payload: deref(ev.Payload)}, nil
+	case ev.TriggerTime != nil:
+		return &Timer{TriggerName: ev.TriggerName, TriggerTime: *ev.TriggerTime, Payload: ev.Payload}, nil
 	default:
 		return nil, ErrBadEvent
 	}
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
-// httpEvent is the SDK's HTTP trigger event with a body that is measured before it is
-// decoded: its Body field, being less nested, takes the "body" key from the embedded one.
-type httpEvent struct {
-	events.HTTPTriggerEvent
-	Body boundedBody `json:"body"`
+// event is the union of the HTTP trigger event and the timer event (the JSON names of the
+// SDK's events.HTTPTriggerEvent and events.TimerEvent): requestContext marks an HTTP
+// event, triggerTime a timer event. The body is measured before it is decoded.
+type event struct {
+	RawPath         string            `json:"rawPath"`
+	Body            boundedBody       `json:"body"`
+	IsBase64Encoded bool              `json:"isBase64Encoded"`
+	Headers         map[string]string `json:"headers"`
+	QueryParameters map[string]string `json:"queryParameters"`
+	RequestContext  *struct {
+		RequestID string `json:"requestId"`
+		HTTP      struct {
+			Method    string `json:"method"`
+			Path      string `json:"path"`
+			SourceIP  string `json:"sourceIp"`
+			UserAgent string `json:"userAgent"`
+		} `json:"http"`
+	} `json:"requestContext"`
+	TriggerTime *string `json:"triggerTime"`
+	TriggerName string  `json:"triggerName"`
+	Payload     string  `json:"payload"`
 }
 
 // maxBodyLiteral is the longest JSON string that can still hold an acceptable body: the
@@ -117,35 +117,38 @@ func (b *boundedBody) UnmarshalJSON(lit []byte) error {
 	return json.Unmarshal(lit, &b.s)
 }
 
-func decodeHTTP(ev *httpEvent) (*HTTP, error) {
+func decodeHTTP(ev *event) (*HTTP, error) {
+	rc := ev.RequestContext
 	h := &HTTP{
-		RequestID: deref(ev.TriggerContext.RequestId),
-		Method:    strings.ToUpper(deref(ev.TriggerContext.Http.Method)),
-		Path:      deref(ev.TriggerContext.Http.Path),
+		RequestID: rc.RequestID,
+		Method:    strings.ToUpper(rc.HTTP.Method),
+		Path:      rc.HTTP.Path,
 		Query:     url.Values{},
-		Header:    http.Header{},
-		UserAgent: deref(ev.TriggerContext.Http.UserAgent),
+		Header:    make(http.Header, len(ev.Headers)),
+		UserAgent: rc.HTTP.UserAgent,
 	}
 	if h.Path == "" {
-		h.Path = deref(ev.RawPath)
+		h.Path = ev.RawPath
 	}
 	if i := strings.IndexByte(h.Path, '?'); i >= 0 {
 		h.Path = h.Path[:i]
 	}
-	if a, err := netip.ParseAddr(deref(ev.TriggerContext.Http.SourceIp)); err == nil {
+	if a, err := netip.ParseAddr(rc.HTTP.SourceIP); err == nil {
 		h.Source = a.Unmap()
 	}
-	for k, v := range deref(ev.Headers) {
-		h.Header.Set(k, v)
+	vals := make([]string, 0, len(ev.Headers)) // one backing array for every header's value
+	for k, v := range ev.Headers {
+		vals = append(vals, v)
+		h.Header[textproto.CanonicalMIMEHeaderKey(k)] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
-	for k, v := range deref(ev.QueryParameters) {
+	for k, v := range ev.QueryParameters {
 		h.Query.Set(k, v)
 	}
 	if ev.Body.tooLarge {
 		return h, ErrTooLarge
 	}
 	body := ev.Body.s
-	if deref(ev.IsBase64Encoded) {
+	if ev.IsBase64Encoded {
 		if base64.StdEncoding.DecodedLen(len(body)) > wire.MaxBodyBytes+3 {
 			return h, ErrTooLarge
 		}

@@ -19,7 +19,8 @@ type Memory struct {
 	mu      sync.Mutex
 	sites   map[site.Name]Record
 	version int64
-	events  []Event // oldest first
+	changed map[site.Name]int64 // the fleet version of each site's last change
+	events  []Event             // oldest first
 	seq     int64
 	nonces  map[string]time.Time // expiry
 	fails   map[FailKey]failCount
@@ -44,7 +45,7 @@ var _ Store = (*Memory)(nil)
 func NewMemory(opt Options) *Memory {
 	opt.fill()
 	return &Memory{opt: opt, sites: map[site.Name]Record{}, nonces: map[string]time.Time{}, fails: map[FailKey]failCount{},
-		stale: map[site.Name]time.Time{}, handled: map[string]netip.Addr{}, leases: map[string]lease{}}
+		stale: map[site.Name]time.Time{}, changed: map[site.Name]int64{}, handled: map[string]netip.Addr{}, leases: map[string]lease{}}
 }
 
 func (m *Memory) failuresLocked(k FailKey, now time.Time) int {
@@ -89,6 +90,7 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 		res.Changed = true
 		*ip, *changed = addr, ms
 		m.version++
+		m.changed[in.Site] = m.version
 		m.appendLocked(Event{At: ms, Kind: EventAddressChanged, Site: in.Site, Family: "ipv" + Family(addr),
 			IP: addr.String(), Previous: addrString(res.Previous)})
 	}
@@ -110,10 +112,17 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 		m.leases[hf] = lease{addr: addr, expires: now.Add(m.opt.HandleLease)}
 		res.Handle = true
 	}
-	res.Peers = make([]Record, len(in.Peers))
-	for i, p := range in.Peers {
-		res.Peers[i] = m.sites[p]
-		res.Peers[i].Site = p
+	// The memory store knows every change since it started: any since up to the version
+	// is served.
+	res.Delta = in.Delta && in.Since >= 0 && in.Since <= m.version
+	res.Peers = make([]Record, 0, len(in.Peers))
+	for _, p := range in.Peers {
+		if res.Delta && m.changed[p] <= in.Since {
+			continue
+		}
+		r := m.sites[p]
+		r.Site = p
+		res.Peers = append(res.Peers, r)
 	}
 	return res, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,76 +22,135 @@ import (
 // recording that would hide the change.
 //
 // KEYS: 1 sites hash, 2 fleet version, 3 event stream, 4 run key (the nonce key, or a
-// per-request key for Basic pings), 5 handled hash, 6 handling lease.
+// per-request key for Basic pings), 5 handled hash, 6 handling lease, 7 changes set.
 // ARGV: 1 site, 2 family (4|6), 3 address, 4 now (ms), 5 run key TTL (ms), 6 stream cap,
-// 7 token (random per request), 8 lease TTL (ms), 9… peers.
-// Returns {"replay"} | {"ok", changed, previous, version, self, previous seen, handle,
-// announced, peer…}.
+// 7 token (random per request), 8 lease TTL (ms), 9 since (empty for none), 10 the
+// configuration's id (Options.ConfigID), 11… peers (only without since).
+// Returns "replay", or one string of lines (one string is one reply to decode, not one per
+// field): ok, changed, previous, version, self, previous seen, handle, announced, then the
+// mode and the peers: "list" and a record per ARGV peer; "delta" and name, record of each
+// site changed after since; "full" and name, record of every site.
+//
+// It reads first (the site's record and its first peers in one HMGET) and writes only once
+// the run key is its own: a steady ping without since is five commands in the script, one
+// with since seven.
 var pingScript = redis.NewScript(`
-local head = 8
-local hf = ARGV[1] .. ':' .. ARGV[2]
-local function peers(out)
-  local i = 9
-  while i <= #ARGV do
-    local j = math.min(i + 499, #ARGV)
-    local vals = redis.call('HMGET', KEYS[1], unpack(ARGV, i, j))
-    for _, v in ipairs(vals) do out[#out + 1] = v or '' end
-    i = j + 1
-  end
-  return out
-end
-if not redis.call('SET', KEYS[4], ARGV[7], 'NX', 'PX', ARGV[5]) then
-  local v = redis.call('GET', KEYS[4]) or ''
-  local tok = ARGV[7] .. '|'
-  if v:sub(1, #tok) ~= tok then return {'replay'} end
-  local f = {}
-  for x in (v:sub(#tok + 1) .. '|'):gmatch('([^|]*)|') do f[#f + 1] = x end
-  local self = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-  return peers({'ok', tonumber(f[1]), f[2], tonumber(f[3]), self, f[4], tonumber(f[5]), f[6]})
-end
+local site, fam, addr, now, since = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[9]
+local n = #ARGV
+local rec = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
+-- Reads first (the site's record with its first peers in one HMGET), writes only once the
+-- run key is ours: the script is atomic, so nothing happens in between.
+local j = math.min(n, 510)
+local vals = redis.call('HMGET', KEYS[1], site, unpack(ARGV, 11, j))
+local floorName = '#' .. ARGV[10]
+local out = {'ok', 0, '', 0, '', '0', 0, '', 'list'}
+local cur = vals[1]
 local r = {'', '0', '0', '', '0', '0'}
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then
-  local i = 1
-  for f in (cur .. '|'):gmatch('([^|]*)|') do r[i] = f; i = i + 1 end
-end
-local prevSeen = math.max(tonumber(r[2]), tonumber(r[5]))
+if cur then r = {string.match(cur, rec)} end
+local prevSeen = math.max(tonumber(r[2]) or 0, tonumber(r[5]) or 0)
 local o = 0
-if ARGV[2] == '6' then o = 3 end
+if fam == '6' then o = 3 end
 local prev = r[o + 1]
 local changed = 0
-if prev ~= ARGV[3] then
+if prev ~= addr then
   changed = 1
-  r[o + 1] = ARGV[3]
-  r[o + 3] = ARGV[4]
+  r[o + 1] = addr
+  r[o + 3] = now
 end
-r[o + 2] = ARGV[4]
+r[o + 2] = now
 local self = table.concat(r, '|')
-redis.call('HSET', KEYS[1], ARGV[1], self)
-local version
-if changed == 1 then
-  version = redis.call('INCR', KEYS[2])
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'kind', 'address_changed', 'site', ARGV[1],
-    'family', 'ipv' .. ARGV[2], 'ip', ARGV[3], 'previous', prev, 'at', ARGV[4])
-else
-  version = tonumber(redis.call('GET', KEYS[2]) or '0')
+local before = tonumber(redis.call('GET', KEYS[2]) or '0')
+local version = before + changed
+-- The changes set holds each site at the version of its last change, and '#' .. the
+-- configuration's id (ARGV[10]) at the floor from which it is complete for that
+-- configuration. It is complete up to the version when its top score is the version (a
+-- change it missed, made by a script without it, lowers the top); else the floor is raised
+-- to the version. A configuration without a floor (new, or its peers changed) bumps the
+-- version and starts its floor there, so every since from before gets every site. A since
+-- from the floor to the version is answered with the sites changed after it; any other
+-- since gets every site.
+local mode, s, repair, bump = 'list', nil, false, 0
+if since ~= '' or changed == 1 then
+  local top = redis.call('ZRANGE', KEYS[7], -1, -1, 'WITHSCORES')
+  repair = not (top[2] and tonumber(top[2]) == before)
 end
+if since ~= '' then
+  s = tonumber(since)
+  local floor = redis.call('ZSCORE', KEYS[7], floorName)
+  if not floor then
+    bump = 1
+    version = version + 1
+  end
+  mode = 'full'
+  if not repair and bump == 0 and s and s >= tonumber(floor) and s <= version then mode = 'delta' end
+end
+local function tail()
+  out[9] = mode
+  if mode == 'list' then
+    for k = 2, #vals do out[#out + 1] = vals[k] or '' end
+    local i = j + 1
+    while i <= n do
+      local e = math.min(i + 499, n)
+      for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ARGV, i, e))) do out[#out + 1] = v or '' end
+      i = e + 1
+    end
+  elseif mode == 'full' then
+    for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
+  elseif s < version then
+    local names = redis.call('ZRANGEBYSCORE', KEYS[7], '(' .. since, '+inf')
+    local i = 1
+    while i <= #names do
+      local e = math.min(i + 499, #names)
+      local got = redis.call('HMGET', KEYS[1], unpack(names, i, e))
+      for k = i, e do
+        out[#out + 1] = names[k]
+        out[#out + 1] = got[k - i + 1] or ''
+      end
+      i = e + 1
+    end
+  end
+  return table.concat(out, '\n')
+end
+local hf = site .. ':' .. fam
 local announced = redis.call('HGET', KEYS[5], hf)
+local record = false
 if not announced then
   -- Nothing handled yet for this site and family: an address it already had counts as
   -- handled (state written before handling was tracked); a new one is still to handle.
   announced = prev
-  if changed == 0 then announced = ARGV[3] end
-  redis.call('HSET', KEYS[5], hf, announced)
+  if changed == 0 then announced = addr end
+  record = true
 end
 local handle = 0
-local lease = redis.call('GET', KEYS[6]) or ''
-if announced ~= ARGV[3] and lease:sub(1, #ARGV[3] + 1) ~= ARGV[3] .. '|' then
-  redis.call('SET', KEYS[6], ARGV[3] .. '|' .. ARGV[7], 'PX', ARGV[8])
-  handle = 1
+if announced ~= addr then
+  local lease = redis.call('GET', KEYS[6]) or ''
+  if lease:sub(1, #addr + 1) ~= addr .. '|' then handle = 1 end
 end
-redis.call('SET', KEYS[4], table.concat({ARGV[7], changed, prev, version, tostring(prevSeen), handle, announced}, '|'), 'PX', ARGV[5])
-return peers({'ok', changed, prev, version, self, tostring(prevSeen), handle, announced})
+local run = ARGV[7] .. '|' .. changed .. '|' .. prev .. '|' .. version .. '|' .. prevSeen .. '|' .. handle .. '|' .. announced
+if not redis.call('SET', KEYS[4], run, 'NX', 'PX', ARGV[5]) then
+  local v = redis.call('GET', KEYS[4]) or ''
+  local tok = ARGV[7] .. '|'
+  if v:sub(1, #tok) ~= tok then return 'replay' end
+  local c, p, ver, ps, h, a = string.match(v:sub(#tok + 1), '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  out[2], out[3], out[4], out[5], out[6], out[7], out[8] = tonumber(c), p, tonumber(ver), cur or '', ps, tonumber(h), a
+  return tail()
+end
+redis.call('HSET', KEYS[1], site, self)
+if changed + bump > 0 then redis.call('INCRBY', KEYS[2], changed + bump) end
+if changed == 1 then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'kind', 'address_changed', 'site', site,
+    'family', 'ipv' .. fam, 'ip', addr, 'previous', prev, 'at', now)
+end
+if bump == 1 then
+  redis.call('ZADD', KEYS[7], version, floorName)
+elseif repair then
+  redis.call('ZADD', KEYS[7], before, floorName)
+end
+if changed == 1 then redis.call('ZADD', KEYS[7], version, site) end
+if record then redis.call('HSET', KEYS[5], hf, announced) end
+if handle == 1 then redis.call('SET', KEYS[6], addr .. '|' .. ARGV[7], 'PX', ARGV[8]) end
+out[2], out[3], out[4], out[5], out[6], out[7], out[8] = changed, prev, version, self, tostring(prevSeen), handle, announced
+return tail()
 `)
 
 // handledScript records that a ping carried out the change to ARGV[3] (reconcile and
@@ -127,6 +187,9 @@ return n
 type Redis struct {
 	c   redis.UniversalClient
 	opt Options
+	// The ping's fixed keys and arguments, made once (a steady ping allocates little).
+	kSites, kVersion, kEvents, kHandled, kChanges string
+	aNonceTTL, aBasicTTL, aEventsMax, aLease      any
 }
 
 var _ Store = (*Redis)(nil)
@@ -154,7 +217,11 @@ func NewRedis(ctx context.Context, rawURL string, opt Options) (*Redis, error) {
 // NewRedisClient wraps an existing client (tests, Redis Cluster).
 func NewRedisClient(c redis.UniversalClient, opt Options) *Redis {
 	opt.fill()
-	return &Redis{c: c, opt: opt}
+	s := &Redis{c: c, opt: opt}
+	s.kSites, s.kVersion, s.kEvents, s.kHandled, s.kChanges = s.key("sites"), s.key("version"), s.key("events"), s.key("handled"), s.key("changes")
+	s.aNonceTTL, s.aBasicTTL = opt.NonceTTL.Milliseconds(), basicRunTTL.Milliseconds()
+	s.aEventsMax, s.aLease = opt.EventsMax, opt.HandleLease.Milliseconds()
+	return s
 }
 
 // Client returns the underlying client, for other packages keeping state in the same Redis.
@@ -181,50 +248,123 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	now := s.opt.Now()
 	fam := Family(in.Addr)
 	token := newToken()
-	runKey, runTTL := s.key("req", token), basicRunTTL
+	addr := in.Addr.Unmap().String()
+	runKey, runTTL := s.opt.Prefix+":req:"+token, s.aBasicTTL
 	if in.Nonce != "" {
-		runKey, runTTL = s.key("nonce", string(in.Site), in.Nonce), s.opt.NonceTTL
+		runKey, runTTL = s.opt.Prefix+":nonce:"+string(in.Site)+":"+in.Nonce, s.aNonceTTL
 	}
-	keys := []string{s.key("sites"), s.key("version"), s.key("events"), runKey,
-		s.key("handled"), s.key("handling", string(in.Site), fam)}
-	args := make([]any, 0, 8+len(in.Peers))
-	args = append(args, string(in.Site), fam, in.Addr.Unmap().String(), now.UnixMilli(), runTTL.Milliseconds(),
-		s.opt.EventsMax, token, s.opt.HandleLease.Milliseconds())
-	for _, p := range in.Peers {
-		args = append(args, string(p))
+	keys := []string{s.kSites, s.kVersion, s.kEvents, runKey, s.kHandled, s.opt.Prefix + ":handling:" + string(in.Site) + ":" + fam, s.kChanges}
+	args := make([]any, 0, 10+len(in.Peers))
+	args = append(args, string(in.Site), fam, addr, now.UnixMilli(), runTTL, s.aEventsMax, token, s.aLease)
+	if in.Delta {
+		args = append(args, in.Since, s.opt.ConfigID) // the script reads the peers from the changes set
+	} else {
+		args = append(args, "", s.opt.ConfigID)
+		for _, p := range in.Peers {
+			args = append(args, string(p))
+		}
 	}
-	v, err := pingScript.Run(ctx, s.c, keys, args...).Slice()
+	v, err := pingScript.Run(ctx, s.c, keys, args...).Text()
 	if err != nil {
 		// The script may have run and taken the handling lease for this request, which
 		// will never see its answer: give the lease back (best effort; else it expires).
-		_ = releaseScript.Run(ctx, s.c, keys[5:6], in.Addr.Unmap().String()+"|"+token).Err()
+		_ = releaseScript.Run(ctx, s.c, keys[5:6], addr+"|"+token).Err()
 		return PingResult{}, unavailable(err)
 	}
-	if v[0] == "replay" {
+	if v == "replay" {
 		return PingResult{}, ErrReplay
 	}
-	const head = 8
-	if len(v) != head+len(in.Peers) {
-		return PingResult{}, fmt.Errorf("ping script: %d results, want %d", len(v), head+len(in.Peers))
+	const head = 9
+	var f [head]string
+	more := true
+	for i := range f {
+		if !more {
+			return PingResult{}, fmt.Errorf("ping script: %d lines, want at least %d", i, head)
+		}
+		f[i], v, more = strings.Cut(v, "\n")
 	}
-	res := PingResult{Changed: v[1] == int64(1), Version: v[3].(int64), Handle: v[6] == int64(1)}
-	if res.Previous, err = parseAddr(v[2].(string)); err != nil {
+	if f[0] != "ok" {
+		return PingResult{}, fmt.Errorf("ping script: %q, want ok", f[0])
+	}
+	res := PingResult{Changed: f[1] == "1", Handle: f[6] == "1", Delta: f[8] == "delta"}
+	if res.Version, err = strconv.ParseInt(f[3], 10, 64); err != nil {
+		return PingResult{}, fmt.Errorf("fleet version: %w", err)
+	}
+	if res.Previous, err = parseAddr(f[2]); err != nil {
 		return PingResult{}, fmt.Errorf("previous address: %w", err)
 	}
-	if res.Self, err = decodeRecord(in.Site, v[4].(string)); err != nil {
+	if res.Self, err = decodeRecord(in.Site, f[4]); err != nil {
 		return PingResult{}, err
 	}
-	res.PrevSeen = fromMS(v[5].(string))
-	if res.Announced, err = parseAddr(v[7].(string)); err != nil {
+	res.PrevSeen = fromMS(f[5])
+	if res.Announced, err = parseAddr(f[7]); err != nil {
 		return PingResult{}, fmt.Errorf("announced address: %w", err)
 	}
-	res.Peers = make([]Record, len(in.Peers))
-	for i, p := range in.Peers {
-		if res.Peers[i], err = decodeRecord(p, v[head+i].(string)); err != nil {
-			return PingResult{}, err
-		}
+	switch f[8] {
+	case "list":
+		res.Peers, err = listedPeers(in.Peers, v, more)
+	case "delta", "full":
+		res.Peers, err = namedPeers(in.Peers, v, more, res.Delta)
+	default:
+		err = fmt.Errorf("ping script: mode %q", f[8])
+	}
+	if err != nil {
+		return PingResult{}, err
 	}
 	return res, nil
+}
+
+// listedPeers decodes the script's records of peers, one line each in the order of peers;
+// a never-seen peer's line is empty. more tells whether v holds any line.
+func listedPeers(peers []site.Name, v string, more bool) ([]Record, error) {
+	out := make([]Record, len(peers))
+	for i, p := range peers {
+		if !more {
+			return nil, fmt.Errorf("ping script: %d peer records, want %d", i, len(peers))
+		}
+		var line string
+		line, v, more = strings.Cut(v, "\n")
+		var err error
+		if out[i], err = decodeRecord(p, line); err != nil {
+			return nil, err
+		}
+	}
+	if more {
+		return nil, fmt.Errorf("ping script: more than %d peer records", len(peers))
+	}
+	return out, nil
+}
+
+// namedPeers picks peers from the script's name, record lines, in the order of peers. A
+// full answer has every peer (a never-seen one with zero fields); a delta only the ones
+// listed.
+func namedPeers(peers []site.Name, v string, more, delta bool) ([]Record, error) {
+	got := map[site.Name]string{}
+	for more {
+		var name, line string
+		name, v, more = strings.Cut(v, "\n")
+		if !more {
+			return nil, fmt.Errorf("ping script: site %q without a record", name)
+		}
+		line, v, more = strings.Cut(v, "\n")
+		got[site.Name(name)] = line
+	}
+	out := make([]Record, 0, min(len(peers), len(got)))
+	if !delta {
+		out = make([]Record, 0, len(peers))
+	}
+	for _, p := range peers {
+		line, ok := got[p]
+		if !ok && delta {
+			continue
+		}
+		r, err := decodeRecord(p, line)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // basicRunTTL is how long the run key of a ping without a nonce is kept: long enough for
@@ -233,9 +373,11 @@ const basicRunTTL = time.Minute
 
 // newToken returns a random token naming one request's run of the ping script.
 func newToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b)
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	var h [32]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 // Handled implements Store.

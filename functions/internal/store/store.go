@@ -81,6 +81,10 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// ConfigID names the configuration's sites and peers (app.StoreOptions hashes them):
+	// a delta answers only for the configuration its since was given under, since a
+	// peer added by a new configuration may not have changed for a long time.
+	ConfigID string
 }
 
 func (o *Options) fill() {
@@ -116,6 +120,11 @@ type PingInput struct {
 	Nonce string
 	// Peers are the sites whose records are returned.
 	Peers []site.Name
+	// Delta asks for only the peers whose addresses changed after fleet version Since
+	// (the last version the caller saw). The store answers a delta when it can tell
+	// (PingResult.Delta), and every peer otherwise.
+	Delta bool
+	Since int64
 }
 
 // PingResult is what a ping recorded and read.
@@ -126,6 +135,10 @@ type PingResult struct {
 	Self     Record
 	Version  int64
 	Peers    []Record // in the order of PingInput.Peers; never-seen peers have zero fields
+	// Delta tells that Peers holds only the peers whose addresses changed after
+	// PingInput.Since (still in the order of PingInput.Peers); the others are as the
+	// caller last saw them. False: Peers holds every peer.
+	Delta bool
 	// Handle tells this ping to carry out the address it recorded (reconcile the site's
 	// targets, notify the change) and then call Handled: the address differs from the one
 	// last handled, and no other ping holds the lease to handle it. It follows from the
@@ -220,9 +233,16 @@ func decodeRecord(s site.Name, v string) (Record, error) {
 	if v == "" {
 		return r, nil
 	}
-	f := strings.Split(v, "|")
-	if len(f) != 6 {
-		return r, fmt.Errorf("record of %s: %d fields, want 6", s, len(f))
+	var f [6]string
+	rest, more := v, true
+	for i := range f {
+		if !more {
+			return r, fmt.Errorf("record of %s: %d fields, want 6", s, i)
+		}
+		f[i], rest, more = strings.Cut(rest, "|")
+	}
+	if more {
+		return r, fmt.Errorf("record of %s: more than 6 fields", s)
 	}
 	var err error
 	if r.IPv4, err = parseAddr(f[0]); err != nil {

@@ -417,11 +417,18 @@ func TestOneRoundTrip(t *testing.T) {
 			t.Fatal("steady ping changed")
 		}
 	}
-	if got := hook.n.Load(); got != n {
-		t.Fatalf("%d round trips for %d pings, want %d", got, n, n)
+	// A ping with since, as a delta and as the full answer to a since it cannot serve.
+	for i, since := range []int64{0, 1, 99} {
+		if r := pingSince(t, s, "hz", fmt.Sprintf("nonce-since-%05d", i), since, peers...); r.Changed || r.Delta != (since <= 1) {
+			t.Fatalf("ping since %d: changed=%v delta=%v", since, r.Changed, r.Delta)
+		}
 	}
-	if got := evalshaCalls(t, admin) - before; got != n {
-		t.Fatalf("server saw %d EVALSHA for %d pings, want %d", got, n, n)
+	const pings = n + 3
+	if got := hook.n.Load(); got != pings {
+		t.Fatalf("%d round trips for %d pings, want %d", got, pings, pings)
+	}
+	if got := evalshaCalls(t, admin) - before; got != pings {
+		t.Fatalf("server saw %d EVALSHA for %d pings, want %d", got, pings, pings)
 	}
 	_ = ctx
 }
@@ -491,8 +498,15 @@ func TestOpen(t *testing.T) {
 // (MaxRetries 1) sends the script again. The retry must get the first run's answer — a
 // change, to be handled — not replayed_nonce (409) with the change silently recorded.
 func TestSlowReplyPingRunsOnce(t *testing.T) {
-	for _, nonce := range []string{"nonce-slow-0000000001", ""} {
+	for _, tc := range []struct {
+		nonce string
+		delta bool
+	}{{"nonce-slow-0000000001", false}, {"", false}, {"nonce-slow-0000000002", true}} {
+		nonce := tc.nonce
 		name := map[bool]string{true: "signed", false: "basic"}[nonce != ""]
+		if tc.delta {
+			name += " with since"
+		}
 		t.Run(name, func(t *testing.T) {
 			proxy := redistest.NewProxy(t)
 			prefix := redistest.Namespace()
@@ -503,14 +517,15 @@ func TestSlowReplyPingRunsOnce(t *testing.T) {
 			defer s.Close()
 			ping(t, s, "bj", src2, "nonce-warmup-000000001") // loads the script
 			proxy.Withhold("\r\nhz\r\n", 1)                  // the site argument, in RESP
-			r, err := s.Ping(context.Background(), PingInput{Site: "hz", Addr: src, Nonce: nonce, Peers: []site.Name{"bj"}})
+			// With since 0 the delta holds bj (changed at version 1) and hz's own change.
+			r, err := s.Ping(context.Background(), PingInput{Site: "hz", Addr: src, Nonce: nonce, Peers: []site.Name{"bj"}, Delta: tc.delta})
 			if err != nil {
 				t.Fatalf("ping whose first reply was lost = %v, want its first answer", err)
 			}
 			if seen, held := proxy.Counts(); held != 1 || seen != 2 {
 				t.Fatalf("proxy saw %d requests for hz and withheld %d, want a retry after one withheld reply", seen, held)
 			}
-			if !r.Changed || !r.Handle || r.Version != 2 || r.Self.IPv4 != src || r.Peers[0].IPv4 != src2 {
+			if !r.Changed || !r.Handle || r.Version != 2 || r.Self.IPv4 != src || len(r.Peers) != 1 || r.Peers[0].IPv4 != src2 || r.Delta != tc.delta {
 				t.Fatalf("answer = %+v, want the first run's: changed, to handle, version 2, with the peer", r)
 			}
 			admin := redistest.Client(t)

@@ -19,6 +19,7 @@ import (
 	"github.com/ppter/ppter/pinger/internal/client"
 	"github.com/ppter/ppter/pinger/internal/config"
 	"github.com/ppter/ppter/pinger/internal/lock"
+	"github.com/ppter/ppter/pinger/internal/netwatch"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -81,13 +82,21 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("%w: %w", config.ErrUsage, err)
 		}
-		pings = append(pings, agent.Ping{Family: f, Pinger: p})
+		pings = append(pings, agent.Ping{Family: f, Pinger: p, Endpoint: cfg.URL.String()})
+	}
+	var changes <-chan struct{}
+	if cfg.Watch > 0 {
+		// Ping at once when the host's addresses or default route change; without the
+		// events (not Linux, or no netlink) the interval alone drives the pings.
+		if changes, err = netwatch.Watch(ctx); err != nil {
+			log.Info("no network change events; pinging on the interval only", "err", err.Error())
+		}
 	}
 	a := agent.New(agent.Options{
 		Site: cfg.Site, Pings: pings, Driver: driver, StatePath: cfg.StatePath,
 		DryRun: cfg.DryRun, AllowPrivatePeers: cfg.AllowPrivatePeers, MaxPeers: cfg.MaxPeers,
-		CycleTimeout: cfg.CycleTimeout,
-		Log:          log, Out: stdout,
+		CycleTimeout: cfg.CycleTimeout, NetChanges: changes,
+		Log: log, Out: stdout,
 	})
 	if !cfg.DryRun {
 		l, err := lock.Acquire(cfg.LockPath)

@@ -30,14 +30,18 @@ var (
 )
 
 // Pinger sends one ping over one address family (4 or 6). *client.Client implements it.
+// since, when not nil, asks for a delta answer: the peers changed after that fleet version.
 type Pinger interface {
-	Ping(ctx context.Context) (wire.PingResponse, error)
+	Ping(ctx context.Context, since *int64) (wire.PingResponse, error)
 }
 
 // Ping pairs a Pinger with its family.
 type Ping struct {
 	Family int // 4 or 6
 	Pinger Pinger
+	// Endpoint names the function the Pinger talks to (its URL): the fleet version the
+	// state keeps for the next ping's since belongs to it.
+	Endpoint string
 }
 
 // Options configure an Agent.
@@ -56,7 +60,12 @@ type Options struct {
 	// CycleTimeout bounds one whole cycle, pings and driver calls (DefaultCycleTimeout
 	// when zero): a hung router cannot hold the lock and freeze --watch.
 	CycleTimeout time.Duration
-	Log          *slog.Logger
+	// NetChanges, when not nil, receives a value when the host's addresses or default
+	// route change (netwatch.Watch): Watch then pings without waiting for the interval.
+	NetChanges <-chan struct{}
+	// Debounce is how long Watch lets network changes settle (DefaultDebounce when zero).
+	Debounce time.Duration
+	Log      *slog.Logger
 	// Out receives the dry-run report.
 	Out io.Writer
 	Now func() time.Time
@@ -83,6 +92,9 @@ func New(o Options) *Agent {
 	}
 	if o.CycleTimeout <= 0 {
 		o.CycleTimeout = DefaultCycleTimeout
+	}
+	if o.Debounce <= 0 {
+		o.Debounce = DefaultDebounce
 	}
 	return &Agent{o: o}
 }
@@ -120,8 +132,9 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 	var res Result
 	var errs []error
 	var answers []answer
+	since := a.peekState()
 	for _, p := range a.o.Pings {
-		ans, err := a.ping(ctx, p)
+		ans, err := a.ping(ctx, p, since.Since(state.FleetKey(p.Endpoint, p.Family)))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ping over %s: %w", familyName(p.Family), err))
 			continue
@@ -135,14 +148,16 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, errors.Join(append(errs, err)...)
 	}
-	applied := 0
+	applied, fleetMoved := 0, false
 	for _, ans := range answers {
+		complete := true // every change of the answer applied: its version is the next since
 		for _, c := range a.changes(ans, st) {
 			if !a.o.Driver.Wants(c) {
 				continue
 			}
 			if !c.Self && applied >= a.o.MaxPeers {
 				a.o.Log.Warn("too many peer changes for one cycle; the rest wait for the next", "change", c.String(), "max_peers", a.o.MaxPeers)
+				complete = false
 				continue
 			}
 			if !c.Self {
@@ -151,12 +166,14 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 			if a.o.DryRun {
 				fmt.Fprintf(a.o.Out, "would apply %s\n", c)
 				res.Pending = append(res.Pending, c)
+				complete = false
 				continue
 			}
 			if err := a.o.Driver.Apply(ctx, c); err != nil {
 				a.o.Log.Error("apply failed", "change", c.String(), "err", err)
 				res.Failed = append(res.Failed, c)
 				errs = append(errs, err)
+				complete = false
 				continue
 			}
 			a.o.Log.Info("applied", "change", c.String())
@@ -167,8 +184,11 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 				st.SetPeer(c.Peer, c.Family, c.New)
 			}
 		}
+		if complete && st.SetSince(ans.fleetKey, ans.version) {
+			fleetMoved = true
+		}
 	}
-	if len(res.Applied) > 0 {
+	if len(res.Applied) > 0 || fleetMoved {
 		st.UpdatedAt = a.o.Now().UTC()
 		if err := state.Save(a.o.StatePath, st); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %w", ErrState, err))
@@ -204,16 +224,30 @@ func (a *Agent) loadState() (*state.State, error) {
 	return state.New(a.o.Site), nil
 }
 
+// peekState reads the state file for the pings' since; a file that cannot be read gives
+// none (full answers), and loadState deals with it after the pings.
+func (a *Agent) peekState() *state.State {
+	st, err := state.Load(a.o.StatePath, a.o.Site)
+	if err != nil {
+		return state.New(a.o.Site)
+	}
+	return st
+}
+
 // answer is a checked ping answer.
 type answer struct {
-	family int
-	self   netip.Addr
-	peers  []wire.Peer // sorted by site, no name twice
+	family   int
+	self     netip.Addr
+	peers    []wire.Peer // sorted by site, no name twice; only the changed ones in a delta
+	version  int64
+	fleetKey string
 }
 
 // ping pings once and checks the answer. An answer listing a peer twice is refused whole.
-func (a *Agent) ping(ctx context.Context, p Ping) (answer, error) {
-	resp, err := p.Pinger.Ping(ctx)
+// A delta answer lists only the peers that changed after since: the others keep the
+// state they have.
+func (a *Agent) ping(ctx context.Context, p Ping, since *int64) (answer, error) {
+	resp, err := p.Pinger.Ping(ctx, since)
 	if err != nil {
 		return answer{}, err
 	}
@@ -224,7 +258,7 @@ func (a *Agent) ping(ctx context.Context, p Ping) (answer, error) {
 	if err != nil {
 		return answer{}, fmt.Errorf("%w: own address: %v", ErrBadAnswer, err)
 	}
-	a.o.Log.Debug("pinged", "family", familyName(p.Family), "ip", self.String(), "changed", resp.Changed, "peers", len(resp.Peers))
+	a.o.Log.Debug("pinged", "family", familyName(p.Family), "ip", self.String(), "changed", resp.Changed, "peers", len(resp.Peers), "delta", resp.Delta)
 	peers := slices.Clone(resp.Peers)
 	slices.SortFunc(peers, func(x, y wire.Peer) int { return strings.Compare(x.Site, y.Site) })
 	for i := 1; i < len(peers); i++ {
@@ -232,7 +266,7 @@ func (a *Agent) ping(ctx context.Context, p Ping) (answer, error) {
 			return answer{}, fmt.Errorf("%w: peer %q is listed twice", ErrBadAnswer, peers[i].Site)
 		}
 	}
-	return answer{family: p.Family, self: self, peers: peers}, nil
+	return answer{family: p.Family, self: self, peers: peers, version: resp.FleetVersion, fleetKey: state.FleetKey(p.Endpoint, p.Family)}, nil
 }
 
 // changes returns the changes of ans against st, self first, then peers by name. A peer

@@ -18,13 +18,15 @@ import (
 
 // fakePinger answers with a fixed response or error.
 type fakePinger struct {
-	resp  wire.PingResponse
-	err   error
-	calls int
+	resp   wire.PingResponse
+	err    error
+	calls  int
+	sinces []*int64 // the since of each call
 }
 
-func (f *fakePinger) Ping(context.Context) (wire.PingResponse, error) {
+func (f *fakePinger) Ping(_ context.Context, since *int64) (wire.PingResponse, error) {
 	f.calls++
+	f.sinces = append(f.sinces, since)
 	return f.resp, f.err
 }
 
@@ -201,7 +203,7 @@ func TestCycleBothFamilies(t *testing.T) {
 	p6 := &fakePinger{resp: wire.PingResponse{Site: "hz", IP: "2001:db8::7", Family: wire.FamilyIPv6,
 		Peers: []wire.Peer{{Site: "bj", IPv4: "198.51.100.9", IPv6: "2001:db8::9"}}}}
 	d := &recDriver{}
-	a := New(Options{Site: "hz", Pings: []Ping{{4, p4}, {6, p6}}, Driver: d, StatePath: path})
+	a := New(Options{Site: "hz", Pings: []Ping{{Family: 4, Pinger: p4}, {Family: 6, Pinger: p6}}, Driver: d, StatePath: path})
 	if _, err := a.Cycle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -282,5 +284,48 @@ func TestNextBackoff(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestWatchPingsOnNetworkChange: a network change ends the interval's wait; the cycle runs
+// after the debounce, once for a burst of changes; a closed change channel leaves the
+// interval alone.
+func TestWatchPingsOnNetworkChange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	p := &fakePinger{resp: resp("203.0.113.7")}
+	changes := make(chan struct{})
+	a := New(Options{Site: "hz", Pings: []Ping{{Family: 4, Pinger: p}}, Driver: &recDriver{}, StatePath: path,
+		NetChanges: changes, Debounce: 3 * time.Second})
+	clock := &fakeClock{waits: make(chan time.Duration), fire: make(chan time.Time)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Watch(ctx, time.Hour, clock, rand.New(rand.NewPCG(1, 2))) }()
+	if w := <-clock.waits; w < 54*time.Minute { // after the first cycle: the interval
+		t.Fatalf("first wait %v, want about an hour", w)
+	}
+	changes <- struct{}{} // the address changed: the interval's wait ends
+	if w := <-clock.waits; w != 3*time.Second {
+		t.Fatalf("wait after a change %v, want the 3s debounce", w)
+	}
+	changes <- struct{}{} // the default route follows: the same debounce
+	changes <- struct{}{}
+	clock.fire <- time.Time{}
+	if w := <-clock.waits; w < 54*time.Minute {
+		t.Fatalf("wait after the change's cycle %v, want the interval", w)
+	}
+	if p.calls != 2 {
+		t.Fatalf("%d pings, want 2 (the first cycle and one for the burst of changes)", p.calls)
+	}
+	close(changes) // the event source failed: the interval goes on
+	clock.fire <- time.Time{}
+	if w := <-clock.waits; w < 54*time.Minute {
+		t.Fatalf("wait after the events ended %v, want the interval", w)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Watch returned %v, want nil", err)
+	}
+	if p.calls != 3 {
+		t.Errorf("%d pings, want 3", p.calls)
 	}
 }

@@ -34,9 +34,9 @@ type deadlinePinger struct {
 	ok       bool
 }
 
-func (p *deadlinePinger) Ping(ctx context.Context) (wire.PingResponse, error) {
+func (p *deadlinePinger) Ping(ctx context.Context, since *int64) (wire.PingResponse, error) {
 	p.deadline, p.ok = ctx.Deadline()
-	return p.fakePinger.Ping(ctx)
+	return p.fakePinger.Ping(ctx, since)
 }
 
 // TestCycleHasADeadline: a hung driver call ends with the cycle's deadline; what was

@@ -175,18 +175,21 @@ func (c *Client) Family() Family { return c.opts.Family }
 // Ping sends one signed POST /v1/ping and returns the function's answer. When the first
 // request stays unanswered for HedgeAfter, a second one joins it (see Options.HedgeAfter);
 // an answer, good or bad, that arrives before then is final.
-func (c *Client) Ping(ctx context.Context) (wire.PingResponse, error) {
+//
+// since, when not nil, is the fleet version of the last answer applied in full: the answer
+// may then be a delta (wire.PingResponse.Delta).
+func (c *Client) Ping(ctx context.Context, since *int64) (wire.PingResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	if c.opts.HedgeAfter < 0 {
-		return c.ping(ctx)
+		return c.ping(ctx, since)
 	}
 	type result struct {
 		pr  wire.PingResponse
 		err error
 	}
 	results := make(chan result, 2)
-	attempt := func() { pr, err := c.ping(ctx); results <- result{pr, err} }
+	attempt := func() { pr, err := c.ping(ctx, since); results <- result{pr, err} }
 	go attempt()
 	hedge := time.NewTimer(c.opts.HedgeAfter)
 	defer hedge.Stop()
@@ -214,8 +217,8 @@ func (c *Client) Ping(ctx context.Context) (wire.PingResponse, error) {
 }
 
 // ping sends one signed request on its own connection.
-func (c *Client) ping(ctx context.Context) (wire.PingResponse, error) {
-	body, err := json.Marshal(wire.PingRequest{Agent: c.opts.Agent})
+func (c *Client) ping(ctx context.Context, since *int64) (wire.PingResponse, error) {
+	body, err := json.Marshal(wire.PingRequest{Agent: c.opts.Agent, Since: since})
 	if err != nil {
 		return wire.PingResponse{}, fmt.Errorf("encode ping: %w", err)
 	}

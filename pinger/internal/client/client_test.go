@@ -41,7 +41,7 @@ func newClient(t *testing.T, base string, o Options) *Client {
 func TestPing(t *testing.T) {
 	fn := fakefn.New(t, map[sitename]string{"hz": secret, "bj": "s3cret-bj-0123456789"}, nil)
 	fn.SetAddr("bj", "198.51.100.9")
-	resp, err := newClient(t, fn.URL, Options{}).Ping(context.Background())
+	resp, err := newClient(t, fn.URL, Options{}).Ping(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestPingBaseURLWithPath(t *testing.T) {
 		got = r.URL.Path
 		w.Write([]byte(`{"site":"hz","ip":"127.0.0.1"}`))
 	})
-	if _, err := newClient(t, srv+"/ppter/", Options{}).Ping(context.Background()); err != nil {
+	if _, err := newClient(t, srv+"/ppter/", Options{}).Ping(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got != "/ppter/v1/ping" {
@@ -92,12 +92,12 @@ func TestPingFailures(t *testing.T) {
 				base = tc.setup(fn)
 			}
 			c := newClient(t, base, tc.opts)
-			_, err := c.Ping(context.Background())
+			_, err := c.Ping(context.Background(), nil)
 			if tc.twice {
 				if err != nil {
 					t.Fatalf("first ping: %v", err)
 				}
-				_, err = c.Ping(context.Background())
+				_, err = c.Ping(context.Background(), nil)
 			}
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
@@ -124,7 +124,7 @@ func TestPingBadAnswer(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := fakeHandler(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(tc.answer)) })
-			_, err := newClient(t, srv, Options{}).Ping(context.Background())
+			_, err := newClient(t, srv, Options{}).Ping(context.Background(), nil)
 			if !errors.Is(err, ErrServer) {
 				t.Fatalf("got %v, want ErrServer", err)
 			}
@@ -141,7 +141,7 @@ func TestPingTimeout(t *testing.T) {
 		}
 	})
 	defer close(release)
-	_, err := newClient(t, srv, Options{Timeout: 100 * time.Millisecond}).Ping(context.Background())
+	_, err := newClient(t, srv, Options{Timeout: 100 * time.Millisecond}).Ping(context.Background(), nil)
 	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("got %v, want ErrUnreachable timeout", err)
 	}
@@ -185,7 +185,7 @@ func TestEveryPingDialsAfresh(t *testing.T) {
 	defer srv.Close()
 	c := newClient(t, srv.URL, Options{})
 	for i := range 3 {
-		if _, err := c.Ping(context.Background()); err != nil {
+		if _, err := c.Ping(context.Background(), nil); err != nil {
 			t.Fatalf("ping %d: %v", i, err)
 		}
 	}
@@ -213,7 +213,7 @@ func TestHedgedPing(t *testing.T) {
 	defer close(release) // before Close, which waits for the lost requests' handlers
 	c := newClient(t, srv.URL, Options{HedgeAfter: 20 * time.Millisecond, Timeout: time.Minute})
 	start := time.Now()
-	resp, err := c.Ping(context.Background())
+	resp, err := c.Ping(context.Background(), nil)
 	if err != nil || resp.IP != "127.0.0.1" {
 		t.Fatalf("Ping = %+v, %v", resp, err)
 	}
@@ -226,7 +226,7 @@ func TestHedgedPing(t *testing.T) {
 	// Disabled: only the lost request, until the timeout.
 	n.Store(0)
 	c = newClient(t, srv.URL, Options{HedgeAfter: -1, Timeout: 200 * time.Millisecond})
-	if _, err := c.Ping(context.Background()); !errors.Is(err, ErrUnreachable) {
+	if _, err := c.Ping(context.Background(), nil); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("unhedged Ping = %v, want ErrUnreachable", err)
 	}
 	if got := n.Load(); got != 1 {
@@ -243,7 +243,7 @@ func TestPingNeverFollowsRedirects(t *testing.T) {
 			srv := fakeHandler(t, func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, fn.URL+r.URL.Path+"?token=leak", status)
 			})
-			_, err := newClient(t, srv, Options{}).Ping(context.Background())
+			_, err := newClient(t, srv, Options{}).Ping(context.Background(), nil)
 			if !errors.Is(err, ErrRedirect) || !errors.Is(err, ErrRequest) {
 				t.Fatalf("got %v, want ErrRedirect and ErrRequest", err)
 			}

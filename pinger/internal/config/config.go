@@ -159,7 +159,7 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.StringVar(&r.exec, "exec", "", "exec driver: `command` run by /bin/sh -c for each change")
 	fs.StringVar(&r.state, "state", c.StatePath, "state `file` (last applied addresses); its lock is file.lock")
 	fs.StringVar(&r.file, "config", "", "YAML `file` with driver settings")
-	fs.DurationVar(&c.Watch, "watch", 0, "keep running, one cycle every `duration` (e.g. 1m); default: one cycle")
+	fs.DurationVar(&c.Watch, "watch", 0, "keep running, one cycle every `duration` (e.g. 1m), and one at once when the host's addresses or default route change (Linux); default: one cycle")
 	fs.DurationVar(&c.CycleTimeout, "cycle-timeout", c.CycleTimeout, "give up a cycle (ping and router changes) after `duration`; what was applied is kept")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "print what would change, change nothing")
 	fs.Var(&c.IPFamily, "ip-family", "ping over IPv4, IPv6 or both")

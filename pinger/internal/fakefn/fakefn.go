@@ -36,6 +36,8 @@ type Server struct {
 	failErr string
 	pings   int
 	refused int
+	version int64    // the fleet version: one more at each address change
+	sinces  []*int64 // the since of each ping
 }
 
 type siteState struct {
@@ -43,6 +45,7 @@ type siteState struct {
 	ipv4, ipv6 netip.Addr
 	source     netip.Addr // when valid, replaces the connection's address (tests "move" a site)
 	changedAt  time.Time
+	changedVer int64 // the fleet version of the last change
 }
 
 // New starts a fake function knowing the given sites and secrets. now may be nil.
@@ -80,6 +83,13 @@ func (s *Server) FailWith(status int, code string) {
 	s.fail, s.failErr = status, code
 }
 
+// Sinces returns the since each answered ping carried (nil for none).
+func (s *Server) Sinces() []*int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sinces)
+}
+
 // Pings returns how many pings were answered 200.
 func (s *Server) Pings() int {
 	s.mu.Lock()
@@ -101,7 +111,8 @@ func (s *Server) record(st *siteState, ip netip.Addr) (changed bool, prev netip.
 		prev, st.ipv6 = st.ipv6, ip
 	}
 	if prev != ip {
-		st.changedAt = s.now()
+		s.version++
+		st.changedAt, st.changedVer = s.now(), s.version
 	}
 	return prev != ip, prev
 }
@@ -175,9 +186,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	changed, prev := s.record(st, ip)
 	s.pings++
+	s.sinces = append(s.sinces, req.Since)
 	resp := wire.PingResponse{
 		Site: string(creds.Site), IP: ip.String(), Family: wire.FamilyIPv4, Changed: changed,
-		SeenAt: s.now().UTC(), FleetVersion: int64(s.pings), Peers: []wire.Peer{}, Targets: []wire.Target{},
+		SeenAt: s.now().UTC(), FleetVersion: s.version, Peers: []wire.Peer{}, Targets: []wire.Target{},
+		// As the function: a since it can serve gets the peers changed after it.
+		Delta: req.Since != nil && *req.Since >= 0 && *req.Since <= s.version,
 	}
 	if ip.Is6() {
 		resp.Family = wire.FamilyIPv6
@@ -195,6 +209,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		p := s.sites[n]
+		if resp.Delta && p.changedVer <= *req.Since {
+			continue
+		}
 		resp.Peers = append(resp.Peers, wire.Peer{Site: string(n), IPv4: str(p.ipv4), IPv6: str(p.ipv6), ChangedAt: p.changedAt, SeenAt: p.changedAt})
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -53,6 +53,39 @@ type State struct {
 	Self      Addrs               `json:"self"`
 	Peers     map[site.Name]Addrs `json:"peers"`
 	UpdatedAt time.Time           `json:"updated_at,omitzero"`
+	// Fleet holds, per function and family (see FleetKey), the fleet version of the last
+	// answer whose changes were all applied: the since of the next ping.
+	Fleet map[string]int64 `json:"fleet_versions,omitempty"`
+}
+
+// FleetKey names a function (its URL) and an address family in State.Fleet: a version is
+// only meaningful to the function that gave it.
+func FleetKey(endpoint string, family int) string {
+	if family == 6 {
+		return "ipv6 " + endpoint
+	}
+	return "ipv4 " + endpoint
+}
+
+// Since returns the fleet version recorded for key, or nil.
+func (st *State) Since(key string) *int64 {
+	v, ok := st.Fleet[key]
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+// SetSince records v for key and reports whether that changed the state.
+func (st *State) SetSince(key string, v int64) bool {
+	if old, ok := st.Fleet[key]; ok && old == v {
+		return false
+	}
+	if st.Fleet == nil {
+		st.Fleet = map[string]int64{}
+	}
+	st.Fleet[key] = v
+	return true
 }
 
 // New returns an empty state for s.

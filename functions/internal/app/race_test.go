@@ -1,0 +1,6 @@
+//go:build race
+
+package app
+
+// raceAllocs is what the race detector adds to a steady ping's allocations.
+const raceAllocs = 5
