@@ -24,7 +24,7 @@ import (
 // The secrets of a saved VPNOp (PSKs, customer-gateway AuthKeys) are encrypted with
 // RedisOptions.Key, the op's Redis key as associated data.
 type Redis struct {
-	c      redis.UniversalClient
+	c      *redis.Client // concrete, not an interface: see store.Redis
 	prefix string
 	opt    RedisOptions
 }
@@ -50,7 +50,7 @@ var ErrNotDurable = errors.New("cloud: the saved VPN settings were not confirmed
 var _ State = (*Redis)(nil)
 
 // NewRedis returns a Redis State using client and key prefix.
-func NewRedis(client redis.UniversalClient, prefix string, opt RedisOptions) *Redis {
+func NewRedis(client *redis.Client, prefix string, opt RedisOptions) *Redis {
 	if opt.WaitTimeout <= 0 {
 		opt.WaitTimeout = DefaultWaitTimeout
 	}
@@ -141,11 +141,7 @@ func (r *Redis) ConfirmVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
 	if err != nil {
 		return err
 	}
-	rc, ok := r.c.(*redis.Client)
-	if !ok {
-		return fmt.Errorf("%w: WAIT needs a plain Redis client (not Cluster)", ErrNotDurable)
-	}
-	conn := rc.Conn()
+	conn := r.c.Conn()
 	defer conn.Close()
 	if err := conn.Set(ctx, r.opKey(k), b, 0).Err(); err != nil {
 		return fmt.Errorf("state: set %s: %w", r.opKey(k), err)

@@ -177,6 +177,11 @@ return 1
 `)
 
 // failScript counts one failure and starts its window on the first.
+// fleetScript reads every site's record and the fleet version in one atomic round trip.
+var fleetScript = redis.NewScript(`
+return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}
+`)
+
 var failScript = redis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -184,8 +189,13 @@ return n
 `)
 
 // Redis is the production store.
+//
+// It holds the concrete *redis.Client, never redis.UniversalClient or a Pipeliner: an
+// interface value with go-redis' whole command set makes the linker keep every command
+// (RediSearch's parsers included) in the function binary, which Function Compute
+// downloads on every cold start.
 type Redis struct {
-	c   redis.UniversalClient
+	c   *redis.Client
 	opt Options
 	// The ping's fixed keys and arguments, made once (a steady ping allocates little).
 	kSites, kVersion, kEvents, kHandled, kChanges string
@@ -214,8 +224,8 @@ func NewRedis(ctx context.Context, rawURL string, opt Options) (*Redis, error) {
 	return NewRedisClient(redis.NewClient(ro), opt), nil
 }
 
-// NewRedisClient wraps an existing client (tests, Redis Cluster).
-func NewRedisClient(c redis.UniversalClient, opt Options) *Redis {
+// NewRedisClient wraps an existing client (tests).
+func NewRedisClient(c *redis.Client, opt Options) *Redis {
 	opt.fill()
 	s := &Redis{c: c, opt: opt}
 	s.kSites, s.kVersion, s.kEvents, s.kHandled, s.kChanges = s.key("sites"), s.key("version"), s.key("events"), s.key("handled"), s.key("changes")
@@ -225,7 +235,7 @@ func NewRedisClient(c redis.UniversalClient, opt Options) *Redis {
 }
 
 // Client returns the underlying client, for other packages keeping state in the same Redis.
-func (s *Redis) Client() redis.UniversalClient { return s.c }
+func (s *Redis) Client() *redis.Client { return s.c }
 
 func redactErr(err error, rawURL string) string {
 	msg := err.Error()
@@ -413,19 +423,24 @@ func (s *Redis) failKey(k FailKey) string { return s.key("fail", k.String()) }
 
 // Fleet implements Store.
 func (s *Redis) Fleet(ctx context.Context) ([]Record, int64, error) {
-	var all *redis.MapStringStringCmd
-	var ver *redis.StringCmd
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		all = p.HGetAll(ctx, s.key("sites"))
-		ver = p.Get(ctx, s.key("version"))
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	res, err := fleetScript.Run(ctx, s.c, []string{s.kSites, s.kVersion}).Slice()
+	if err != nil || len(res) != 2 {
+		if err == nil {
+			err = fmt.Errorf("fleet script answered %d values", len(res))
+		}
 		return nil, 0, unavailable(err)
 	}
-	version, _ := ver.Int64()
-	recs := make([]Record, 0, len(all.Val()))
-	for name, v := range all.Val() {
+	flat, _ := res[0].([]any)
+	vs, _ := res[1].(string)
+	version, _ := strconv.ParseInt(vs, 10, 64)
+	all := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		all[k] = v
+	}
+	recs := make([]Record, 0, len(all))
+	for name, v := range all {
 		r, err := decodeRecord(site.Name(name), v)
 		if err != nil {
 			return nil, 0, err
