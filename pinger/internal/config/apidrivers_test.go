@@ -2,8 +2,6 @@ package config
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,13 +9,7 @@ import (
 
 func TestParseAPIDrivers(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	opnKeys := write("apikey.txt", "key=opn-key\nsecret=opn-secret\n")
 	opnHalf := write("half.txt", "key=opn-key\n")
 	token := write("token", "fgt-token\n")

@@ -11,15 +11,19 @@ import (
 	"github.com/ppter/ppter/pinger/internal/router"
 )
 
+// writeFile writes body to dir/name, mode 0600 (the pinger refuses wider secret files).
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestParseFile(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeFile(t, dir, name, body) }
 	pwFile := write("pw", "router-pw\n")
 	openPwFile := write("pw-open", "router-pw\n")
 	if err := os.Chmod(openPwFile, 0o644); err != nil {
