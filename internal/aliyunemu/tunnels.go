@@ -30,7 +30,8 @@ type Tunnel struct {
 
 // TunnelBgp is a tunnel's BGP configuration (EnableTunnelsBgp switches it on for both).
 type TunnelBgp struct {
-	LocalAsn               int64
+	LocalAsn int64
+	//lint:ignore ST1003 the API's spelling
 	TunnelCidr, LocalBgpIp string
 }
 

@@ -44,7 +44,8 @@ func (g *Gateway) dualTunnel() bool { return g.DisasterRecoveryIP != "" }
 type IkeConfig struct {
 	IkeVersion, IkeMode, IkeEncAlg, IkeAuthAlg, IkePfs string
 	IkeLifetime                                        int64
-	LocalId, RemoteId, Psk                             string
+	//lint:ignore ST1003 the API's spelling
+	LocalId, RemoteId, Psk string
 }
 
 // IpsecConfig is a connection's IPsec phase-2 configuration.
@@ -55,7 +56,8 @@ type IpsecConfig struct {
 
 // HealthCheck is a connection's health-check configuration.
 type HealthCheck struct {
-	Enable          bool
+	Enable bool
+	//lint:ignore ST1003 the API's spelling
 	Dip, Sip        string
 	Interval, Retry int64
 	Policy          string
@@ -63,8 +65,9 @@ type HealthCheck struct {
 
 // BgpConfig is a connection's BGP configuration.
 type BgpConfig struct {
-	EnableBgp              bool
-	LocalAsn               int64
+	EnableBgp bool
+	LocalAsn  int64
+	//lint:ignore ST1003 the API's spelling
 	TunnelCidr, LocalBgpIp string
 }
 

@@ -31,7 +31,7 @@ import (
 	"time"
 )
 
-// SourceHeader, when Options.TrustSourceHeader is set, overrides the source address the
+// SourceHeader is the header that, when Options.TrustSourceHeader is set, overrides the source address the
 // function sees. Tests use it to play offices with different public addresses.
 const SourceHeader = "X-Fcemu-Source-Ip"
 

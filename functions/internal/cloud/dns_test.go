@@ -32,6 +32,7 @@ func TestDNSAddThenUpdateOnlyOnChange(t *testing.T) {
 	if len(recs) != 1 || recs[0].Value != newIP || recs[0].TTL != 600 || recs[0].Line != "default" || e.emu.Calls("AddDomainRecord") != 1 {
 		t.Fatalf("after add: got %+v, calls %v", recs, e.emu.CallLog())
 	}
+	addedID := recs[0].ID
 	e.emu.ResetCalls()
 	for i := 0; i < 3; i++ {
 		if rs := dnsRun(e, newIP, ModePing, hzA); rs[0].State != wire.StateApplied {
@@ -44,7 +45,7 @@ func TestDNSAddThenUpdateOnlyOnChange(t *testing.T) {
 	if rs := dnsRun(e, oldIP, ModePing, hzA); rs[0].State != wire.StateApplied || e.emu.Calls("UpdateDomainRecord") != 1 {
 		t.Fatalf("change: got %+v, calls %v", rs[0], e.emu.CallLog())
 	}
-	if recs := e.emu.Records("example.com"); len(recs) != 1 || recs[0].Value != oldIP || recs[0].ID != recs[0].ID {
+	if recs := e.emu.Records("example.com"); len(recs) != 1 || recs[0].Value != oldIP || recs[0].ID != addedID {
 		t.Fatalf("after update: got %+v", recs)
 	}
 	// Apex AAAA follows IPv6.

@@ -260,12 +260,12 @@ func (r *Reconciler) record(ctx context.Context, k TargetKey, st TargetState, ip
 	return res
 }
 
-// ErrOlderAddress: the timer would move a target back to an address the site last reported
+// ErrOlderAddress means the timer would move a target back to an address the site last reported
 // before the one applied (a Redis restore or a lossy failover brought it back); it waits
 // for the site's next ping instead.
 var ErrOlderAddress = errors.New("cloud: not moved back to an address older than the one applied")
 
-// ErrUnconfirmed: the target points elsewhere than the address it was applied at; it is
+// ErrUnconfirmed means the target points elsewhere than the address it was applied at; it is
 // changed back only once the site has reported that address again.
 var ErrUnconfirmed = errors.New("cloud: the target points elsewhere than recorded; waiting for the site's next ping to confirm its address before changing it back")
 

@@ -47,14 +47,6 @@ func Code(err error) string {
 	return ""
 }
 
-func statusCode(err error) int {
-	var e *tea.SDKError
-	if errors.As(err, &e) {
-		return tea.IntValue(e.StatusCode)
-	}
-	return 0
-}
-
 // retryable reports whether err is worth retrying: busy and throttling codes, 5xx answers,
 // and transport failures (which the SDK never retries; creations carry a ClientToken).
 func retryable(err error) bool {

@@ -43,7 +43,7 @@ type RedisOptions struct {
 // DefaultWaitTimeout bounds the WAIT that confirms a saved re-point on a replica.
 const DefaultWaitTimeout = time.Second
 
-// ErrNotDurable: the saved re-point was not confirmed by a replica in time, so nothing is
+// ErrNotDurable means the saved re-point was not confirmed by a replica in time, so nothing is
 // deleted (set redis.single_node for a Redis without replicas).
 var ErrNotDurable = errors.New("cloud: the saved VPN settings were not confirmed by a Redis replica; nothing deleted (redis.single_node: true for a Redis without replicas)")
 

@@ -73,9 +73,11 @@ type IkeSettings struct {
 	IkeAuthAlg  string `json:"IkeAuthAlg,omitempty"`
 	IkePfs      string `json:"IkePfs,omitempty"`
 	IkeLifetime int64  `json:"IkeLifetime,omitempty"`
-	LocalId     string `json:"LocalId,omitempty"`  //nolint:revive // the API's spelling
-	RemoteId    string `json:"RemoteId,omitempty"` //nolint:revive // the API's spelling
-	Psk         string `json:"Psk,omitempty"`
+	//lint:ignore ST1003 the API's spelling
+	LocalId string `json:"LocalId,omitempty"`
+	//lint:ignore ST1003 the API's spelling
+	RemoteId string `json:"RemoteId,omitempty"`
+	Psk      string `json:"Psk,omitempty"`
 }
 
 // IpsecSettings is a connection's IPsec configuration, with the API's JSON keys.
@@ -89,8 +91,9 @@ type IpsecSettings struct {
 // HealthSettings is a connection's health check, with the keys CreateVpnConnection takes
 // (lower case; Describe answers Dip/Enable…).
 type HealthSettings struct {
-	Enable   bool   `json:"enable"`
-	Dip      string `json:"dip,omitempty"`
+	Enable bool   `json:"enable"`
+	Dip    string `json:"dip,omitempty"`
+	//lint:ignore ST1003 the API's spelling
 	Sip      string `json:"sip,omitempty"`
 	Interval int64  `json:"interval,omitempty"`
 	Retry    int64  `json:"retry,omitempty"`
@@ -102,6 +105,7 @@ type BgpSettings struct {
 	EnableBgp  bool   `json:"EnableBgp"`
 	LocalAsn   int64  `json:"LocalAsn,omitempty"`
 	TunnelCidr string `json:"TunnelCidr,omitempty"`
+	//lint:ignore ST1003 the API's spelling
 	LocalBgpIp string `json:"LocalBgpIp,omitempty"`
 }
 
@@ -129,7 +133,8 @@ type TunnelSettings struct {
 type TunnelBgp struct {
 	LocalAsn   int64  `json:"local_asn,omitempty"`
 	TunnelCidr string `json:"tunnel_cidr,omitempty"`
-	LocalBgpIp string `json:"local_bgp_ip,omitempty"` //nolint:revive // the API's spelling
+	//lint:ignore ST1003 the API's spelling
+	LocalBgpIp string `json:"local_bgp_ip,omitempty"`
 }
 
 // CGWSettings is what a replacement customer gateway copies from the one it replaces.

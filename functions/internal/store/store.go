@@ -222,12 +222,6 @@ type Event struct {
 	Detail   string
 }
 
-// encode writes a record as the compact form kept in Redis:
-// ip4|seen4ms|changed4ms|ip6|seen6ms|changed6ms.
-func (r Record) encode() string {
-	return strings.Join([]string{addrString(r.IPv4), ms(r.Seen4), ms(r.Changed4), addrString(r.IPv6), ms(r.Seen6), ms(r.Changed6)}, "|")
-}
-
 func decodeRecord(s site.Name, v string) (Record, error) {
 	r := Record{Site: s}
 	if v == "" {
