@@ -16,7 +16,8 @@ const MaxLen = 32
 // ErrInvalid is returned (wrapped) for a name that breaks the rules.
 var ErrInvalid = errors.New("invalid site name")
 
-// Name is a validated site name. The zero value is not a valid name.
+// Name is a validated site name. The zero value is not a valid name. Decoding one from
+// JSON or YAML validates it.
 type Name string
 
 // Parse validates s and returns it as a Name.
@@ -45,6 +46,17 @@ func Validate(s string) error {
 			return fmt.Errorf("%w %q: character %q not allowed (use a-z, 0-9 and '-')", ErrInvalid, s, rune(c))
 		}
 	}
+	return nil
+}
+
+// UnmarshalText validates text, so that JSON and YAML decoding (values and map keys)
+// refuse a bad name.
+func (n *Name) UnmarshalText(text []byte) error {
+	v, err := Parse(string(text))
+	if err != nil {
+		return err
+	}
+	*n = v
 	return nil
 }
 

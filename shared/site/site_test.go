@@ -1,9 +1,12 @@
 package site
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestValidate(t *testing.T) {
@@ -39,6 +42,43 @@ func TestValidate(t *testing.T) {
 			}
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("Parse(%q) error = %v, want ErrInvalid", tt.in, err)
+			}
+		})
+	}
+}
+
+// TestDecode checks that JSON and YAML refuse a bad name as a value and as a map key, with
+// an error that names it.
+func TestDecode(t *testing.T) {
+	type doc struct {
+		Site  Name         `json:"site" yaml:"site"`
+		Peers map[Name]int `json:"peers" yaml:"peers"`
+	}
+	tests := []struct {
+		name, in string
+		decode   func([]byte, any) error
+		want     string // in the error; "" when the document is valid
+	}{
+		{"json ok", `{"site":"hz","peers":{"bj":1}}`, json.Unmarshal, ""},
+		{"json value", `{"site":"HZ"}`, json.Unmarshal, `invalid site name "HZ"`},
+		{"json key", `{"site":"hz","peers":{"b j":1}}`, json.Unmarshal, `invalid site name "b j"`},
+		{"yaml ok", "site: hz\npeers: {bj: 1}\n", yaml.Unmarshal, ""},
+		{"yaml value", "site: -hz\n", yaml.Unmarshal, `invalid site name "-hz"`},
+		{"yaml key", "site: hz\npeers: {BJ: 1}\n", yaml.Unmarshal, `invalid site name "BJ"`},
+		{"yaml empty key", "site: hz\npeers: {'': 1}\n", yaml.Unmarshal, "invalid site name: empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d doc
+			err := tt.decode([]byte(tt.in), &d)
+			if tt.want == "" {
+				if err != nil || d.Site != "hz" || d.Peers["bj"] != 1 {
+					t.Fatalf("got %+v, %v, want site hz and peer bj", d, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want ErrInvalid with %q", err, tt.want)
 			}
 		})
 	}

@@ -94,7 +94,8 @@ func TestParseFile(t *testing.T) {
 				}
 			},
 		},
-		{name: "exec peers bad name", yaml: "exec: { command: 'x', peers: [ BJ ] }\n", wantErr: `exec: peers: invalid site name "BJ"`},
+		{name: "exec peers bad name", yaml: "exec: { command: 'x', peers: [ BJ ] }\n", wantErr: `invalid site name "BJ"`},
+		{name: "peer map bad name", yaml: "vyos:\n  peers:\n    B_J: { ipsec_peer: a }\n", wantErr: `invalid site name "B_J"`},
 		{name: "exec peers not a list", yaml: "exec: { command: 'x', peers: bj }\n", wantErr: "cannot unmarshal"},
 		{
 			name: "tool timeouts",

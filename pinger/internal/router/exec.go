@@ -50,11 +50,6 @@ func NewExec(cfg ExecConfig) (*Exec, error) {
 	if strings.TrimSpace(cfg.Command) == "" {
 		return nil, ErrNoCommand
 	}
-	for _, p := range cfg.Peers {
-		if err := site.Validate(string(p)); err != nil {
-			return nil, fmt.Errorf("exec: peers: %w", err)
-		}
-	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 60 * time.Second
 	}
@@ -95,32 +90,23 @@ func (e *Exec) Apply(ctx context.Context, c Change) error {
 }
 
 func changeEnv(c Change) []string {
-	str := func(a interface {
-		IsValid() bool
-		String() string
-	}) string {
-		if !a.IsValid() {
-			return ""
-		}
-		return a.String()
-	}
 	if c.Self {
 		return []string{
 			"PPTER_EVENT=self",
 			"PPTER_PEER=",
 			"PPTER_PEER_IP=",
 			"PPTER_PEER_OLD_IP=",
-			"PPTER_SELF_IP=" + str(c.New),
-			"PPTER_SELF_OLD_IP=" + str(c.Old),
+			"PPTER_SELF_IP=" + addrString(c.New),
+			"PPTER_SELF_OLD_IP=" + addrString(c.Old),
 			"PPTER_FAMILY=" + c.FamilyName(),
 		}
 	}
 	return []string{
 		"PPTER_EVENT=peer",
 		"PPTER_PEER=" + string(c.Peer),
-		"PPTER_PEER_IP=" + str(c.New),
-		"PPTER_PEER_OLD_IP=" + str(c.Old),
-		"PPTER_SELF_IP=" + str(c.SelfIP),
+		"PPTER_PEER_IP=" + addrString(c.New),
+		"PPTER_PEER_OLD_IP=" + addrString(c.Old),
+		"PPTER_SELF_IP=" + addrString(c.SelfIP),
 		"PPTER_FAMILY=" + c.FamilyName(),
 	}
 }

@@ -147,7 +147,4 @@ func TestExecPeersAllowList(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewExec(ExecConfig{Command: "exit 0", Peers: []site.Name{"BJ"}}); err == nil || !strings.Contains(err.Error(), `exec: peers: invalid site name "BJ"`) {
-		t.Errorf("got %v, want a refusal of the bad peer name", err)
-	}
 }

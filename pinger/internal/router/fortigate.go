@@ -40,10 +40,23 @@ type FortiGatePeer struct {
 	Family Family `yaml:"family"`
 }
 
+func (p FortiGatePeer) family() Family { return p.Family }
+
+func (p FortiGatePeer) check() error {
+	if err := checkName("phase1", p.Phase1); err != nil {
+		return err
+	}
+	if len(p.Phase1) > 35 { // FortiOS limits phase1-interface names to 35 characters
+		return fmt.Errorf("phase1 %q is longer than 35 characters", p.Phase1)
+	}
+	return nil
+}
+
 // FortiGate drives FortiOS 6.4 and later through its REST API (CMDB, bearer API token):
 // it reads the phase 1 interface and PUTs its remote gateway when it differs. FortiOS
 // applies a CMDB change at once; there is no separate apply step.
 type FortiGate struct {
+	peers[FortiGatePeer]
 	cfg FortiGateConfig
 	api *apiClient
 }
@@ -60,19 +73,8 @@ func NewFortiGate(cfg FortiGateConfig) (*FortiGate, error) {
 			return nil, fmt.Errorf("fortigate: %w", err)
 		}
 	}
-	if len(cfg.Peers) == 0 {
-		return nil, errors.New("fortigate: no peers mapped")
-	}
-	for name, p := range cfg.Peers {
-		if err := site.Validate(string(name)); err != nil {
-			return nil, fmt.Errorf("fortigate: peers: %w", err)
-		}
-		if err := checkName("phase1", p.Phase1); err != nil {
-			return nil, fmt.Errorf("fortigate: peer %s: %w", name, err)
-		}
-		if len(p.Phase1) > 35 { // FortiOS limits phase1-interface names to 35 characters
-			return nil, fmt.Errorf("fortigate: peer %s: phase1 %q is longer than 35 characters", name, p.Phase1)
-		}
+	if err := peers[FortiGatePeer](cfg.Peers).check("fortigate"); err != nil {
+		return nil, err
 	}
 	api, err := newAPIClient(cfg.URL, cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+cfg.Token)
@@ -80,13 +82,7 @@ func NewFortiGate(cfg FortiGateConfig) (*FortiGate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fortigate: %w", err)
 	}
-	return &FortiGate{cfg: cfg, api: api}, nil
-}
-
-// Wants accepts changes of mapped peers in their family.
-func (f *FortiGate) Wants(c Change) bool {
-	p, ok := f.cfg.Peers[c.Peer]
-	return ok && !c.Self && p.Family.Is(c.Family)
+	return &FortiGate{peers: cfg.Peers, cfg: cfg, api: api}, nil
 }
 
 // fortiAnswer is the envelope of every FortiOS REST answer.
@@ -100,7 +96,7 @@ type fortiAnswer struct {
 
 // Apply sets the phase 1 interface's remote gateway unless it already holds the address.
 func (f *FortiGate) Apply(ctx context.Context, c Change) error {
-	name := f.cfg.Peers[c.Peer].Phase1
+	name := f.peers[c.Peer].Phase1
 	path := "/api/v2/cmdb/vpn.ipsec/phase1-interface/" + url.PathEscape(name)
 	if f.cfg.VDOM != "" {
 		path += "?vdom=" + url.QueryEscape(f.cfg.VDOM)

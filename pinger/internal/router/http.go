@@ -126,11 +126,6 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if len(cfg.Update) == 0 {
 		return nil, errors.New("http: no update requests")
 	}
-	for name := range cfg.Peers {
-		if err := site.Validate(string(name)); err != nil {
-			return nil, fmt.Errorf("http: peers: %w", err)
-		}
-	}
 	h := &HTTP{cfg: cfg, base: u}
 	for i, r := range cfg.Login {
 		c, err := compile(fmt.Sprintf("login[%d]", i), r)

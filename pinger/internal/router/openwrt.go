@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
@@ -58,6 +57,7 @@ type OpenWrtPeer struct {
 // When the step after the commit fails, the old value is committed back, so that the next
 // cycle repeats the whole change.
 type OpenWrt struct {
+	peers[OpenWrtPeer]
 	cfg OpenWrtConfig
 }
 
@@ -84,19 +84,13 @@ func NewOpenWrt(cfg OpenWrtConfig) (*OpenWrt, error) {
 	if cfg.Runner == nil {
 		cfg.Runner = ExecRunner{}
 	}
-	if len(cfg.Peers) == 0 {
-		return nil, errors.New("openwrt: no peers mapped")
+	if err := peers[OpenWrtPeer](cfg.Peers).check("openwrt"); err != nil {
+		return nil, err
 	}
-	for name, p := range cfg.Peers {
-		if err := site.Validate(string(name)); err != nil {
-			return nil, fmt.Errorf("openwrt: peers: %w", err)
-		}
-		if err := p.check(); err != nil {
-			return nil, fmt.Errorf("openwrt: peer %s: %w", name, err)
-		}
-	}
-	return &OpenWrt{cfg: cfg}, nil
+	return &OpenWrt{peers: cfg.Peers, cfg: cfg}, nil
 }
+
+func (p OpenWrtPeer) family() Family { return p.Family }
 
 func (p OpenWrtPeer) check() error {
 	switch {
@@ -111,10 +105,8 @@ func (p OpenWrtPeer) check() error {
 		if (p.PublicKey == "") == (p.Description == "") {
 			return errors.New("set exactly one of public_key, description")
 		}
-		if p.PublicKey != "" {
-			if k, err := base64.StdEncoding.DecodeString(p.PublicKey); err != nil || len(k) != 32 {
-				return errors.New("public_key must be a base64 WireGuard key")
-			}
+		if p.PublicKey != "" && !isWireGuardKey(p.PublicKey) {
+			return errors.New("public_key must be a base64 WireGuard key")
 		}
 		if strings.ContainsAny(p.Description, "\n\r") {
 			return errors.New("bad description")
@@ -125,15 +117,9 @@ func (p OpenWrtPeer) check() error {
 	return nil
 }
 
-// Wants accepts changes of mapped peers in their family.
-func (o *OpenWrt) Wants(c Change) bool {
-	p, ok := o.cfg.Peers[c.Peer]
-	return ok && !c.Self && p.Family.Is(c.Family)
-}
-
 // Apply changes the mapped uci option unless it already holds the address.
 func (o *OpenWrt) Apply(ctx context.Context, c Change) error {
-	p := o.cfg.Peers[c.Peer]
+	p := o.peers[c.Peer]
 	if p.IPsecRemote != "" {
 		return o.applyIPsec(ctx, p.IPsecRemote, c)
 	}

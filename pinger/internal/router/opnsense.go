@@ -41,12 +41,22 @@ type OPNsensePeer struct {
 	Family     Family `yaml:"family"`
 }
 
+func (p OPNsensePeer) family() Family { return p.Family }
+
+func (p OPNsensePeer) check() error {
+	if !uuidRe.MatchString(p.Connection) {
+		return fmt.Errorf("connection must be the connection's UUID, got %q", p.Connection)
+	}
+	return nil
+}
+
 // OPNsense drives OPNsense through its official API (key and secret as Basic auth): it
 // reads the connection with get_connection, sets its remote_addrs with set_connection and
 // applies the saved configuration with service/reconfigure. When the apply step fails it
 // puts the old address back, so that the next cycle does both steps again instead of
 // finding the address saved but never applied.
 type OPNsense struct {
+	peers[OPNsensePeer]
 	cfg OPNsenseConfig
 	api *apiClient
 }
@@ -60,22 +70,14 @@ func NewOPNsense(cfg OPNsenseConfig) (*OPNsense, error) {
 	if cfg.Key == "" || cfg.Secret == "" {
 		return nil, errors.New("opnsense: no API key and secret: set api_key_file or PPTER_ROUTER_API_KEY and PPTER_ROUTER_API_SECRET")
 	}
-	if len(cfg.Peers) == 0 {
-		return nil, errors.New("opnsense: no peers mapped")
-	}
-	for name, p := range cfg.Peers {
-		if err := site.Validate(string(name)); err != nil {
-			return nil, fmt.Errorf("opnsense: peers: %w", err)
-		}
-		if !uuidRe.MatchString(p.Connection) {
-			return nil, fmt.Errorf("opnsense: peer %s: connection must be the connection's UUID, got %q", name, p.Connection)
-		}
+	if err := peers[OPNsensePeer](cfg.Peers).check("opnsense"); err != nil {
+		return nil, err
 	}
 	api, err := newAPIClient(cfg.URL, cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) { r.SetBasicAuth(cfg.Key, cfg.Secret) })
 	if err != nil {
 		return nil, fmt.Errorf("opnsense: %w", err)
 	}
-	return &OPNsense{cfg: cfg, api: api}, nil
+	return &OPNsense{peers: cfg.Peers, cfg: cfg, api: api}, nil
 }
 
 // ParseOPNsenseKeyFile reads the key file OPNsense offers when an API key is created:
@@ -97,16 +99,10 @@ func ParseOPNsenseKeyFile(b []byte) (key, secret string, err error) {
 	return key, secret, nil
 }
 
-// Wants accepts changes of mapped peers in their family.
-func (o *OPNsense) Wants(c Change) bool {
-	p, ok := o.cfg.Peers[c.Peer]
-	return ok && !c.Self && p.Family.Is(c.Family)
-}
-
 // Apply sets the connection's remote_addrs unless it already holds the address, then
 // applies the configuration.
 func (o *OPNsense) Apply(ctx context.Context, c Change) error {
-	uuid := o.cfg.Peers[c.Peer].Connection
+	uuid := o.peers[c.Peer].Connection
 	var got struct {
 		Connection *struct {
 			RemoteAddrs string `json:"remote_addrs"`

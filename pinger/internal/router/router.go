@@ -62,6 +62,35 @@ type Driver interface {
 	Apply(ctx context.Context, c Change) error
 }
 
+// peer is a mapping of a ppter peer to a router object, as a driver's YAML section gives it.
+type peer interface {
+	family() Family // the address family the object follows
+	check() error   // why the mapping cannot work, or nil
+}
+
+// peers maps the sites a driver follows to their router objects. Embedded in a driver, it
+// gives the driver its Wants.
+type peers[P peer] map[site.Name]P
+
+// Wants accepts changes of mapped peers in their family.
+func (m peers[P]) Wants(c Change) bool {
+	p, ok := m[c.Peer]
+	return ok && !c.Self && p.family().Is(c.Family)
+}
+
+// check refuses an empty map and the first peer whose mapping cannot work, naming driver.
+func (m peers[P]) check(driver string) error {
+	if len(m) == 0 {
+		return fmt.Errorf("%s: no peers mapped", driver)
+	}
+	for name, p := range m {
+		if err := p.check(); err != nil {
+			return fmt.Errorf("%s: peer %s: %w", driver, name, err)
+		}
+	}
+	return nil
+}
+
 // Family selects the address family a mapped router object follows.
 type Family int
 

@@ -45,10 +45,20 @@ type RouterOSPeer struct {
 	Family        Family `yaml:"family"`
 }
 
+func (p RouterOSPeer) family() Family { return p.Family }
+
+func (p RouterOSPeer) check() error {
+	if (p.IPsecPeer == "") == (p.WireGuardPeer == "") {
+		return errors.New("set exactly one of ipsec_peer, wireguard_peer")
+	}
+	return nil
+}
+
 // RouterOS drives MikroTik RouterOS v7 through its REST API (/rest, Basic auth): it finds
 // an IPsec peer (or a WireGuard peer) by name and PATCHes its address. For any MikroTik
 // router running RouterOS 7.1 or later with the www-ssl (or www) service enabled.
 type RouterOS struct {
+	peers[RouterOSPeer]
 	cfg  RouterOSConfig
 	base string
 	hc   *http.Client
@@ -65,16 +75,8 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 	if cfg.Username == "" {
 		return nil, errors.New("routeros: username is required")
 	}
-	if len(cfg.Peers) == 0 {
-		return nil, errors.New("routeros: no peers mapped")
-	}
-	for name, p := range cfg.Peers {
-		if err := site.Validate(string(name)); err != nil {
-			return nil, fmt.Errorf("routeros: peers: %w", err)
-		}
-		if (p.IPsecPeer == "") == (p.WireGuardPeer == "") {
-			return nil, fmt.Errorf("routeros: peer %s: set exactly one of ipsec_peer, wireguard_peer", name)
-		}
+	if err := peers[RouterOSPeer](cfg.Peers).check("routeros"); err != nil {
+		return nil, err
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -84,18 +86,12 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 	}
 	session := *hc
 	session.CheckRedirect = sameHostRedirects(u)
-	return &RouterOS{cfg: cfg, base: strings.TrimSuffix(u.String(), "/") + "/rest", hc: &session}, nil
-}
-
-// Wants accepts changes of mapped peers in their family.
-func (r *RouterOS) Wants(c Change) bool {
-	p, ok := r.cfg.Peers[c.Peer]
-	return ok && !c.Self && p.Family.Is(c.Family)
+	return &RouterOS{peers: cfg.Peers, cfg: cfg, base: strings.TrimSuffix(u.String(), "/") + "/rest", hc: &session}, nil
 }
 
 // Apply finds the mapped object and sets its address unless it already has it.
 func (r *RouterOS) Apply(ctx context.Context, c Change) error {
-	p := r.cfg.Peers[c.Peer]
+	p := r.peers[c.Peer]
 	menu, name, field := "/ip/ipsec/peer", p.IPsecPeer, "address"
 	if p.WireGuardPeer != "" {
 		menu, name, field = "/interface/wireguard/peers", p.WireGuardPeer, "endpoint-address"

@@ -3,7 +3,6 @@ package router
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -50,12 +49,27 @@ type StrongSwanPeer struct {
 	Family   Family   `yaml:"family"`
 }
 
+func (p StrongSwanPeer) family() Family { return p.Family }
+
+func (p StrongSwanPeer) check() error {
+	if !swanName.MatchString(p.Connection) {
+		return fmt.Errorf("bad connection name %q", p.Connection)
+	}
+	for _, ch := range p.Children {
+		if !swanName.MatchString(ch) {
+			return fmt.Errorf("bad child name %q", ch)
+		}
+	}
+	return nil
+}
+
 // StrongSwan points a swanctl connection's remote_addrs at the peer's new address and
 // makes charon use it now: it writes a small override file (connections { NAME {
 // remote_addrs = IP } }) that swanctl merges into the connection, runs
 // `swanctl --load-conns`, terminates the old IKE_SA and initiates the tunnel again. For
 // Linux hosts and routers running strongSwan 5.x with swanctl (vici).
 type StrongSwan struct {
+	peers[StrongSwanPeer]
 	cfg StrongSwanConfig
 }
 
@@ -86,29 +100,10 @@ func NewStrongSwan(cfg StrongSwanConfig) (*StrongSwan, error) {
 	if cfg.WriteFile == nil {
 		cfg.WriteFile = func(path string, data []byte) error { return atomicfile.WriteFile(path, data, 0o644) }
 	}
-	if len(cfg.Peers) == 0 {
-		return nil, errors.New("strongswan: no peers mapped")
+	if err := peers[StrongSwanPeer](cfg.Peers).check("strongswan"); err != nil {
+		return nil, err
 	}
-	for name, p := range cfg.Peers {
-		if err := site.Validate(string(name)); err != nil {
-			return nil, fmt.Errorf("strongswan: peers: %w", err)
-		}
-		if !swanName.MatchString(p.Connection) {
-			return nil, fmt.Errorf("strongswan: peer %s: bad connection name %q", name, p.Connection)
-		}
-		for _, ch := range p.Children {
-			if !swanName.MatchString(ch) {
-				return nil, fmt.Errorf("strongswan: peer %s: bad child name %q", name, ch)
-			}
-		}
-	}
-	return &StrongSwan{cfg: cfg}, nil
-}
-
-// Wants accepts changes of mapped peers in their family.
-func (s *StrongSwan) Wants(c Change) bool {
-	p, ok := s.cfg.Peers[c.Peer]
-	return ok && !c.Self && p.Family.Is(c.Family)
+	return &StrongSwan{peers: cfg.Peers, cfg: cfg}, nil
 }
 
 // ConfPath returns the override file of a connection.
@@ -121,7 +116,7 @@ func (s *StrongSwan) ConfPath(conn string) string {
 // the state file was lost, a cycle that applies everything again leaves working tunnels
 // alone.
 func (s *StrongSwan) Apply(ctx context.Context, c Change) error {
-	p := s.cfg.Peers[c.Peer]
+	p := s.peers[c.Peer]
 	conf := StrongSwanOverride(p.Connection, c)
 	if s.upToDate(ctx, p, conf, c.New) {
 		return nil

@@ -44,6 +44,21 @@ type VyOSPeer struct {
 	Family             Family `yaml:"family"`
 }
 
+func (p VyOSPeer) family() Family { return p.Family }
+
+func (p VyOSPeer) check() error {
+	switch {
+	case p.IPsecPeer != "" && p.WireGuardInterface == "" && p.WireGuardPeer == "":
+		return checkName("ipsec_peer", p.IPsecPeer)
+	case p.IPsecPeer == "" && p.WireGuardInterface != "" && p.WireGuardPeer != "":
+		if err := checkName("wireguard_interface", p.WireGuardInterface); err != nil {
+			return err
+		}
+		return checkName("wireguard_peer", p.WireGuardPeer)
+	}
+	return errors.New("set either ipsec_peer or both wireguard_interface and wireguard_peer")
+}
+
 // path returns the configuration path of the peer's node and the name of its address leaf.
 func (p VyOSPeer) path() ([]string, string) {
 	if p.IPsecPeer != "" {
@@ -57,6 +72,7 @@ func (p VyOSPeer) path() ([]string, string) {
 // differs, replaces it with one /configure call (delete then set, committed together),
 // then optionally saves with /config-file.
 type VyOS struct {
+	peers[VyOSPeer]
 	cfg VyOSConfig
 	api *apiClient
 }
@@ -68,40 +84,15 @@ func NewVyOS(cfg VyOSConfig) (*VyOS, error) {
 	if cfg.Key == "" {
 		return nil, errors.New("vyos: no API key: set api_key_file or PPTER_ROUTER_API_KEY")
 	}
-	if len(cfg.Peers) == 0 {
-		return nil, errors.New("vyos: no peers mapped")
-	}
-	for name, p := range cfg.Peers {
-		if err := site.Validate(string(name)); err != nil {
-			return nil, fmt.Errorf("vyos: peers: %w", err)
-		}
-		var err error
-		switch {
-		case p.IPsecPeer != "" && p.WireGuardInterface == "" && p.WireGuardPeer == "":
-			err = checkName("ipsec_peer", p.IPsecPeer)
-		case p.IPsecPeer == "" && p.WireGuardInterface != "" && p.WireGuardPeer != "":
-			if err = checkName("wireguard_interface", p.WireGuardInterface); err == nil {
-				err = checkName("wireguard_peer", p.WireGuardPeer)
-			}
-		default:
-			err = errors.New("set either ipsec_peer or both wireguard_interface and wireguard_peer")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("vyos: peer %s: %w", name, err)
-		}
+	if err := peers[VyOSPeer](cfg.Peers).check("vyos"); err != nil {
+		return nil, err
 	}
 	// The key travels in the form body, not a header.
 	api, err := newAPIClient(cfg.URL, cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(*http.Request) {})
 	if err != nil {
 		return nil, fmt.Errorf("vyos: %w", err)
 	}
-	return &VyOS{cfg: cfg, api: api}, nil
-}
-
-// Wants accepts changes of mapped peers in their family.
-func (v *VyOS) Wants(c Change) bool {
-	p, ok := v.cfg.Peers[c.Peer]
-	return ok && !c.Self && p.Family.Is(c.Family)
+	return &VyOS{peers: cfg.Peers, cfg: cfg, api: api}, nil
 }
 
 // vyosOp is one operation of the VyOS API.
@@ -115,7 +106,7 @@ const vyosEmpty = "specified path is empty"
 
 // Apply replaces the peer's address unless it is already the only one.
 func (v *VyOS) Apply(ctx context.Context, c Change) error {
-	node, leaf := v.cfg.Peers[c.Peer].path()
+	node, leaf := v.peers[c.Peer].path()
 	where := strings.Join(node, " ")
 	var cfg map[string]any
 	if err := v.call(ctx, "/retrieve", vyosOp{Op: "showConfig", Path: node}, &cfg); err != nil {

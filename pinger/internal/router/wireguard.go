@@ -36,11 +36,32 @@ type WireGuardPeer struct {
 	Family    Family `yaml:"family"`
 }
 
+func (p WireGuardPeer) family() Family { return p.Family }
+
+func (p WireGuardPeer) check() error {
+	switch {
+	case p.Interface == "" || strings.ContainsAny(p.Interface, " /\t\n") || strings.HasPrefix(p.Interface, "-"):
+		return fmt.Errorf("bad interface %q", p.Interface)
+	case !isWireGuardKey(p.PublicKey):
+		return errors.New("public_key must be a base64 WireGuard key")
+	case p.Port == 0:
+		return errors.New("port is required")
+	}
+	return nil
+}
+
+// isWireGuardKey reports whether k is a WireGuard public key in base64.
+func isWireGuardKey(k string) bool {
+	b, err := base64.StdEncoding.DecodeString(k)
+	return err == nil && len(b) == 32
+}
+
 // WireGuard points a WireGuard peer's endpoint at the peer's new address with
 // `wg set IFACE peer KEY endpoint IP:PORT`, for Linux (kernel or wireguard-go), OpenWrt
 // and any host with wireguard-tools. The change lasts until the interface is recreated;
 // keep the endpoint in the interface config too if it must survive a reboot.
 type WireGuard struct {
+	peers[WireGuardPeer]
 	cfg WireGuardConfig
 }
 
@@ -57,35 +78,15 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = CommandTimeout
 	}
-	if len(cfg.Peers) == 0 {
-		return nil, errors.New("wireguard: no peers mapped")
+	if err := peers[WireGuardPeer](cfg.Peers).check("wireguard"); err != nil {
+		return nil, err
 	}
-	for name, p := range cfg.Peers {
-		if err := site.Validate(string(name)); err != nil {
-			return nil, fmt.Errorf("wireguard: peers: %w", err)
-		}
-		if p.Interface == "" || strings.ContainsAny(p.Interface, " /\t\n") || strings.HasPrefix(p.Interface, "-") {
-			return nil, fmt.Errorf("wireguard: peer %s: bad interface %q", name, p.Interface)
-		}
-		if k, err := base64.StdEncoding.DecodeString(p.PublicKey); err != nil || len(k) != 32 {
-			return nil, fmt.Errorf("wireguard: peer %s: public_key must be a base64 WireGuard key", name)
-		}
-		if p.Port == 0 {
-			return nil, fmt.Errorf("wireguard: peer %s: port is required", name)
-		}
-	}
-	return &WireGuard{cfg: cfg}, nil
-}
-
-// Wants accepts changes of mapped peers in their family.
-func (w *WireGuard) Wants(c Change) bool {
-	p, ok := w.cfg.Peers[c.Peer]
-	return ok && !c.Self && p.Family.Is(c.Family)
+	return &WireGuard{peers: cfg.Peers, cfg: cfg}, nil
 }
 
 // Apply sets the endpoint unless the interface already uses it.
 func (w *WireGuard) Apply(ctx context.Context, c Change) error {
-	p := w.cfg.Peers[c.Peer]
+	p := w.peers[c.Peer]
 	want := netip.AddrPortFrom(c.New, p.Port).String()
 	out, err := runWithin(ctx, w.cfg.Runner, w.cfg.Timeout, w.cfg.Wg, "show", p.Interface, "endpoints")
 	if err != nil {
