@@ -76,6 +76,17 @@ func (e *env) stateBytes() string {
 	return string(b)
 }
 
+// stateFile returns the state file's FileInfo: os.SameFile on two of them tells whether the
+// file was rewritten in between (a rewrite renames a new file over it, with a new inode),
+// which neither its contents nor its modification time can.
+func (e *env) stateFile() os.FileInfo {
+	fi, err := os.Stat(e.state)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return fi
+}
+
 func TestFirstRunAppliesThenIdle(t *testing.T) {
 	e := newEnv(t)
 	if code, _, stderr := e.run(nil); code != 0 {
@@ -84,14 +95,14 @@ func TestFirstRunAppliesThenIdle(t *testing.T) {
 	if got, want := e.hookLines(), []string{"bj >198.51.100.9"}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("first run hook: got %q, want %q", got, want)
 	}
-	st := e.stateBytes()
+	before := e.stateFile()
 	if code, _, stderr := e.run(nil); code != 0 {
 		t.Fatalf("second run: exit %d: %s", code, stderr)
 	}
 	if got := len(e.hookLines()); got != 1 {
 		t.Errorf("second identical run: hook ran %d times in total, want 1", got)
 	}
-	if e.stateBytes() != st {
+	if !os.SameFile(before, e.stateFile()) {
 		t.Error("second identical run rewrote the state file")
 	}
 	if e.fn.Pings() != 2 {
@@ -138,7 +149,7 @@ func TestFailurePaths(t *testing.T) {
 			if code, _, stderr := e.run(nil); code != 0 {
 				t.Fatalf("setup run: exit %d: %s", code, stderr)
 			}
-			before := e.stateBytes()
+			before := e.stateFile()
 			e.fn.SetAddr("bj", "198.51.100.10")
 			args, environ := tc.break_(e)
 			code, _, stderr := e.run(args, environ...)
@@ -148,7 +159,7 @@ func TestFailurePaths(t *testing.T) {
 			if strings.Contains(stderr, secretHZ) {
 				t.Errorf("output contains the secret: %s", stderr)
 			}
-			if e.stateBytes() != before {
+			if !os.SameFile(before, e.stateFile()) {
 				t.Error("state file changed by a failed cycle")
 			}
 			if got := len(e.hookLines()); got != 1 {
