@@ -59,6 +59,7 @@ func TestLoad(t *testing.T) {
 		{name: "same site", path: write("same.json", `{"version":1,"site":"hz","peers":{"bj":{"ipv4":"198.51.100.9"}}}`), wantPeers: 1},
 		{name: "garbage", path: write("bad.json", `{`), wantErr: ErrCorrupt},
 		{name: "bad address", path: write("badip.json", `{"version":1,"site":"hz","peers":{"bj":{"ipv4":"nope"}}}`), wantErr: ErrCorrupt},
+		{name: "bad peer name", path: write("badname.json", `{"version":1,"site":"hz","peers":{"B J":{"ipv4":"198.51.100.9"}}}`), wantErr: ErrCorrupt},
 		{name: "future version", path: write("v2.json", `{"version":2,"site":"hz"}`), wantErr: ErrCorrupt},
 	}
 	for _, tc := range tests {
