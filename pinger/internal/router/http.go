@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,109 +127,114 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if len(cfg.Update) == 0 {
 		return nil, errors.New("http: no update requests")
 	}
-	h := &HTTP{cfg: cfg, base: u}
-	for i, r := range cfg.Login {
-		c, err := compile(fmt.Sprintf("login[%d]", i), r)
-		if err != nil {
-			return nil, err
-		}
-		h.login = append(h.login, c)
+	login, err := compileAll("login", cfg.Login)
+	if err != nil {
+		return nil, err
 	}
-	for i, r := range cfg.Update {
-		c, err := compile(fmt.Sprintf("update[%d]", i), r)
-		if err != nil {
-			return nil, err
-		}
-		h.update = append(h.update, c)
+	update, err := compileAll("update", cfg.Update)
+	if err != nil {
+		return nil, err
 	}
-	return h, nil
+	return &HTTP{cfg: cfg, base: u, login: login, update: update}, nil
 }
 
+// compileAll compiles the requests of a list (login or update).
+func compileAll(list string, rs []HTTPRequest) ([]compiledRequest, error) {
+	var out []compiledRequest
+	for i, r := range rs {
+		c, err := compile(fmt.Sprintf("%s[%d]", list, i), r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// compile checks r and parses its templates and regular expressions.
 func compile(label string, r HTTPRequest) (compiledRequest, error) {
 	c := compiledRequest{HTTPRequest: r, label: label}
-	tpl := func(field, text string) (*tmpl, error) {
-		t, err := parseTmpl(label+"."+field, text)
-		if err != nil {
-			return nil, fmt.Errorf("http: %w", err)
-		}
-		return t, nil
-	}
-	tplMap := func(field string, m map[string]string) (map[string]*tmpl, error) {
-		out := map[string]*tmpl{}
-		for k, v := range m {
-			t, err := tpl(field+"."+k, v)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = t
-		}
-		return out, nil
-	}
-	var err error
-	if r.Method == "" {
-		r.Method = http.MethodGet
-	}
-	if c.method, err = tpl("method", r.Method); err != nil {
-		return c, err
-	}
-	if !strings.HasPrefix(r.Path, "/") {
-		return c, fmt.Errorf("http: %s: path must start with /", label)
-	}
-	if c.path, err = tpl("path", r.Path); err != nil {
-		return c, err
-	}
-	bodies := 0
-	for _, b := range []bool{len(r.Form) > 0, r.JSON != "", r.Body != ""} {
-		if b {
-			bodies++
-		}
-	}
-	if bodies > 1 {
-		return c, fmt.Errorf("http: %s: set only one of form, json, body", label)
-	}
-	body := r.Body
-	if r.JSON != "" {
-		body = r.JSON
-	}
-	if c.body, err = tpl("body", body); err != nil {
-		return c, err
-	}
-	if c.query, err = tplMap("query", r.Query); err != nil {
-		return c, err
-	}
-	if c.headers, err = tplMap("headers", r.Headers); err != nil {
-		return c, err
-	}
-	if c.form, err = tplMap("form", r.Form); err != nil {
+	if err := c.templates(); err != nil {
 		return c, err
 	}
 	if r.ExpectBody != "" {
+		var err error
 		if c.expectBody, err = regexp.Compile(r.ExpectBody); err != nil {
 			return c, fmt.Errorf("http: %s expect_body: %w", label, err)
 		}
 	}
 	for _, cp := range r.Capture {
-		cc := compiledCapture{HTTPCapture: cp}
-		if cp.Name == "" {
-			return c, fmt.Errorf("http: %s: capture without name", label)
-		}
-		if (cp.Regex == "") == (cp.JSON == "") {
-			return c, fmt.Errorf("http: %s capture %s: set exactly one of regex, json", label, cp.Name)
-		}
-		if cp.From != "" && cp.From != "body" && !strings.HasPrefix(cp.From, "header:") && !strings.HasPrefix(cp.From, "cookie:") {
-			return c, fmt.Errorf("http: %s capture %s: from must be body, header:NAME or cookie:NAME", label, cp.Name)
-		}
-		if cp.Regex != "" {
-			if cc.re, err = regexp.Compile(cp.Regex); err != nil {
-				return c, fmt.Errorf("http: %s capture %s: %w", label, cp.Name, err)
-			}
-			if cc.re.NumSubexp() < 1 {
-				return c, fmt.Errorf("http: %s capture %s: regex needs a (group)", label, cp.Name)
-			}
+		cc, err := compileCapture(label, cp)
+		if err != nil {
+			return c, err
 		}
 		c.capture = append(c.capture, cc)
 	}
 	return c, nil
+}
+
+// templates parses the request's text fields, in order, and returns the first error.
+func (c *compiledRequest) templates() error {
+	var err error
+	one := func(field, text string) *tmpl {
+		if err != nil {
+			return nil
+		}
+		t, perr := parseTmpl(c.label+"."+field, text)
+		if perr != nil {
+			err = fmt.Errorf("http: %w", perr)
+		}
+		return t
+	}
+	each := func(field string, m map[string]string) map[string]*tmpl {
+		out := map[string]*tmpl{}
+		for k, v := range m {
+			out[k] = one(field+"."+k, v)
+		}
+		return out
+	}
+	c.method = one("method", cmp.Or(c.Method, http.MethodGet))
+	if err == nil && !strings.HasPrefix(c.Path, "/") {
+		return fmt.Errorf("http: %s: path must start with /", c.label)
+	}
+	c.path = one("path", c.Path)
+	bodies := 0
+	for _, b := range []bool{len(c.Form) > 0, c.JSON != "", c.Body != ""} {
+		if b {
+			bodies++
+		}
+	}
+	if err == nil && bodies > 1 {
+		return fmt.Errorf("http: %s: set only one of form, json, body", c.label)
+	}
+	c.body = one("body", cmp.Or(c.JSON, c.Body))
+	c.query = each("query", c.Query)
+	c.headers = each("headers", c.Headers)
+	c.form = each("form", c.Form)
+	return err
+}
+
+func compileCapture(label string, cp HTTPCapture) (compiledCapture, error) {
+	cc := compiledCapture{HTTPCapture: cp}
+	where := "http: " + label + " capture " + cp.Name
+	switch {
+	case cp.Name == "":
+		return cc, fmt.Errorf("http: %s: capture without name", label)
+	case (cp.Regex == "") == (cp.JSON == ""):
+		return cc, fmt.Errorf("%s: set exactly one of regex, json", where)
+	case cp.From != "" && cp.From != "body" && !strings.HasPrefix(cp.From, "header:") && !strings.HasPrefix(cp.From, "cookie:"):
+		return cc, fmt.Errorf("%s: from must be body, header:NAME or cookie:NAME", where)
+	case cp.Regex == "":
+		return cc, nil
+	}
+	var err error
+	if cc.re, err = regexp.Compile(cp.Regex); err != nil {
+		return cc, fmt.Errorf("%s: %w", where, err)
+	}
+	if cc.re.NumSubexp() < 1 {
+		return cc, fmt.Errorf("%s: regex needs a (group)", where)
+	}
+	return cc, nil
 }
 
 // Wants accepts peer changes in the configured family, limited to the listed peers when
@@ -281,123 +287,133 @@ func (h *HTTP) Apply(ctx context.Context, c Change) error {
 	return nil
 }
 
-func addrString(a interface {
-	IsValid() bool
-	String() string
-}) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
-}
-
 func render(t *tmpl, data *templateData) (string, error) {
 	return t.execute(data, escNone)
+}
+
+// renderEach renders each template of m and passes the result to set.
+func renderEach(m map[string]*tmpl, data *templateData, set func(k, v string)) error {
+	for k, t := range m {
+		v, err := render(t, data)
+		if err != nil {
+			return err
+		}
+		set(k, v)
+	}
+	return nil
 }
 
 // step runs one request. Its errors name the step and the status, never the URL, the
 // request body or the answer body, which may carry credentials.
 func (h *HTTP) step(ctx context.Context, hc *http.Client, jar http.CookieJar, r compiledRequest, data *templateData) error {
-	method, err := render(r.method, data)
+	req, err := h.request(ctx, r, data)
 	if err != nil {
 		return err
 	}
-	path, err := r.path.execute(data, escURL)
-	if err != nil {
-		return err
-	}
-	u := *h.base
-	pu, err := url.Parse(path)
-	if err != nil {
-		return fmt.Errorf("%w: %s: bad path", ErrHTTPStep, r.label)
-	}
-	u.Path, u.RawPath, u.RawQuery = pu.Path, pu.RawPath, pu.RawQuery
-	q := u.Query()
-	for k, t := range r.query {
-		v, err := render(t, data)
-		if err != nil {
-			return err
-		}
-		q.Set(k, v)
-	}
-	u.RawQuery = q.Encode()
-	var body io.Reader
-	contentType := r.ContentType
-	switch {
-	case len(r.form) > 0:
-		f := url.Values{}
-		for k, t := range r.form {
-			v, err := render(t, data)
-			if err != nil {
-				return err
-			}
-			f.Set(k, v)
-		}
-		body = strings.NewReader(f.Encode())
-		if contentType == "" {
-			contentType = "application/x-www-form-urlencoded"
-		}
-	default:
-		ec := escNone
-		if r.JSON != "" {
-			ec = escJSON
-		}
-		b, err := r.body.execute(data, ec)
-		if err != nil {
-			return err
-		}
-		if b != "" {
-			body = strings.NewReader(b)
-		}
-		if r.JSON != "" && contentType == "" {
-			contentType = "application/json"
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), u.String(), body)
-	if err != nil {
-		return fmt.Errorf("%w: %s: bad request", ErrHTTPStep, r.label)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for k, t := range r.headers {
-		v, err := render(t, data)
-		if err != nil {
-			return err
-		}
-		req.Header.Set(k, v)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
+	if err := r.send(hc, req, jar, data.Captured); err != nil {
 		return fmt.Errorf("%w: %s %s: %w", ErrHTTPStep, r.label, r.Path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return fmt.Errorf("%w: %s %s: reading answer: %v", ErrHTTPStep, r.label, r.Path, err)
-	}
-	if len(r.ExpectStatus) > 0 && !slices.Contains(r.ExpectStatus, resp.StatusCode) ||
-		len(r.ExpectStatus) == 0 && (resp.StatusCode < 200 || resp.StatusCode >= 400) {
-		return fmt.Errorf("%w: %s %s: HTTP %d", ErrHTTPStep, r.label, r.Path, resp.StatusCode)
-	}
-	if r.expectBody != nil && !r.expectBody.Match(raw) {
-		return fmt.Errorf("%w: %s %s: answer does not match expect_body", ErrHTTPStep, r.label, r.Path)
-	}
-	for _, cp := range r.capture {
-		v, err := capture(cp, resp, raw, jar, resp.Request.URL)
-		if err != nil {
-			return fmt.Errorf("%w: %s %s: capture %s: %v", ErrHTTPStep, r.label, r.Path, cp.Name, err)
-		}
-		data.Captured[cp.Name] = v
 	}
 	return nil
 }
 
-func capture(cp compiledCapture, resp *http.Response, body []byte, jar http.CookieJar, u *url.URL) (string, error) {
+// request renders r into a request to the router.
+func (h *HTTP) request(ctx context.Context, r compiledRequest, data *templateData) (*http.Request, error) {
+	method, err := render(r.method, data)
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.url(r, data)
+	if err != nil {
+		return nil, err
+	}
+	body, contentType, err := r.renderBody(data)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), u, body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: bad request", ErrHTTPStep, r.label)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return req, renderEach(r.headers, data, req.Header.Set)
+}
+
+// url renders r's path and query onto the base URL.
+func (h *HTTP) url(r compiledRequest, data *templateData) (string, error) {
+	path, err := r.path.execute(data, escURL)
+	if err != nil {
+		return "", err
+	}
+	pu, err := url.Parse(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: bad path", ErrHTTPStep, r.label)
+	}
+	u := *h.base
+	u.Path, u.RawPath, u.RawQuery = pu.Path, pu.RawPath, pu.RawQuery
+	q := u.Query()
+	if err := renderEach(r.query, data, q.Set); err != nil {
+		return "", err
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// renderBody renders r's form, json or body and returns it with its content type.
+func (r compiledRequest) renderBody(data *templateData) (io.Reader, string, error) {
+	if len(r.form) > 0 {
+		f := url.Values{}
+		if err := renderEach(r.form, data, f.Set); err != nil {
+			return nil, "", err
+		}
+		return strings.NewReader(f.Encode()), cmp.Or(r.ContentType, "application/x-www-form-urlencoded"), nil
+	}
+	ec, contentType := escNone, r.ContentType
+	if r.JSON != "" {
+		ec, contentType = escJSON, cmp.Or(contentType, "application/json")
+	}
+	b, err := r.body.execute(data, ec)
+	if err != nil || b == "" {
+		return nil, contentType, err
+	}
+	return strings.NewReader(b), contentType, nil
+}
+
+// send sends req, checks the answer against r's expectations and adds r's captures to
+// captured.
+func (r compiledRequest) send(hc *http.Client, req *http.Request, jar http.CookieJar, captured map[string]string) error {
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("reading answer: %v", err)
+	}
+	if len(r.ExpectStatus) > 0 && !slices.Contains(r.ExpectStatus, resp.StatusCode) ||
+		len(r.ExpectStatus) == 0 && (resp.StatusCode < 200 || resp.StatusCode >= 400) {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	if r.expectBody != nil && !r.expectBody.Match(raw) {
+		return errors.New("answer does not match expect_body")
+	}
+	for _, cp := range r.capture {
+		v, err := capture(cp, resp, raw, jar)
+		if err != nil {
+			return fmt.Errorf("capture %s: %v", cp.Name, err)
+		}
+		captured[cp.Name] = v
+	}
+	return nil
+}
+
+// capture returns the value cp captures from an answer.
+func capture(cp compiledCapture, resp *http.Response, body []byte, jar http.CookieJar) (string, error) {
 	src := string(body)
 	switch {
 	case strings.HasPrefix(cp.From, "header:"):
@@ -405,24 +421,30 @@ func capture(cp compiledCapture, resp *http.Response, body []byte, jar http.Cook
 	case strings.HasPrefix(cp.From, "cookie:"):
 		name := strings.TrimPrefix(cp.From, "cookie:")
 		src = ""
-		for _, ck := range jar.Cookies(u) {
+		for _, ck := range jar.Cookies(resp.Request.URL) {
 			if ck.Name == name {
 				src = ck.Value
 			}
 		}
 	}
-	if cp.re != nil {
-		m := cp.re.FindStringSubmatch(src)
-		if m == nil {
-			return "", errors.New("regex did not match")
-		}
-		return m[1], nil
+	if cp.re == nil {
+		return jsonPath(src, cp.JSON)
 	}
+	m := cp.re.FindStringSubmatch(src)
+	if m == nil {
+		return "", errors.New("regex did not match")
+	}
+	return m[1], nil
+}
+
+// jsonPath returns the string, number or boolean at path (dotted keys and indexes) in the
+// JSON text src.
+func jsonPath(src, path string) (string, error) {
 	var v any
 	if err := json.Unmarshal([]byte(src), &v); err != nil {
 		return "", errors.New("answer is not JSON")
 	}
-	for _, key := range strings.Split(cp.JSON, ".") {
+	for _, key := range strings.Split(path, ".") {
 		switch x := v.(type) {
 		case map[string]any:
 			v = x[key]
@@ -444,5 +466,5 @@ func capture(cp compiledCapture, resp *http.Response, body []byte, jar http.Cook
 	case bool:
 		return strconv.FormatBool(x), nil
 	}
-	return "", fmt.Errorf("json path %s is not a string or number", cp.JSON)
+	return "", fmt.Errorf("json path %s is not a string or number", path)
 }

@@ -53,6 +53,14 @@ func (c Change) String() string {
 	return fmt.Sprintf("%s %s %s -> %s", who, c.FamilyName(), old, c.New)
 }
 
+// addrString returns a's text, or "" for the zero Addr.
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
 // Driver reconfigures a router. Wants filters the changes a driver acts on (for example
 // only the peers it has a mapping for); the pinger records in its state file only the
 // changes a driver wanted and applied, so adding a mapping later applies it then.
