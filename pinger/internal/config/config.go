@@ -242,40 +242,17 @@ func Parse(args []string, environ []string) (*Config, error) {
 
 func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 	c := &r.cfg
-	if r.url == "" {
-		return errors.New("--url (PPTER_URL) is required")
+	var err error
+	if c.URL, err = parseURL(r.url, c.InsecureHTTP); err != nil {
+		return err
 	}
-	u, err := url.Parse(r.url)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("--url must be an http:// or https:// URL with a host")
-	}
-	if u.User != nil {
-		return errors.New("--url must not contain credentials (use PPTER_KEY or --key-file)")
-	}
-	if u.Scheme == "http" && !c.InsecureHTTP && !isLoopback(u.Hostname()) {
-		return fmt.Errorf("%w: --url %s is plain http:// to a host other than loopback: anyone on the path could forge the function's answers; use https:// (or --insecure-http, PPTER_INSECURE_HTTP=true, in a lab)", ErrInsecureURL, u.Host)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("--url must not have a query or fragment")
-	}
-	c.URL = u
 	if r.site == "" {
 		return errors.New("--site (PPTER_SITE) is required")
 	}
 	if c.Site, err = site.Parse(r.site); err != nil {
 		return fmt.Errorf("--site: %w", err)
 	}
-	switch {
-	case keyFileFlag:
-		c.Secret, err = readSecret(r.keyFile)
-	case env[EnvKey] != "":
-		c.Secret = []byte(strings.TrimSpace(env[EnvKey]))
-	case r.keyFile != "":
-		c.Secret, err = readSecret(r.keyFile)
-	default:
-		err = errors.New("no secret: set " + EnvKey + " or --key-file (PPTER_KEY_FILE)")
-	}
-	if err != nil {
+	if c.Secret, err = r.secret(env, keyFileFlag); err != nil {
 		return err
 	}
 	if r.state == "" {
@@ -302,6 +279,40 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 		c.Exec = r.exec
 	}
 	return resolveSecrets(c, env)
+}
+
+// parseURL checks --url: http(s) with a host, no credentials, query or fragment, and
+// plain http only to loopback unless insecure.
+func parseURL(raw string, insecure bool) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("--url (PPTER_URL) is required")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, errors.New("--url must be an http:// or https:// URL with a host")
+	case u.User != nil:
+		return nil, errors.New("--url must not contain credentials (use PPTER_KEY or --key-file)")
+	case u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()):
+		return nil, fmt.Errorf("%w: --url %s is plain http:// to a host other than loopback: anyone on the path could forge the function's answers; use https:// (or --insecure-http, PPTER_INSECURE_HTTP=true, in a lab)", ErrInsecureURL, u.Host)
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, errors.New("--url must not have a query or fragment")
+	}
+	return u, nil
+}
+
+// secret reads the site's secret: an explicit --key-file beats PPTER_KEY, which beats
+// PPTER_KEY_FILE.
+func (r *raw) secret(env map[string]string, keyFileFlag bool) ([]byte, error) {
+	switch {
+	case keyFileFlag:
+		return readSecret(r.keyFile)
+	case env[EnvKey] != "":
+		return []byte(strings.TrimSpace(env[EnvKey])), nil
+	case r.keyFile != "":
+		return readSecret(r.keyFile)
+	}
+	return nil, errors.New("no secret: set " + EnvKey + " or --key-file (PPTER_KEY_FILE)")
 }
 
 // isLoopback reports whether host (a URL's host name, without port) is "localhost" or a
