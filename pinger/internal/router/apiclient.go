@@ -2,6 +2,7 @@ package router
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,8 +13,8 @@ import (
 	"time"
 )
 
-// apiClient is the HTTP part shared by the drivers of routers with a JSON API (opnsense,
-// vyos, fortigate): requests relative to the router's base URL with the driver's
+// apiClient is the HTTP part shared by the drivers of routers with a JSON API (routeros,
+// opnsense, vyos, fortigate): requests relative to the router's base URL with the driver's
 // authentication, answers read up to 1 MiB, and errors that carry neither the URL (it
 // may hold a VDOM or a key) nor a request body.
 type apiClient struct {
@@ -37,8 +38,9 @@ func newAPIClient(rawURL string, tls TLSConfig, timeout time.Duration, hc *http.
 	return &apiClient{base: strings.TrimSuffix(u.String(), "/"), hc: hc, auth: auth}, nil
 }
 
-// do sends one request and returns the status and body of the answer. A transport
-// failure wraps ErrApply; the status is the caller's to judge.
+// do sends one request, its body as contentType (JSON when empty), and returns the status
+// and body of the answer. A transport failure wraps ErrApply; the status is the caller's
+// to judge.
 func (a *apiClient) do(ctx context.Context, method, path, contentType string, body []byte) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
@@ -49,8 +51,8 @@ func (a *apiClient) do(ctx context.Context, method, path, contentType string, bo
 		return 0, nil, fmt.Errorf("%w: %v", ErrApply, err)
 	}
 	a.auth(req)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	if body != nil {
+		req.Header.Set("Content-Type", cmp.Or(contentType, "application/json"))
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := a.hc.Do(req)
@@ -59,7 +61,7 @@ func (a *apiClient) do(ctx context.Context, method, path, contentType string, bo
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL is known to the caller
 		}
-		return 0, nil, fmt.Errorf("%w: %v", ErrApply, err)
+		return 0, nil, fmt.Errorf("%w: %w", ErrApply, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

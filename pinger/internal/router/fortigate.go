@@ -131,11 +131,7 @@ func (f *FortiGate) Apply(ctx context.Context, c Change) error {
 
 // call sends a request and decodes the answer. A 404 wraps ErrNotFound.
 func (f *FortiGate) call(ctx context.Context, method, path string, body []byte, out *fortiAnswer) error {
-	ct := ""
-	if body != nil {
-		ct = "application/json"
-	}
-	status, raw, err := f.api.do(ctx, method, path, ct, body)
+	status, raw, err := f.api.do(ctx, method, path, "", body)
 	if err != nil {
 		return err
 	}

@@ -165,11 +165,7 @@ func (o *OPNsense) reconfigure(ctx context.Context) error {
 // call sends a request and decodes a 200 answer into out. OPNsense answers errors with
 // {"status":401,"message":"Authentication Failed"} and the like.
 func (o *OPNsense) call(ctx context.Context, method, path string, body []byte, out any) error {
-	ct := ""
-	if body != nil {
-		ct = "application/json"
-	}
-	status, raw, err := o.api.do(ctx, method, path, ct, body)
+	status, raw, err := o.api.do(ctx, method, path, "", body)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,10 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,9 +57,7 @@ func (p RouterOSPeer) check() error {
 // router running RouterOS 7.1 or later with the www-ssl (or www) service enabled.
 type RouterOS struct {
 	peers[RouterOSPeer]
-	cfg  RouterOSConfig
-	base string
-	hc   *http.Client
+	api *apiClient
 }
 
 var _ Driver = (*RouterOS)(nil)
@@ -78,15 +74,16 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 	if err := peers[RouterOSPeer](cfg.Peers).check("routeros"); err != nil {
 		return nil, err
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		if hc, err = newHTTPClient(cfg.TLS, cfg.Timeout); err != nil {
-			return nil, fmt.Errorf("routeros: %w", err)
-		}
+	api, err := newAPIClient(strings.TrimSuffix(u.String(), "/")+"/rest", cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) {
+		r.SetBasicAuth(cfg.Username, cfg.Password)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("routeros: %w", err)
 	}
-	session := *hc
+	session := *api.hc
 	session.CheckRedirect = sameHostRedirects(u)
-	return &RouterOS{peers: cfg.Peers, cfg: cfg, base: strings.TrimSuffix(u.String(), "/") + "/rest", hc: &session}, nil
+	api.hc = &session
+	return &RouterOS{peers: cfg.Peers, api: api}, nil
 }
 
 // Apply finds the mapped object and sets its address unless it already has it.
@@ -136,41 +133,20 @@ type routerOSError struct {
 }
 
 func (r *RouterOS) do(ctx context.Context, method, path string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
+	status, raw, err := r.api.do(ctx, method, path, "", body)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrApply, err)
+		return err
 	}
-	req.SetBasicAuth(r.cfg.Username, r.cfg.Password)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is known to the caller
-		}
-		return fmt.Errorf("%w: %w", ErrApply, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrApply, err)
-	}
-	if resp.StatusCode >= 300 {
+	if status >= 300 {
 		var re routerOSError
-		msg := http.StatusText(resp.StatusCode)
+		msg := http.StatusText(status)
 		if json.Unmarshal(raw, &re) == nil && re.Message != "" {
 			msg = re.Message
 			if re.Detail != "" {
 				msg += ": " + re.Detail
 			}
 		}
-		return fmt.Errorf("%w: HTTP %d: %s", ErrApply, resp.StatusCode, msg)
+		return fmt.Errorf("%w: HTTP %d: %s", ErrApply, status, msg)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
