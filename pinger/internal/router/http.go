@@ -174,13 +174,13 @@ func compile(label string, r HTTPRequest) (compiledRequest, error) {
 }
 
 // templates parses the request's text fields, in order, and returns the first error.
-func (c *compiledRequest) templates() error {
+func (r *compiledRequest) templates() error {
 	var err error
 	one := func(field, text string) *tmpl {
 		if err != nil {
 			return nil
 		}
-		t, perr := parseTmpl(c.label+"."+field, text)
+		t, perr := parseTmpl(r.label+"."+field, text)
 		if perr != nil {
 			err = fmt.Errorf("http: %w", perr)
 		}
@@ -193,24 +193,24 @@ func (c *compiledRequest) templates() error {
 		}
 		return out
 	}
-	c.method = one("method", cmp.Or(c.Method, http.MethodGet))
-	if err == nil && !strings.HasPrefix(c.Path, "/") {
-		return fmt.Errorf("http: %s: path must start with /", c.label)
+	r.method = one("method", cmp.Or(r.Method, http.MethodGet))
+	if err == nil && !strings.HasPrefix(r.Path, "/") {
+		return fmt.Errorf("http: %s: path must start with /", r.label)
 	}
-	c.path = one("path", c.Path)
+	r.path = one("path", r.Path)
 	bodies := 0
-	for _, b := range []bool{len(c.Form) > 0, c.JSON != "", c.Body != ""} {
+	for _, b := range []bool{len(r.Form) > 0, r.JSON != "", r.Body != ""} {
 		if b {
 			bodies++
 		}
 	}
 	if err == nil && bodies > 1 {
-		return fmt.Errorf("http: %s: set only one of form, json, body", c.label)
+		return fmt.Errorf("http: %s: set only one of form, json, body", r.label)
 	}
-	c.body = one("body", cmp.Or(c.JSON, c.Body))
-	c.query = each("query", c.Query)
-	c.headers = each("headers", c.Headers)
-	c.form = each("form", c.Form)
+	r.body = one("body", cmp.Or(r.JSON, r.Body))
+	r.query = each("query", r.Query)
+	r.headers = each("headers", r.Headers)
+	r.form = each("form", r.Form)
 	return err
 }
 
