@@ -41,10 +41,10 @@ sites:
 		t.Fatal(err)
 	}
 	id, secret, _ := ali.Credentials()
-	st := store.NewMemory(store.Options{})
-	ct := &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: time.Now, state: cloud.NewMemory(time.Now),
-		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}}
-	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), time.Now, api.Options{Reconciler: ct, Targets: ct})
+	cfg.Credentials = cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}
+	st := store.NewMemory(StoreOptions(cfg))
+	ct := &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: time.Now, state: cloud.NewMemory(time.Now)}
+	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), time.Now, api.Options{Cloud: ct})
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // the function's own, longer deadline
 	defer cancel()
@@ -86,12 +86,6 @@ sites:
 	}
 }
 
-func TestMarginsAgree(t *testing.T) {
-	if api.ReconcileMargin != cloud.DefaultMargin {
-		t.Fatalf("api.ReconcileMargin %v != cloud.DefaultMargin %v", api.ReconcileMargin, cloud.DefaultMargin)
-	}
-}
-
 // TestResumeTimer: the one-minute "resume" timer costs one state read and no cloud call when
 // nothing is unfinished, and finishes the dual-tunnel re-point a ping's budget cut short.
 func TestResumeTimer(t *testing.T) {
@@ -110,7 +104,7 @@ sites:
 		t.Fatal(err)
 	}
 	ct, st := emulatedTargets(cfg, ali, clock)
-	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), clock.Now, api.Options{Reconciler: ct, Targets: ct})
+	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), clock.Now, api.Options{Cloud: ct})
 	resume := func() {
 		t.Helper()
 		ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(300*time.Second))
@@ -194,9 +188,11 @@ func stateKeyEnv(k string) (string, bool) {
 // the emulated clock.
 func emulatedTargets(cfg *config.Config, ali *aliyunemu.Server, clock *aliyunemu.Clock) (*cloudTargets, *store.Memory) {
 	id, secret, _ := ali.Credentials()
-	st := store.NewMemory(store.Options{Now: clock.Now})
-	return &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now),
-		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}, clock: clock}, st
+	cfg.Credentials = cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}
+	opt := StoreOptions(cfg)
+	opt.Now = clock.Now
+	st := store.NewMemory(opt)
+	return &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now), clock: clock}, st
 }
 
 // TestStateOptions: a replica confirms saved re-points unless redis.single_node, and the

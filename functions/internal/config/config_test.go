@@ -32,7 +32,7 @@ func TestParseDefaults(t *testing.T) {
 	if got, want := c.Sites["hz"].Key, "0123456789abcdef-hz"; got != want {
 		t.Errorf("key = %q, want %q", got, want)
 	}
-	if got := c.Ping.StaleAfter.D(); got != 3*time.Minute {
+	if got := c.Ping.StaleAfter; got != 3*time.Minute {
 		t.Errorf("stale_after = %v, want 3m", got)
 	}
 	if got := c.Redis.Prefix; got != "{ppter}" {
@@ -66,7 +66,7 @@ func TestExampleParses(t *testing.T) {
 	if r := c.Sites["hz"].DNS[0]; r.Name() != "hz.vpn.example.com/A" || r.Line != "default" {
 		t.Errorf("dns = %+v", r)
 	}
-	if v := c.Sites["hz"].VPN[0]; v.Strategy != "" || v.MinInterval.D() != 5*time.Minute {
+	if v := c.Sites["hz"].VPN[0]; v.Strategy != "" || v.MinInterval != 5*time.Minute {
 		t.Errorf("vpn = %+v, want recreate every 5m", v)
 	}
 }
