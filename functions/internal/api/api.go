@@ -44,22 +44,22 @@ type Cloud interface {
 
 // Server answers HTTP trigger events.
 type Server struct {
-	cfg        *config.Config
-	store      store.Store
-	cloud      Cloud
-	now        func() time.Time
-	log        *slog.Logger
-	hosts      dyndns.Lookup
-	notifier   *notify.Notifier
-	table      map[string]route
+	cfg      *config.Config
+	store    store.Store
+	cloud    Cloud
+	now      func() time.Time
+	log      *slog.Logger
+	hosts    dyndns.Lookup
+	notifier *notify.Notifier
+	table    map[string]route
 }
 
 // Options are a Server's optional parts.
 type Options struct {
-	Cloud      Cloud            // nil: no cloud targets
-	Notifier   *notify.Notifier // nil: no notifications
-	Now        func() time.Time // nil: time.Now
-	Log        *slog.Logger     // nil: discard
+	Cloud    Cloud            // nil: no cloud targets
+	Notifier *notify.Notifier // nil: no notifications
+	Now      func() time.Time // nil: time.Now
+	Log      *slog.Logger     // nil: discard
 }
 
 // New returns a Server.

@@ -79,9 +79,9 @@ sites:
 	if err != nil || !ok || op.NewIP.String() != "203.0.113.7" || !strings.Contains(fmt.Sprint(op.Snapshot), "psk-0123456789") {
 		t.Fatalf("saved re-point = %+v, %v, %v", op, ok, err)
 	}
-	// The status page shows both targets' states.
+	// The status page shows both targets' states, found under the keys the reconciler saved.
 	ts, err := ct.Targets(ctx)
-	if err != nil || len(ts) != 2 {
+	if err != nil || len(ts) != 2 || ts[0].State != wire.StateApplied || ts[1].State == wire.StatePending && ts[1].Error == "not reconciled yet" {
 		t.Fatalf("Targets = %+v, %v", ts, err)
 	}
 }

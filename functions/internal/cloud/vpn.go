@@ -67,7 +67,9 @@ func (v VPNConn) Validate() error {
 func (v VPNConn) Name() string { return v.Connection }
 
 // Key names the connection in the reconciler's state: "<gateway>/<connection>".
-func (v VPNConn) Key() TargetKey { return TargetKey{Kind: wire.KindVPN, Name: v.Gateway + "/" + v.Connection} }
+func (v VPNConn) Key() TargetKey {
+	return TargetKey{Kind: wire.KindVPN, Name: v.Gateway + "/" + v.Connection}
+}
 
 func (v VPNConn) family(a Addrs) (netip.Addr, time.Time) { return a.IPv4, a.Seen4 }
 

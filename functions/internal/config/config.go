@@ -209,7 +209,12 @@ func Parse(raw []byte, env Env, readFile ReadFile) (*Config, error) {
 // readEnv reads what the environment says besides ${NAME} references: the region's default,
 // the state key, the cloud credentials and whether this is a Function Compute instance.
 func (c *Config) readEnv(env Env, readFile ReadFile) (err error) {
-	get := func(k string) string { v, _ := env(k); return v }
+	get := func(k string) string {
+		if v, ok := env(k); ok {
+			return v
+		}
+		return ""
+	}
 	c.Aliyun.Region = cmp.Or(c.Aliyun.Region, get("FC_REGION"))
 	c.Credentials = cloud.Credentials{AccessKeyID: get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
 		AccessKeySecret: get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), SecurityToken: get("ALIBABA_CLOUD_SECURITY_TOKEN")}
