@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,6 +212,43 @@ sites: { hz: { key: "hz-secret-0123456789abcdef", vpn: [ { gateway: vpn-1, conne
 		}
 		if o := StateOptions(cfg); o.Replicas != tc.replicas || o.Key == nil {
 			t.Errorf("%s: replicas %d (key %v), want %d and a key", tc.yaml, o.Replicas, o.Key != nil, tc.replicas)
+		}
+	}
+}
+
+// TestNoCredentials: without credentials every target answers without a cloud call, each
+// with the address it follows (AAAA the IPv6 one), dry_run under aliyun.dry_run, else error.
+func TestNoCredentials(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		cfg, err := config.Parse([]byte(fmt.Sprintf(`
+redis: { url: "memory://" }
+aliyun: { region: cn-hangzhou, dry_run: %v }
+sites:
+  hz:
+    key: "hz-secret-0123456789abcdef"
+    dns: [ { zone: example.com, rr: hz, type: A }, { zone: example.com, rr: hz, type: aaaa } ]
+    vpn: [ { gateway: vpn-bp1gw000000000001, connection: to-hz } ]
+`, dry)), stateKeyEnv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := &cloudTargets{cfg: cfg, store: store.NewMemory(StoreOptions(cfg)), log: slog.New(slog.DiscardHandler), now: time.Now, state: cloud.NewMemory(time.Now)}
+		state := wire.StateError
+		if dry {
+			state = wire.StateDryRun
+		}
+		want := []wire.Target{{Kind: wire.KindDNS, Name: "hz.example.com/A", State: state, IP: "203.0.113.7"},
+			{Kind: wire.KindDNS, Name: "hz.example.com/AAAA", State: state, IP: "2001:db8::7"},
+			{Kind: wire.KindVPN, Name: "to-hz", State: state, IP: "203.0.113.7"}}
+		got := ct.Reconcile(context.Background(), "hz", netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("2001:db8::7"))
+		for i := range got {
+			if !strings.Contains(got[i].Error, "no Alibaba Cloud credentials") {
+				t.Errorf("dry_run %v: %s: error %q", dry, got[i].Name, got[i].Error)
+			}
+			got[i].Error = ""
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("dry_run %v: got %+v, want %+v", dry, got, want)
 		}
 	}
 }
