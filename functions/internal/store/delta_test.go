@@ -34,7 +34,7 @@ func TestDelta(t *testing.T) {
 	for name, newStore := range stores() {
 		t.Run(name, func(t *testing.T) {
 			clk := &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
-			s := newStore(t, options(clk.Now))
+			s := newStore(t, options(clk.Now, "{ppter}"))
 			peers := []site.Name{"bj", "sh", "gz"}
 			ping(t, s, "bj", src, "n-bj-1")
 			ping(t, s, "sh", src, "n-sh-1")
@@ -83,8 +83,8 @@ func TestDelta(t *testing.T) {
 func TestRedisDeltaFloor(t *testing.T) {
 	c := redistest.Client(t)
 	prefix := redistest.Namespace()
-	opt := options(time.Now)
-	opt.Prefix, opt.ConfigID = prefix, "one"
+	opt := options(time.Now, prefix)
+	opt.ConfigID = "one"
 	s := NewRedisClient(c, opt)
 	ctx := context.Background()
 	peers := []site.Name{"bj"}

@@ -32,10 +32,10 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// options are complete store options on clock now, as app.StoreOptions makes them from a
-// configuration's defaults.
-func options(now func() time.Time) Options {
-	return Options{Prefix: "{ppter}", EventsMax: 1000, FailureWindow: time.Minute, HandleLease: time.Minute, Timeout: 2 * time.Second, Now: now}
+// options are complete store options with prefix on clock now, as app.StoreOptions makes
+// them from a configuration's defaults.
+func options(now func() time.Time, prefix string) Options {
+	return Options{Prefix: prefix, EventsMax: 1000, FailureWindow: time.Minute, HandleLease: time.Minute, Timeout: 2 * time.Second, Now: now}
 }
 
 type factory func(t *testing.T, opt Options) Store
@@ -63,7 +63,7 @@ func TestContract(t *testing.T) {
 			for _, c := range contractCases {
 				t.Run(c.name, func(t *testing.T) {
 					clk := &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
-					opt := options(clk.Now)
+					opt := options(clk.Now, "{ppter}")
 					opt.EventsMax = 50
 					s := newStore(t, opt)
 					c.run(t, s, clk)
@@ -338,7 +338,7 @@ var contractCases = []struct {
 
 func TestMemoryWindowsExpire(t *testing.T) {
 	clk := &clock{t: time.Unix(1795860000, 0)}
-	opt := options(clk.Now)
+	opt := options(clk.Now, "{ppter}")
 	opt.HandleLease = 30 * time.Second
 	s := NewMemory(opt)
 	ctx := context.Background()
@@ -368,8 +368,8 @@ func TestMemoryWindowsExpire(t *testing.T) {
 func TestRedisKeysExpire(t *testing.T) {
 	c := redistest.Client(t)
 	prefix := redistest.Namespace()
-	opt := options(time.Now)
-	opt.Prefix, opt.HandleLease = prefix, 30*time.Second
+	opt := options(time.Now, prefix)
+	opt.HandleLease = 30 * time.Second
 	s := NewRedisClient(c, opt)
 	ctx := context.Background()
 	ping(t, s, "hz", src, "nonce-0000000001")
@@ -416,9 +416,7 @@ func TestOneRoundTrip(t *testing.T) {
 	c := redistest.Client(t)
 	hook := &roundTrips{}
 	c.AddHook(hook)
-	opt := options(time.Now)
-	opt.Prefix = redistest.Namespace()
-	s := NewRedisClient(c, opt)
+	s := NewRedisClient(c, options(time.Now, redistest.Namespace()))
 	peers := []site.Name{"bj", "sh", "gz"}
 	ping(t, s, "hz", src, "nonce-warmup-00001", peers...) // loads the script
 	ctx := context.Background()
@@ -469,7 +467,7 @@ func TestRedisUnavailable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
-	s, err := NewRedis(context.Background(), "redis://:hunter2hunter2@"+addr+"/0", options(time.Now))
+	s, err := NewRedis(context.Background(), "redis://:hunter2hunter2@"+addr+"/0", options(time.Now, "{ppter}"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,8 +505,8 @@ func TestSlowReplyPingRunsOnce(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			proxy := redistest.NewProxy(t)
 			prefix := redistest.Namespace()
-			opt := options(time.Now)
-			opt.Prefix, opt.Timeout = prefix, 300*time.Millisecond
+			opt := options(time.Now, prefix)
+			opt.Timeout = 300 * time.Millisecond
 			s, err := NewRedis(context.Background(), proxy.URL, opt)
 			if err != nil {
 				t.Fatal(err)
