@@ -376,7 +376,7 @@ func vpnOp(ctx context.Context, fs *pflag.FlagSet, args []string, getenv env, st
 		return usagef("%v", err)
 	}
 	defer st.Client().Close()
-	r := &cloud.Reconciler{State: cloud.NewRedis(st.Client(), cfg.Redis.Prefix, app.StateOptions(cfg)), Region: cfg.Aliyun.Region}
+	r := cloud.New(cloud.Reconciler{State: cloud.NewRedis(st.Client(), cfg.Redis.Prefix, app.StateOptions(cfg)), Region: cfg.Aliyun.Region})
 	target := cloud.VPNConn{Gateway: *gateway, Connection: *conn}
 	var op cloud.VPNOp
 	if sub == "show" {

@@ -47,7 +47,7 @@ func TestVPNOpShowResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	ali.InjectError("CreateVpnConnection", 1, 400, "InvalidParameter")
-	r := &cloud.Reconciler{VPC: vpcc, State: cloud.NewRedis(c, cfg.Redis.Prefix, app.StateOptions(cfg)), Region: "cn-hangzhou"}
+	r := cloud.New(cloud.Reconciler{VPC: vpcc, State: cloud.NewRedis(c, cfg.Redis.Prefix, app.StateOptions(cfg)), Region: "cn-hangzhou"})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res := r.Reconcile(ctx, cloud.Addrs{IPv4: netip.MustParseAddr("203.0.113.7")}, cloud.Targets{VPN: []cloud.VPNConn{{Gateway: "vpn-bp1gw000000000001", Connection: "to-hz"}}}, cloud.ModePing)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ppter/ppter/functions/internal/cloud"
 	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/dyndns"
 	"github.com/ppter/ppter/functions/internal/fcevent"
@@ -32,29 +33,33 @@ type Reconciler interface {
 	Reconcile(ctx context.Context, s site.Name, v4, v6 netip.Addr) []wire.Target
 }
 
-// ReconcileMargin is how long before its deadline the reconciler stops (cloud.DefaultMargin).
-const ReconcileMargin = 5 * time.Second
+// Cloud is the function's cloud targets: reconciled by the ping that saw a change and by
+// the timers, and listed on the status page.
+type Cloud interface {
+	Reconciler
+	FleetReconciler
+	Resumer
+	TargetLister
+}
 
 // Server answers HTTP trigger events.
 type Server struct {
-	cfg        *config.Config
-	store      store.Store
-	reconciler Reconciler
-	now        func() time.Time
-	log        *slog.Logger
-	hosts      dyndns.Lookup
-	targets    TargetLister
-	notifier   *notify.Notifier
-	table      map[string]route
+	cfg      *config.Config
+	store    store.Store
+	cloud    Cloud
+	now      func() time.Time
+	log      *slog.Logger
+	hosts    dyndns.Lookup
+	notifier *notify.Notifier
+	table    map[string]route
 }
 
 // Options are a Server's optional parts.
 type Options struct {
-	Reconciler Reconciler       // nil: no cloud targets
-	Targets    TargetLister     // nil: the status page lists no targets
-	Notifier   *notify.Notifier // nil: no notifications
-	Now        func() time.Time // nil: time.Now
-	Log        *slog.Logger     // nil: discard
+	Cloud    Cloud            // nil: no cloud targets
+	Notifier *notify.Notifier // nil: no notifications
+	Now      func() time.Time // nil: time.Now
+	Log      *slog.Logger     // nil: discard
 }
 
 // New returns a Server.
@@ -65,7 +70,7 @@ func New(cfg *config.Config, st store.Store, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: st, reconciler: opt.Reconciler, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), targets: opt.Targets, notifier: opt.Notifier}
+	s := &Server{cfg: cfg, store: st, cloud: opt.Cloud, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), notifier: opt.Notifier}
 	s.table = s.routes()
 	return s
 }
@@ -293,7 +298,7 @@ func (s *Server) failed(ctx context.Context, h *fcevent.HTTP, k store.FailKey, e
 
 func (s *Server) tooMany() *apiError {
 	e := fail(http.StatusTooManyRequests, wire.CodeTooManyFailures, "too many failed attempts with these credentials from this address; wait and retry")
-	e.header = map[string]string{"Retry-After": strconv.Itoa(int(s.cfg.Auth.FailureWindow.D().Seconds()))}
+	e.header = map[string]string{"Retry-After": strconv.Itoa(int(s.cfg.Auth.FailureWindow.Seconds()))}
 	return e
 }
 
@@ -356,7 +361,7 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 // ping rather than never.
 func (s *Server) afterPing(ctx context.Context, st site.Name, addr netip.Addr, res store.PingResult) []wire.Target {
 	now := s.now()
-	if !res.PrevSeen.IsZero() && now.Sub(res.PrevSeen) > s.cfg.Ping.StaleAfter.D() {
+	if !res.PrevSeen.IsZero() && now.Sub(res.PrevSeen) > s.cfg.Ping.StaleAfter {
 		s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteBack, Site: st, At: now, IP: addr, SeenAt: now})
 	}
 	if !res.Handle {
@@ -364,11 +369,11 @@ func (s *Server) afterPing(ctx context.Context, st site.Name, addr netip.Addr, r
 	}
 	s.notifier.Notify(ctx, notify.Event{Kind: notify.AddressChanged, Site: st, At: now, IP: addr, PreviousIP: res.Announced})
 	targets := []wire.Target{}
-	if s.reconciler != nil {
+	if s.cloud != nil {
 		// The reconciler stops its margin before the deadline; add it so the budget is
 		// the time it may work.
-		rctx, cancel := context.WithTimeout(ctx, s.cfg.Aliyun.PingBudget.D()+ReconcileMargin)
-		targets = s.reconciler.Reconcile(rctx, st, res.Self.IPv4, res.Self.IPv6)
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.Aliyun.PingBudget+cloud.DefaultMargin)
+		targets = s.cloud.Reconcile(rctx, st, res.Self.IPv4, res.Self.IPv6)
 		cancel()
 	}
 	if err := s.store.Handled(ctx, st, addr); err != nil {
@@ -419,7 +424,7 @@ func (s *Server) peer(r store.Record, now time.Time) wire.Peer {
 		IPv6:      addrString(r.IPv6),
 		ChangedAt: r.ChangedAt(),
 		SeenAt:    seen,
-		Stale:     seen.IsZero() || now.Sub(seen) > s.cfg.Ping.StaleAfter.D(),
+		Stale:     seen.IsZero() || now.Sub(seen) > s.cfg.Ping.StaleAfter,
 	}
 }
 

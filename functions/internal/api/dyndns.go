@@ -21,11 +21,7 @@ func hostLookup(cfg *config.Config) dyndns.Lookup {
 	for _, n := range cfg.SiteNames {
 		m[string(n)] = n
 		for _, r := range cfg.Sites[string(n)].DNS {
-			host := r.Zone
-			if r.RR != "@" {
-				host = r.RR + "." + r.Zone
-			}
-			m[strings.ToLower(host)] = n
+			m[strings.ToLower(r.FQDN())] = n
 		}
 	}
 	return func(h string) (site.Name, bool) { n, ok := m[h]; return n, ok }

@@ -118,8 +118,8 @@ func (s *Server) fleet(ctx context.Context, n int) (statuspage.Fleet, error) {
 		r := byName[name]
 		f.Sites = append(f.Sites, statuspage.Site{Name: name, IPv4: r.IPv4, IPv6: r.IPv6, SeenAt: p.SeenAt, ChangedAt: p.ChangedAt, Stale: p.Stale})
 	}
-	if s.targets != nil {
-		ts, err := s.targets.Targets(ctx)
+	if s.cloud != nil {
+		ts, err := s.cloud.Targets(ctx)
 		if err != nil {
 			return statuspage.Fleet{}, storeError(err)
 		}

@@ -37,7 +37,7 @@ func (s *Server) Tick(ctx context.Context) (TickReport, error) {
 		}
 		configured = append(configured, r)
 		seen := r.SeenAt()
-		if seen.IsZero() || now.Sub(seen) <= s.cfg.Ping.StaleAfter.D() {
+		if seen.IsZero() || now.Sub(seen) <= s.cfg.Ping.StaleAfter {
 			continue
 		}
 		rep.Stale = append(rep.Stale, string(r.Site))
@@ -53,8 +53,8 @@ func (s *Server) Tick(ctx context.Context) (TickReport, error) {
 			s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteStale, Site: r.Site, At: now, IP: ip, SeenAt: seen})
 		}
 	}
-	if fr, ok := s.reconciler.(FleetReconciler); ok {
-		rep.Targets = fr.ReconcileAll(ctx, configured)
+	if s.cloud != nil {
+		rep.Targets = s.cloud.ReconcileAll(ctx, configured)
 	}
 	return rep, nil
 }
@@ -72,8 +72,7 @@ type Resumer interface {
 // Resume is the work of the resume timer: the unfinished targets only.
 func (s *Server) Resume(ctx context.Context) (TickReport, error) {
 	rep := TickReport{Stale: []string{}, Targets: map[string][]wire.Target{}}
-	r, ok := s.reconciler.(Resumer)
-	if !ok {
+	if s.cloud == nil {
 		return rep, nil
 	}
 	fleet := func(ctx context.Context) ([]store.Record, error) {
@@ -81,7 +80,7 @@ func (s *Server) Resume(ctx context.Context) (TickReport, error) {
 		rep.Sites = len(recs)
 		return recs, err
 	}
-	t, err := r.Resume(ctx, fleet)
+	t, err := s.cloud.Resume(ctx, fleet)
 	if t != nil {
 		rep.Targets = t
 	}

@@ -48,7 +48,7 @@ func New(ctx context.Context, env Env, readFile config.ReadFile, dir string, log
 	if err != nil {
 		return nil, fmt.Errorf("config (%s): %w", from, err)
 	}
-	st, err := store.Open(ctx, cfg.Redis.URL, StoreOptions(cfg), env)
+	st, state, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("config (%s): redis.url: %w", from, err)
 	}
@@ -58,31 +58,33 @@ func New(ctx context.Context, env Env, readFile config.ReadFile, dir string, log
 	}
 	opt := api.Options{Notifier: n}
 	if hasTargets(cfg) {
-		ct := &cloudTargets{cfg: cfg, store: st, notifier: n, log: log, now: time.Now, creds: envCredentials(env)}
-		if rs, ok := st.(*store.Redis); ok {
-			ct.state = cloud.NewRedis(rs.Client(), cfg.Redis.Prefix, StateOptions(cfg))
-		} else {
-			ct.state = cloud.NewMemory(time.Now)
-		}
-		opt.Reconciler, opt.Targets = ct, ct
+		opt.Cloud = &cloudTargets{cfg: cfg, state: state, store: st, notifier: n, log: log, now: time.Now}
 	}
 	for _, w := range cfg.Warnings {
 		log.Warn("config: "+w, "config", from)
 	}
-	log.Info("ppter ready", "config", from, "sites", len(cfg.Sites), "store", storeKind(cfg.Redis.URL),
+	kind := "redis"
+	if cfg.Redis.Memory {
+		kind = "memory"
+	}
+	log.Info("ppter ready", "config", from, "sites", len(cfg.Sites), "store", kind,
 		"webhooks", len(cfg.Notify), "cloud_targets", hasTargets(cfg), "dry_run", cfg.Aliyun.DryRun)
 	return NewWith(cfg, st, log, time.Now, opt), nil
 }
 
-// envCredentials reads the standard Alibaba Cloud credential variables. An invocation's own
-// credentials (the function's role) take precedence over these.
-func envCredentials(env Env) cloud.Credentials {
-	get := func(k string) string { v, _ := env(k); return v }
-	return cloud.Credentials{
-		AccessKeyID:     get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-		AccessKeySecret: get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-		SecurityToken:   get("ALIBABA_CLOUD_SECURITY_TOKEN"),
+// openStore opens the store redis.url names and, in the same place, the reconciler's state.
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, cloud.State, error) {
+	if cfg.Redis.Memory {
+		if cfg.InsideFC {
+			return nil, nil, store.ErrInsideFC
+		}
+		return store.NewMemory(StoreOptions(cfg)), cloud.NewMemory(time.Now), nil
 	}
+	st, err := store.NewRedis(ctx, cfg.Redis.URL, StoreOptions(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, cloud.NewRedis(st.Client(), cfg.Redis.Prefix, StateOptions(cfg)), nil
 }
 
 // StoreOptions maps the configuration onto store options.
@@ -90,10 +92,12 @@ func StoreOptions(cfg *config.Config) store.Options {
 	return store.Options{
 		Prefix:        cfg.Redis.Prefix,
 		EventsMax:     cfg.Events.Max,
-		FailureWindow: cfg.Auth.FailureWindow.D(),
+		FailureWindow: cfg.Auth.FailureWindow,
 		// A ping handling a change reconciles for at most its budget and margin; past
 		// that (the instance died) a later ping takes the change over.
-		HandleLease: cfg.Aliyun.PingBudget.D() + api.ReconcileMargin + 10*time.Second,
+		HandleLease: cfg.Aliyun.PingBudget + cloud.DefaultMargin + 10*time.Second,
+		Timeout:     2 * time.Second,
+		Now:         time.Now,
 		ConfigID:    configID(cfg),
 	}
 }
@@ -141,13 +145,6 @@ func NewWith(cfg *config.Config, st store.Store, log *slog.Logger, now func() ti
 		log:    log,
 		now:    now,
 	}
-}
-
-func storeKind(u string) string {
-	if len(u) >= 9 && u[:9] == "memory://" {
-		return "memory"
-	}
-	return "redis"
 }
 
 // Handle is the function's handler for fc.Start: it answers HTTP trigger events with an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -85,7 +86,7 @@ func TestHandleEvents(t *testing.T) {
 		want   string
 	}{
 		{"plain body", event("POST", "/v1/ping", sign(`{}`), `{}`, false, "203.0.113.7"), 200, `"ip":"203.0.113.7"`},
-		{"base64 body", event("POST", "/v1/ping", sign(`{"agent":"x"}`), `{"agent":"x"}`, true, "203.0.113.7"), 200, `"changed":false`},
+		{"base64 body", event("POST", "/v1/ping", sign(`{"agent":"x"}`), `{"agent":"x"}`, true, "203.0.113.7"), 200, `"ip":"203.0.113.7"`},
 		{"base64 that does not decode", json.RawMessage(strings.Replace(string(event("POST", "/v1/ping", sign(`{}`), `{}`, true, "203.0.113.7")), `"e30="`, `"e30=!!"`, 1)), 400, `"bad_body"`},
 		{"base64 body over 8 KiB", event("POST", "/v1/ping", sign(""), strings.Repeat("x", wire.MaxBodyBytes+1), true, "203.0.113.7"), 413, `"body_too_large"`},
 		{"plain body over 8 KiB", event("POST", "/v1/ping", sign(""), strings.Repeat("x", wire.MaxBodyBytes+1), false, "203.0.113.7"), 413, `"body_too_large"`},
@@ -95,7 +96,8 @@ func TestHandleEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := a.Handle(context.Background(), tt.ev)
+			// A fresh app per case: each runs alone and in any order.
+			out, err := newTestApp(t, nil, func() time.Time { return now }).Handle(context.Background(), tt.ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,5 +132,21 @@ func TestStoreDownIs503(t *testing.T) {
 	out, _ := a.Handle(context.Background(), event("POST", "/v1/ping", h, `{}`, false, "203.0.113.7"))
 	if code, body := answer(t, out); code != http.StatusServiceUnavailable || !strings.Contains(body, "store_unavailable") {
 		t.Fatalf("got %d %s, want 503 store_unavailable", code, body)
+	}
+}
+
+// TestOpenStore: memory:// opens the memory store and state, and refuses to start inside
+// Function Compute.
+func TestOpenStore(t *testing.T) {
+	cfg, err := config.Parse([]byte(testConfig), func(string) (string, bool) { return "", false }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, state, err := openStore(context.Background(), cfg); err != nil || st == nil || state == nil {
+		t.Fatalf("outside FC: %T, %T, %v", st, state, err)
+	}
+	cfg.InsideFC = true
+	if _, _, err := openStore(context.Background(), cfg); !errors.Is(err, store.ErrInsideFC) {
+		t.Fatalf("inside FC: got %v, want ErrInsideFC", err)
 	}
 }

@@ -94,6 +94,8 @@ func TestPingAllocs(t *testing.T) {
 func newRedisApp(t testing.TB, now time.Time) *App {
 	c := redistest.Client(t)
 	return newTestApp(t, func(cfg *config.Config) store.Store {
-		return store.NewRedisClient(c, store.Options{Prefix: redistest.Namespace()})
+		opt := StoreOptions(cfg)
+		opt.Prefix = redistest.Namespace()
+		return store.NewRedisClient(c, opt)
 	}, func() time.Time { return now })
 }

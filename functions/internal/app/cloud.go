@@ -29,10 +29,9 @@ const (
 // errNoCredentials is reported for targets when the function has no cloud credentials.
 var errNoCredentials = errors.New("no Alibaba Cloud credentials: give the function a RAM role (s.yaml role) or set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 
-// cloudTargets connects the API server to the cloud reconciler: it maps the config onto
-// targets, picks credentials per invocation, records results in the event stream and sends
-// target failure/recovery notifications. It implements api.Reconciler, api.FleetReconciler
-// and api.TargetLister.
+// cloudTargets connects the API server to the cloud reconciler: it runs it on each site's
+// configured targets, picks credentials per invocation, records results in the event stream
+// and sends target failure/recovery notifications.
 type cloudTargets struct {
 	cfg      *config.Config
 	state    cloud.State
@@ -40,54 +39,11 @@ type cloudTargets struct {
 	notifier *notify.Notifier
 	log      *slog.Logger
 	now      func() time.Time
-	// creds are the environment's credentials; an invocation's own (its role's STS
-	// credentials) take precedence.
-	creds cloud.Credentials
 	// clock, when set, replaces real time in the reconciler (tests).
 	clock cloud.Clock
 }
 
-var (
-	_ api.Reconciler      = (*cloudTargets)(nil)
-	_ api.FleetReconciler = (*cloudTargets)(nil)
-	_ api.Resumer         = (*cloudTargets)(nil)
-	_ api.TargetLister    = (*cloudTargets)(nil)
-)
-
-// cloudTargetsOf maps a site's config onto cloud targets.
-func cloudTargetsOf(s config.Site) cloud.Targets {
-	var t cloud.Targets
-	for _, r := range s.DNS {
-		t.DNS = append(t.DNS, cloud.DNSRecord{Zone: r.Zone, RR: r.RR, Type: r.Type, TTL: int64(r.TTL), Line: r.Line,
-			Enterprise: r.Edition == "enterprise" || r.Edition == "ultimate"})
-	}
-	for _, v := range s.VPN {
-		t.VPN = append(t.VPN, cloud.VPNConn{Gateway: v.Gateway, Connection: v.Connection, MinInterval: v.MinInterval.D()})
-	}
-	return t
-}
-
-// keyOf names a target in the reconciler's state, and resultName as results name it.
-func keyOf(kind string, t cloud.Targets, i int) (cloud.TargetKey, string) {
-	if kind == wire.KindDNS {
-		n := t.DNS[i].FQDN() + "/" + t.DNS[i].Type
-		return cloud.TargetKey{Kind: kind, Name: n}, n
-	}
-	v := t.VPN[i]
-	return cloud.TargetKey{Kind: kind, Name: v.Gateway + "/" + v.Connection}, v.Connection
-}
-
-func (c *cloudTargets) keys(t cloud.Targets) (keys []cloud.TargetKey, names []string) {
-	for i := range t.DNS {
-		k, n := keyOf(wire.KindDNS, t, i)
-		keys, names = append(keys, k), append(names, n)
-	}
-	for i := range t.VPN {
-		k, n := keyOf(wire.KindVPN, t, i)
-		keys, names = append(keys, k), append(names, n)
-	}
-	return keys, names
-}
+var _ api.Cloud = (*cloudTargets)(nil)
 
 // Reconcile implements api.Reconciler: the ping that saw a change.
 func (c *cloudTargets) Reconcile(ctx context.Context, s site.Name, v4, v6 netip.Addr) []wire.Target {
@@ -110,12 +66,8 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 	}
 	var units []unit
 	for _, r := range recs {
-		t := cloudTargetsOf(c.cfg.Sites[string(r.Site)])
-		for i, d := range t.DNS {
-			units = append(units, unit{r, cloud.Targets{DNS: []cloud.DNSRecord{d}}, i})
-		}
-		for i, v := range t.VPN {
-			units = append(units, unit{r, cloud.Targets{VPN: []cloud.VPNConn{v}}, len(t.DNS) + i})
+		for i, t := range c.cfg.Sites[string(r.Site)].Split() {
+			units = append(units, unit{r, t, i})
 		}
 	}
 	out := map[string][]wire.Target{}
@@ -135,7 +87,7 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 		cancel()
 		name := string(u.rec.Site)
 		if slots[name] == nil {
-			all := cloudTargetsOf(c.cfg.Sites[name])
+			all := c.cfg.Sites[name]
 			slots[name] = make([]wire.Target, len(all.DNS)+len(all.VPN))
 		}
 		for _, r := range res {
@@ -200,11 +152,10 @@ func (c *cloudTargets) Resume(ctx context.Context, fleet func(context.Context) (
 		if !ok {
 			continue
 		}
-		ks, _ := c.keys(cloudTargetsOf(s))
 		hit := false
-		for _, k := range ks {
-			hit = hit || left[k]
-			delete(left, k)
+		for _, t := range s.List() {
+			hit = hit || left[t.Key()]
+			delete(left, t.Key())
 		}
 		if hit {
 			hits = append(hits, r)
@@ -223,23 +174,23 @@ func (c *cloudTargets) credentials(ctx context.Context) cloud.Credentials {
 	if fc, ok := fccontext.FromContext(ctx); ok && fc.Credentials.AccessKeyId != "" {
 		return cloud.Credentials{AccessKeyID: fc.Credentials.AccessKeyId, AccessKeySecret: fc.Credentials.AccessKeySecret, SecurityToken: fc.Credentials.SecurityToken}
 	}
-	return c.creds
+	return c.cfg.Credentials
 }
 
 func (c *cloudTargets) run(ctx context.Context, s site.Name, addrs cloud.Addrs, mode cloud.Mode) []cloud.Result {
-	return c.runTargets(ctx, s, addrs, cloudTargetsOf(c.cfg.Sites[string(s)]), mode)
+	return c.runTargets(ctx, s, addrs, c.cfg.Sites[string(s)].Targets, mode)
 }
 
 // runTargets reconciles targets t of site s.
 func (c *cloudTargets) runTargets(ctx context.Context, s site.Name, addrs cloud.Addrs, t cloud.Targets, mode cloud.Mode) []cloud.Result {
-	keys, names := c.keys(t)
-	if len(keys) == 0 {
+	list := t.List()
+	if len(list) == 0 {
 		return nil
 	}
-	prior := make(map[string]cloud.TargetState, len(keys))
-	for i, k := range keys {
-		if st, ok, err := c.state.GetTarget(ctx, k); err == nil && ok {
-			prior[names[i]] = st
+	prior := make(map[string]cloud.TargetState, len(list))
+	for _, x := range list {
+		if st, ok, err := c.state.GetTarget(ctx, x.Key()); err == nil && ok {
+			prior[x.Name()] = st
 		}
 	}
 	var res []cloud.Result
@@ -249,14 +200,7 @@ func (c *cloudTargets) runTargets(ctx context.Context, s site.Name, addrs cloud.
 		if c.cfg.Aliyun.DryRun {
 			state = wire.StateDryRun
 		}
-		for i, k := range keys {
-			ip := addrs.IPv4
-			if k.Kind == wire.KindDNS && t.DNS[i].Type == "AAAA" {
-				ip = addrs.IPv6
-			}
-			res = append(res, cloud.Result{Kind: k.Kind, Name: names[i], State: state, IP: ip, Err: errNoCredentials})
-		}
-		return res
+		return t.Results(addrs, state, errNoCredentials)
 	}
 	cc := cloud.ClientConfig{Region: c.cfg.Aliyun.Region, DNSEndpoint: c.cfg.Aliyun.DNSEndpoint, VPCEndpoint: c.cfg.Aliyun.VPCEndpoint,
 		Protocol: c.cfg.Aliyun.Protocol, Credentials: creds}
@@ -264,15 +208,13 @@ func (c *cloudTargets) runTargets(ctx context.Context, s site.Name, addrs cloud.
 	if err == nil {
 		var vpcc cloud.VPCAPI
 		if vpcc, err = cloud.NewVPCClient(cc); err == nil {
-			r := &cloud.Reconciler{DNS: dns, VPC: vpcc, State: c.state, Region: c.cfg.Aliyun.Region, DryRun: c.cfg.Aliyun.DryRun,
-				Log: c.log.With("site", string(s)), Clock: c.clock}
+			r := cloud.New(cloud.Reconciler{DNS: dns, VPC: vpcc, State: c.state, Region: c.cfg.Aliyun.Region, DryRun: c.cfg.Aliyun.DryRun,
+				Log: c.log.With("site", string(s)), Clock: c.clock})
 			res = r.Reconcile(ctx, addrs, t, mode)
 		}
 	}
 	if err != nil {
-		for i, k := range keys {
-			res = append(res, cloud.Result{Kind: k.Kind, Name: names[i], State: wire.StateError, Err: fmt.Errorf("cloud clients: %w", err)})
-		}
+		res = t.Results(cloud.Addrs{}, wire.StateError, fmt.Errorf("cloud clients: %w", err))
 	}
 	c.record(ctx, s, res, prior)
 	return res
@@ -309,19 +251,19 @@ func (c *cloudTargets) record(ctx context.Context, s site.Name, res []cloud.Resu
 func (c *cloudTargets) Targets(ctx context.Context) ([]statuspage.Target, error) {
 	var out []statuspage.Target
 	for _, s := range c.cfg.SiteNames {
-		keys, names := c.keys(cloudTargetsOf(c.cfg.Sites[string(s)]))
-		for i, k := range keys {
+		for _, x := range c.cfg.Sites[string(s)].List() {
+			k := x.Key()
 			st, ok, err := c.state.GetTarget(ctx, k)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 			}
-			t := statuspage.Target{Site: s, Kind: k.Kind, Name: names[i], State: wire.StatePending, Error: "not reconciled yet"}
+			t := statuspage.Target{Site: s, Kind: k.Kind, Name: x.Name(), State: wire.StatePending, Error: "not reconciled yet"}
 			if ok {
 				ip := st.AppliedIP
 				if !ip.IsValid() {
 					ip = st.DesiredIP
 				}
-				t = statuspage.Target{Site: s, Kind: k.Kind, Name: names[i], State: st.State, IP: ip, Error: st.LastError, UpdatedAt: st.UpdatedAt}
+				t = statuspage.Target{Site: s, Kind: k.Kind, Name: x.Name(), State: st.State, IP: ip, Error: st.LastError, UpdatedAt: st.UpdatedAt}
 			}
 			out = append(out, t)
 		}

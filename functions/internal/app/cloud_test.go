@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,10 +42,10 @@ sites:
 		t.Fatal(err)
 	}
 	id, secret, _ := ali.Credentials()
-	st := store.NewMemory(store.Options{})
-	ct := &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: time.Now, state: cloud.NewMemory(time.Now),
-		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}}
-	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), time.Now, api.Options{Reconciler: ct, Targets: ct})
+	cfg.Credentials = cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}
+	st := store.NewMemory(StoreOptions(cfg))
+	ct := &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: time.Now, state: cloud.NewMemory(time.Now)}
+	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), time.Now, api.Options{Cloud: ct})
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // the function's own, longer deadline
 	defer cancel()
@@ -79,16 +80,10 @@ sites:
 	if err != nil || !ok || op.NewIP.String() != "203.0.113.7" || !strings.Contains(fmt.Sprint(op.Snapshot), "psk-0123456789") {
 		t.Fatalf("saved re-point = %+v, %v, %v", op, ok, err)
 	}
-	// The status page shows both targets' states.
+	// The status page shows both targets' states, found under the keys the reconciler saved.
 	ts, err := ct.Targets(ctx)
-	if err != nil || len(ts) != 2 {
+	if err != nil || len(ts) != 2 || ts[0].State != wire.StateApplied || ts[1].State == wire.StatePending && ts[1].Error == "not reconciled yet" {
 		t.Fatalf("Targets = %+v, %v", ts, err)
-	}
-}
-
-func TestMarginsAgree(t *testing.T) {
-	if api.ReconcileMargin != cloud.DefaultMargin {
-		t.Fatalf("api.ReconcileMargin %v != cloud.DefaultMargin %v", api.ReconcileMargin, cloud.DefaultMargin)
 	}
 }
 
@@ -110,7 +105,7 @@ sites:
 		t.Fatal(err)
 	}
 	ct, st := emulatedTargets(cfg, ali, clock)
-	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), clock.Now, api.Options{Reconciler: ct, Targets: ct})
+	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), clock.Now, api.Options{Cloud: ct})
 	resume := func() {
 		t.Helper()
 		ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(300*time.Second))
@@ -194,9 +189,11 @@ func stateKeyEnv(k string) (string, bool) {
 // the emulated clock.
 func emulatedTargets(cfg *config.Config, ali *aliyunemu.Server, clock *aliyunemu.Clock) (*cloudTargets, *store.Memory) {
 	id, secret, _ := ali.Credentials()
-	st := store.NewMemory(store.Options{Now: clock.Now})
-	return &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now),
-		creds: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}, clock: clock}, st
+	cfg.Credentials = cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}
+	opt := StoreOptions(cfg)
+	opt.Now = clock.Now
+	st := store.NewMemory(opt)
+	return &cloudTargets{cfg: cfg, store: st, log: slog.New(slog.DiscardHandler), now: clock.Now, state: cloud.NewMemory(clock.Now), clock: clock}, st
 }
 
 // TestStateOptions: a replica confirms saved re-points unless redis.single_node, and the
@@ -215,6 +212,43 @@ sites: { hz: { key: "hz-secret-0123456789abcdef", vpn: [ { gateway: vpn-1, conne
 		}
 		if o := StateOptions(cfg); o.Replicas != tc.replicas || o.Key == nil {
 			t.Errorf("%s: replicas %d (key %v), want %d and a key", tc.yaml, o.Replicas, o.Key != nil, tc.replicas)
+		}
+	}
+}
+
+// TestNoCredentials: without credentials every target answers without a cloud call, each
+// with the address it follows (AAAA the IPv6 one), dry_run under aliyun.dry_run, else error.
+func TestNoCredentials(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		cfg, err := config.Parse([]byte(fmt.Sprintf(`
+redis: { url: "memory://" }
+aliyun: { region: cn-hangzhou, dry_run: %v }
+sites:
+  hz:
+    key: "hz-secret-0123456789abcdef"
+    dns: [ { zone: example.com, rr: hz, type: A }, { zone: example.com, rr: hz, type: aaaa } ]
+    vpn: [ { gateway: vpn-bp1gw000000000001, connection: to-hz } ]
+`, dry)), stateKeyEnv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := &cloudTargets{cfg: cfg, store: store.NewMemory(StoreOptions(cfg)), log: slog.New(slog.DiscardHandler), now: time.Now, state: cloud.NewMemory(time.Now)}
+		state := wire.StateError
+		if dry {
+			state = wire.StateDryRun
+		}
+		want := []wire.Target{{Kind: wire.KindDNS, Name: "hz.example.com/A", State: state, IP: "203.0.113.7"},
+			{Kind: wire.KindDNS, Name: "hz.example.com/AAAA", State: state, IP: "2001:db8::7"},
+			{Kind: wire.KindVPN, Name: "to-hz", State: state, IP: "203.0.113.7"}}
+		got := ct.Reconcile(context.Background(), "hz", netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("2001:db8::7"))
+		for i := range got {
+			if !strings.Contains(got[i].Error, "no Alibaba Cloud credentials") {
+				t.Errorf("dry_run %v: %s: error %q", dry, got[i].Name, got[i].Error)
+			}
+			got[i].Error = ""
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("dry_run %v: got %+v, want %+v", dry, got, want)
 		}
 	}
 }

@@ -54,7 +54,9 @@ func benchFleet(b *testing.B, mode string) {
 	ctx := context.Background()
 	prefix := redistest.Namespace()
 	memBefore := usedMemory(b, c.Info(ctx, "memory").Val())
-	st := store.NewRedisClient(c, store.Options{Prefix: prefix})
+	opt := StoreOptions(cfg)
+	opt.Prefix = prefix
+	st := store.NewRedisClient(c, opt)
 	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), time.Now, api.Options{})
 	now := time.Now().Unix()
 	mkEvent := func(i int, n int64, body string) []byte {

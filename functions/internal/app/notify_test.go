@@ -59,7 +59,9 @@ notify:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewWith(cfg, store.NewMemory(store.Options{Now: clock}), slog.New(slog.DiscardHandler), clock, api.Options{Notifier: n})
+	opt := StoreOptions(cfg)
+	opt.Now = clock
+	a := NewWith(cfg, store.NewMemory(opt), slog.New(slog.DiscardHandler), clock, api.Options{Notifier: n})
 	ctx := context.Background()
 	ping := func(ip string) {
 		t.Helper()
@@ -135,7 +137,11 @@ func TestVanishedNotified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct := &cloudTargets{store: store.NewMemory(store.Options{}), notifier: n, now: time.Now}
+	cfg, err := config.Parse([]byte(testConfig), func(string) (string, bool) { return "", false }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := &cloudTargets{store: store.NewMemory(StoreOptions(cfg)), notifier: n, now: time.Now}
 	ip := netip.MustParseAddr("203.0.113.7")
 	applied := cloud.TargetState{State: wire.StateApplied, AppliedIP: ip, DesiredIP: ip}
 	ct.record(context.Background(), "hz", []cloud.Result{

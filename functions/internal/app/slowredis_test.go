@@ -25,7 +25,10 @@ import (
 
 // reconciles records the reconciles a ping asks for; it keeps the address each site's
 // targets were last pointed at, as the cloud would.
+// reconciles records the ping's reconciles; it expects no other call (the nil api.Cloud
+// panics).
 type reconciles struct {
+	api.Cloud
 	mu    sync.Mutex
 	calls []string
 }
@@ -89,7 +92,7 @@ func TestSlowRedisLosesNoChange(t *testing.T) {
 	}
 	rec := &reconciles{}
 	now := time.Now()
-	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), func() time.Time { return now }, api.Options{Reconciler: rec, Notifier: n})
+	a := NewWith(cfg, st, slog.New(slog.DiscardHandler), func() time.Time { return now }, api.Options{Cloud: rec, Notifier: n})
 	ping := func(s site.Name, key, ip string) (int, string) {
 		t.Helper()
 		h := auth.Header(s, []byte(key), "POST", wire.PathPing, now.Unix(), auth.NewNonce(), nil)

@@ -1,9 +1,11 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 
@@ -13,15 +15,75 @@ import (
 	"github.com/ppter/ppter/shared/wire"
 )
 
-// DNSRecord is an Alidns record that follows a site's address.
+// RecordType is a DNS record's type: A follows the site's IPv4 address, AAAA its IPv6.
+type RecordType string
+
+// Record types.
+const (
+	TypeA    RecordType = "A"
+	TypeAAAA RecordType = "AAAA"
+)
+
+// Edition is the Alidns plan of a record's zone: it bounds the record's TTL.
+type Edition string
+
+// minTTL is each edition's lowest TTL in seconds (the upper bound is 86400 on all).
+var minTTL = map[Edition]int64{"free": 600, "personal": 600, "enterprise": 60, "ultimate": 1}
+
+// DNSRecord is an Alidns record that follows a site's address (config: sites.*.dns).
 type DNSRecord struct {
-	Zone string // "example.com"
-	RR   string // "hz.vpn", or "@" for the apex
-	Type string // "A" (follows IPv4) or "AAAA" (follows IPv6)
-	TTL  int64  // seconds; 0 means DefaultTTL
-	Line string // resolution line; "" means "default"
-	// Enterprise says the zone is on an edition that allows TTLs below 600 s (down to 1 s).
-	Enterprise bool
+	Zone string     `yaml:"zone"` // "example.com"
+	RR   string     `yaml:"rr"`   // "hz.vpn", or "@" for the apex
+	Type RecordType `yaml:"type"`
+	TTL  int64      `yaml:"ttl"`  // seconds (default DefaultTTL)
+	Line string     `yaml:"line"` // resolution line (default "default")
+	// Edition of the zone's Alidns plan: free, personal (TTL ≥ 600), enterprise (≥ 60) or
+	// ultimate (≥ 1). Default free.
+	Edition Edition `yaml:"edition"`
+}
+
+// SetDefaults fills what the configuration left out and upper-cases the type.
+func (d *DNSRecord) SetDefaults() {
+	d.Type = RecordType(strings.ToUpper(string(d.Type)))
+	d.Edition = cmp.Or(d.Edition, "free")
+	d.TTL = cmp.Or(d.TTL, DefaultTTL)
+	d.Line = cmp.Or(d.Line, "default")
+}
+
+// Validate checks the record (after SetDefaults); a *FieldError names the bad key.
+func (d DNSRecord) Validate() error {
+	switch {
+	case !validHost(d.Zone) || !strings.Contains(d.Zone, "."):
+		return &FieldError{"zone", fmt.Sprintf("%q is not a domain name", d.Zone), ErrBadTarget}
+	case d.RR == "":
+		return &FieldError{"rr", "missing (the host part, or @ for the zone apex)", ErrBadTarget}
+	case d.RR != "@" && !validHost(d.RR):
+		return &FieldError{"rr", fmt.Sprintf("%q is not a host name", d.RR), ErrBadTarget}
+	case d.Type != TypeA && d.Type != TypeAAAA:
+		return &FieldError{"type", "must be A or AAAA", ErrBadTarget}
+	}
+	lo, ok := minTTL[d.Edition]
+	if !ok {
+		return &FieldError{"edition", fmt.Sprintf("%q is not one of free, personal, enterprise, ultimate", d.Edition), ErrBadTarget}
+	}
+	if d.TTL < lo || d.TTL > 86400 {
+		return &FieldError{"ttl", fmt.Sprintf("%d is outside %d–86400 allowed on the %s edition (set edition: if the zone's plan allows less)", d.TTL, lo, d.Edition), ErrTTL}
+	}
+	return nil
+}
+
+var hostLabelRE = regexp.MustCompile(`^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$`)
+
+func validHost(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for l := range strings.SplitSeq(s, ".") {
+		if !hostLabelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
 }
 
 // FQDN returns the record's full name.
@@ -32,49 +94,15 @@ func (d DNSRecord) FQDN() string {
 	return d.RR + "." + d.Zone
 }
 
-func (d DNSRecord) ttl() int64 {
-	if d.TTL == 0 {
-		return DefaultTTL
-	}
-	return d.TTL
-}
+// Name is the record as results, the status page and the event stream show it:
+// "hz.vpn.example.com/A".
+func (d DNSRecord) Name() string { return d.FQDN() + "/" + string(d.Type) }
 
-func (d DNSRecord) line() string {
-	if d.Line == "" {
-		return "default"
-	}
-	return d.Line
-}
-
-// Validate checks the record's configuration: type A or AAAA, zone and RR set, and a TTL the
-// zone's edition accepts (600 s minimum unless Enterprise).
-func (d DNSRecord) Validate() error { return d.validate() }
-
-func (d DNSRecord) validate() error {
-	if d.Zone == "" || d.RR == "" || strings.HasSuffix(d.RR, ".") {
-		return fmt.Errorf("%w: dns record needs zone and rr (rr relative to the zone, \"@\" for the apex)", ErrBadTarget)
-	}
-	if d.Type != "A" && d.Type != "AAAA" {
-		return fmt.Errorf("%w: dns %s: type %q (want A or AAAA)", ErrBadTarget, d.FQDN(), d.Type)
-	}
-	minTTL := int64(DefaultTTL)
-	if d.Enterprise {
-		minTTL = 1
-	}
-	if t := d.ttl(); t < minTTL || t > 86400 {
-		return fmt.Errorf("%w: dns %s: ttl %d (minimum %d on this zone's edition; set enterprise for less)", ErrTTL, d.FQDN(), t, minTTL)
-	}
-	return nil
-}
-
-func (d DNSRecord) key() TargetKey {
-	return TargetKey{Kind: wire.KindDNS, Name: d.FQDN() + "/" + d.Type}
-}
-
-func (d DNSRecord) result() Result { return Result{Kind: wire.KindDNS, Name: d.FQDN() + "/" + d.Type} }
+// Key names the record in the reconciler's state.
+func (d DNSRecord) Key() TargetKey { return TargetKey{Kind: wire.KindDNS, Name: d.Name()} }
 
 func (d DNSRecord) family(a Addrs) (netip.Addr, time.Time) {
-	if d.Type == "AAAA" {
+	if d.Type == TypeAAAA {
 		return a.IPv6, a.Seen6
 	}
 	return a.IPv4, a.Seen4
@@ -87,7 +115,7 @@ func (r *Reconciler) findRecords(ctx context.Context, d DNSRecord) ([]*alidns.De
 		var resp *alidns.DescribeSubDomainRecordsResponse
 		err := r.call(ctx, "DescribeSubDomainRecords", func() (err error) {
 			resp, err = r.DNS.DescribeSubDomainRecords(&alidns.DescribeSubDomainRecordsRequest{
-				SubDomain: tea.String(d.FQDN()), DomainName: tea.String(d.Zone), Type: tea.String(d.Type),
+				SubDomain: tea.String(d.FQDN()), DomainName: tea.String(d.Zone), Type: tea.String(string(d.Type)),
 				PageNumber: tea.Int64(page), PageSize: tea.Int64(100)})
 			return err
 		})
@@ -99,7 +127,7 @@ func (r *Reconciler) findRecords(ctx context.Context, d DNSRecord) ([]*alidns.De
 			recs = resp.Body.DomainRecords.Record
 		}
 		for _, rec := range recs {
-			if tea.StringValue(rec.Type) == d.Type && tea.StringValue(rec.RR) == d.RR && tea.StringValue(rec.Line) == d.line() {
+			if tea.StringValue(rec.Type) == string(d.Type) && tea.StringValue(rec.RR) == d.RR && tea.StringValue(rec.Line) == d.Line {
 				out = append(out, rec)
 			}
 		}
@@ -119,7 +147,7 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, h
 		return wire.StateError, fmt.Errorf("dns %s: %w", d.FQDN(), err)
 	}
 	for _, rec := range recs {
-		if tea.StringValue(rec.Value) == ip.String() && tea.Int64Value(rec.TTL) == d.ttl() {
+		if tea.StringValue(rec.Value) == ip.String() && tea.Int64Value(rec.TTL) == d.TTL {
 			if r.DryRun {
 				return wire.StateDryRun, nil
 			}
@@ -130,16 +158,16 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, h
 		return wire.StateError, fmt.Errorf("dns %s: %w", d.FQDN(), ErrUnconfirmed)
 	}
 	if len(recs) == 0 {
-		req := &alidns.AddDomainRecordRequest{DomainName: tea.String(d.Zone), RR: tea.String(d.RR), Type: tea.String(d.Type),
-			Value: tea.String(ip.String()), TTL: tea.Int64(d.ttl()), Line: tea.String(d.line())}
+		req := &alidns.AddDomainRecordRequest{DomainName: tea.String(d.Zone), RR: tea.String(d.RR), Type: tea.String(string(d.Type)),
+			Value: tea.String(ip.String()), TTL: tea.Int64(d.TTL), Line: tea.String(d.Line)}
 		if r.DryRun {
 			r.wouldCall("AddDomainRecord", req)
 			return wire.StateDryRun, nil
 		}
 		err = r.call(ctx, "AddDomainRecord", func() error { _, err := r.DNS.AddDomainRecord(req); return err })
 	} else {
-		req := &alidns.UpdateDomainRecordRequest{RecordId: recs[0].RecordId, RR: tea.String(d.RR), Type: tea.String(d.Type),
-			Value: tea.String(ip.String()), TTL: tea.Int64(d.ttl()), Line: tea.String(d.line())}
+		req := &alidns.UpdateDomainRecordRequest{RecordId: recs[0].RecordId, RR: tea.String(d.RR), Type: tea.String(string(d.Type)),
+			Value: tea.String(ip.String()), TTL: tea.Int64(d.TTL), Line: tea.String(d.Line)}
 		if r.DryRun {
 			r.wouldCall("UpdateDomainRecord", req)
 			return wire.StateDryRun, nil
@@ -155,5 +183,5 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, h
 // wouldCall logs a mutating call that dry run leaves out. req holds no secret: callers
 // build it from redacted values (logPlan).
 func (r *Reconciler) wouldCall(action string, req any) {
-	r.log().Info("cloud: dry run: would call", "action", action, "params", tea.Prettify(req))
+	r.Log.Info("cloud: dry run: would call", "action", action, "params", tea.Prettify(req))
 }

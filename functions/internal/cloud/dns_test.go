@@ -10,7 +10,11 @@ import (
 	"github.com/ppter/ppter/shared/wire"
 )
 
+// dnsRun reconciles recs, with their defaults filled as the config fills them, at ip.
 func dnsRun(e *env, ip string, mode Mode, recs ...DNSRecord) []Result {
+	for i := range recs {
+		recs[i].SetDefaults()
+	}
 	a := Addrs{}
 	if addr := netip.MustParseAddr(ip); addr.Is4() {
 		a.IPv4 = addr
@@ -70,17 +74,34 @@ func TestDNSDuplicateIsSuccess(t *testing.T) {
 	}
 }
 
+// TestDNSTTLRule: a TTL below the zone's edition's minimum (or above a day) is refused by
+// Validate, which the config runs at load; the API refuses it too when the edition is wrong.
 func TestDNSTTLRule(t *testing.T) {
+	for _, tc := range []struct {
+		edition Edition
+		ttl     int64
+		want    string // "" for valid
+	}{
+		{"", 60, "ttl: 60 is outside 600–86400 allowed on the free edition"},
+		{"personal", 599, "ttl: 599 is outside 600–86400"},
+		{"enterprise", 59, "ttl: 59 is outside 60–86400"},
+		{"enterprise", 60, ""},
+		{"ultimate", 1, ""},
+		{"ultimate", 86401, "ttl: 86401 is outside 1–86400"},
+		{"gold", 600, `edition: "gold" is not one of free`},
+	} {
+		d := DNSRecord{Zone: "example.com", RR: "hz", Type: "a", TTL: tc.ttl, Edition: tc.edition}
+		d.SetDefaults()
+		err := d.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s/%d: got %v, want %q", tc.edition, tc.ttl, err, tc.want)
+		}
+		if strings.HasPrefix(tc.want, "ttl") && !errors.Is(err, ErrTTL) {
+			t.Errorf("%s/%d: got %v, want ErrTTL", tc.edition, tc.ttl, err)
+		}
+	}
 	e := newEnv(t, nil)
-	short := DNSRecord{Zone: "example.com", RR: "hz", Type: "A", TTL: 60}
-	rs := dnsRun(e, newIP, ModePing, short)
-	if rs[0].State != wire.StateError || !errors.Is(rs[0].Err, ErrTTL) || e.emu.TotalCalls() != 0 {
-		t.Fatalf("TTL 60 on a personal zone: got %+v, %d calls", rs[0], e.emu.TotalCalls())
-	}
-	if err := short.Validate(); !errors.Is(err, ErrTTL) || !strings.Contains(err.Error(), "minimum 600") {
-		t.Fatalf("Validate: got %v", err)
-	}
-	ent := DNSRecord{Zone: "ent.example.net", RR: "hz", Type: "A", TTL: 60, Enterprise: true}
+	ent := DNSRecord{Zone: "ent.example.net", RR: "hz", Type: "A", TTL: 60, Edition: "enterprise"}
 	if rs := dnsRun(e, newIP, ModePing, ent); rs[0].State != wire.StateApplied {
 		t.Fatalf("TTL 60 on an enterprise zone: got %+v", rs[0])
 	}
@@ -88,7 +109,7 @@ func TestDNSTTLRule(t *testing.T) {
 		t.Fatalf("got %+v", recs)
 	}
 	// The API enforces the rule too when the config is wrong about the edition.
-	lying := DNSRecord{Zone: "example.com", RR: "hz", Type: "A", TTL: 60, Enterprise: true}
+	lying := DNSRecord{Zone: "example.com", RR: "hz", Type: "A", TTL: 60, Edition: "enterprise"}
 	if rs := dnsRun(e, newIP, ModePing, lying); rs[0].State != wire.StateError || Code(rs[0].Err) != "QuotaExceeded.TTL" {
 		t.Fatalf("TTL refused by the API: got %+v", rs[0])
 	}

@@ -140,8 +140,8 @@ func (e *env) instance(st State, endpoint string) *Reconciler {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &Reconciler{DNS: d, VPC: v, State: st, Region: e.emu.Region(), Clock: e.clock, Rand: func() float64 { return 0.5 },
-		Log: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	return New(Reconciler{DNS: d, VPC: v, State: st, Region: e.emu.Region(), Clock: e.clock, Rand: func() float64 { return 0.5 },
+		Log: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 }
 
 // ctx returns a context whose deadline is d ahead on the fake clock.
@@ -151,7 +151,7 @@ func (e *env) ctx(d time.Duration) context.Context {
 	return ctx
 }
 
-var vpnTarget = VPNConn{Gateway: gwID, Connection: connNm}
+var vpnTarget = VPNConn{Gateway: gwID, Connection: connNm, MinInterval: DefaultMinInterval}
 
 func v4(s string) Addrs { return Addrs{IPv4: netip.MustParseAddr(s)} }
 

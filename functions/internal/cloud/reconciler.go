@@ -1,17 +1,19 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"time"
 
 	"github.com/ppter/ppter/shared/wire"
 )
 
-// Defaults of the reconciler.
+// Defaults of the reconciler and of its targets.
 const (
 	DefaultMargin      = 5 * time.Second
 	DefaultLockTTL     = 5 * time.Minute
@@ -19,8 +21,11 @@ const (
 	DefaultTTL         = 600
 )
 
-// Reconciler brings DNS records and VPN connections in line with sites' addresses.
-// Set DNS and VPC, State and Region; the other fields have defaults.
+// DefaultRetry paces busy and throttling retries.
+var DefaultRetry = Backoff{Initial: 2 * time.Second, Max: 20 * time.Second}
+
+// Reconciler brings DNS records and VPN connections in line with sites' addresses. Build it
+// with New.
 type Reconciler struct {
 	DNS     DNSAPI
 	VPC     VPCAPI
@@ -28,11 +33,30 @@ type Reconciler struct {
 	Region  string // RegionId sent with every VPC request
 	DryRun  bool   // read, log the mutating calls that would be made, change nothing
 	Log     *slog.Logger
-	Clock   Clock          // default: real time
-	Rand    func() float64 // jitter source in [0,1) (default math/rand/v2)
-	Margin  time.Duration  // stop this long before ctx's deadline (default DefaultMargin)
-	Retry   Backoff        // busy/throttling retries (default 2s doubling up to 20s)
-	LockTTL time.Duration  // per-target lock lifetime (default DefaultLockTTL)
+	Clock   Clock
+	Rand    func() float64 // jitter source in [0,1)
+	Margin  time.Duration  // stop this long before ctx's deadline
+	Retry   Backoff        // busy/throttling retries
+	LockTTL time.Duration  // per-target lock lifetime
+}
+
+// New returns a Reconciler with r's fields, each one left zero set to its default: real
+// time, math/rand/v2 jitter, a discarding log, DefaultMargin, DefaultRetry, DefaultLockTTL.
+func New(r Reconciler) *Reconciler {
+	if r.Clock == nil {
+		r.Clock = realClock{}
+	}
+	if r.Rand == nil {
+		r.Rand = rand.Float64
+	}
+	if r.Log == nil {
+		r.Log = slog.New(slog.DiscardHandler)
+	}
+	if r.Retry == (Backoff{}) {
+		r.Retry = DefaultRetry
+	}
+	r.Margin, r.LockTTL = cmp.Or(r.Margin, DefaultMargin), cmp.Or(r.LockTTL, DefaultLockTTL)
+	return &r
 }
 
 // Mode says who asked for a reconcile.
@@ -55,11 +79,63 @@ type Addrs struct {
 	Seen4, Seen6 time.Time
 }
 
-// Targets are the cloud resources that follow one site's address.
+// Targets are the cloud resources that follow one site's address (config: a site's dns
+// and vpn).
 type Targets struct {
-	DNS []DNSRecord
-	VPN []VPNConn
+	DNS []DNSRecord `yaml:"dns"`
+	VPN []VPNConn   `yaml:"vpn"`
 }
+
+// Target is a DNSRecord or a VPNConn.
+type Target interface {
+	Key() TargetKey // its name in the reconciler's state
+	Name() string   // its name in results
+	family(a Addrs) (netip.Addr, time.Time)
+}
+
+// List returns every target, the DNS records first.
+func (t Targets) List() []Target {
+	out := make([]Target, 0, len(t.DNS)+len(t.VPN))
+	for _, d := range t.DNS {
+		out = append(out, d)
+	}
+	for _, v := range t.VPN {
+		out = append(out, v)
+	}
+	return out
+}
+
+// Split returns each target alone, in the order of List.
+func (t Targets) Split() []Targets {
+	var out []Targets
+	for _, d := range t.DNS {
+		out = append(out, Targets{DNS: []DNSRecord{d}})
+	}
+	for _, v := range t.VPN {
+		out = append(out, Targets{VPN: []VPNConn{v}})
+	}
+	return out
+}
+
+// Results reports every target in state with err, without any cloud call; each follows its
+// address in a.
+func (t Targets) Results(a Addrs, state string, err error) []Result {
+	var out []Result
+	for _, x := range t.List() {
+		ip, _ := x.family(a)
+		out = append(out, Result{Kind: x.Key().Kind, Name: x.Name(), State: state, IP: ip, Err: err})
+	}
+	return out
+}
+
+// FieldError is a target's invalid setting: Field is its key in the configuration.
+type FieldError struct {
+	Field, Msg string
+	Err        error // ErrBadTarget or ErrTTL
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Result is the outcome for one target, shaped like wire.Target.
 type Result struct {
@@ -91,80 +167,25 @@ func WireTargets(rs []Result) []wire.Target {
 	return out
 }
 
-func (r *Reconciler) clock() Clock {
-	if r.Clock != nil {
-		return r.Clock
-	}
-	return realClock{}
-}
-
-func (r *Reconciler) log() *slog.Logger {
-	if r.Log != nil {
-		return r.Log
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-func (r *Reconciler) margin() time.Duration {
-	if r.Margin > 0 {
-		return r.Margin
-	}
-	return DefaultMargin
-}
-
-func (r *Reconciler) backoff() Backoff {
-	b := r.Retry
-	if b.Initial <= 0 {
-		b.Initial = 2 * time.Second
-	}
-	if b.Max <= 0 {
-		b.Max = 20 * time.Second
-	}
-	return b
-}
-
-func (r *Reconciler) lockTTL() time.Duration {
-	if r.LockTTL > 0 {
-		return r.LockTTL
-	}
-	return DefaultLockTTL
-}
-
-// target is what Reconcile needs of a DNSRecord or VPNConn.
-type target interface {
-	key() TargetKey
-	result() Result
-	family(a Addrs) (netip.Addr, time.Time)
-	validate() error
-}
-
 // Reconcile brings every target of one site in line with addrs and reports each target's
 // state. Targets are handled one after the other; one failing does not stop the others.
 // A target whose lock is held elsewhere is reported pending without any cloud call.
 func (r *Reconciler) Reconcile(ctx context.Context, addrs Addrs, t Targets, mode Mode) []Result {
 	var out []Result
-	for _, d := range t.DNS {
-		out = append(out, r.one(ctx, d, addrs, mode))
-	}
-	for _, v := range t.VPN {
-		out = append(out, r.one(ctx, v, addrs, mode))
+	for _, x := range t.List() {
+		out = append(out, r.one(ctx, x, addrs, mode))
 	}
 	return out
 }
 
-func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) Result {
-	res := t.result()
+func (r *Reconciler) one(ctx context.Context, t Target, addrs Addrs, mode Mode) Result {
+	k := t.Key()
 	ip, seen := t.family(addrs)
-	res.IP = ip
-	if err := t.validate(); err != nil {
-		res.State, res.Err = wire.StateError, err
-		return res
-	}
+	res := Result{Kind: k.Kind, Name: t.Name(), IP: ip}
 	if !ip.IsValid() {
 		res.State, res.Err = wire.StatePending, ErrNoAddress
 		return res
 	}
-	k := t.key()
 	st, _, err := r.State.GetTarget(ctx, k)
 	if err != nil {
 		res.State, res.Err = wire.StateError, err
@@ -173,7 +194,7 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 	if done, ok := r.settled(st, ip, mode); ok {
 		return done.with(res)
 	}
-	token, locked, err := r.State.Lock(ctx, k, r.lockTTL())
+	token, locked, err := r.State.Lock(ctx, k, r.LockTTL)
 	if err != nil {
 		res.State, res.Err = wire.StateError, err
 		return res
@@ -221,7 +242,7 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 		state, err = r.applyVPN(ctx, t, ip, &st, hold)
 	}
 	if errors.Is(err, ErrUnconfirmed) && st.DriftSince.IsZero() {
-		st.DriftSince = r.clock().Now()
+		st.DriftSince = r.Clock.Now()
 	}
 	return r.record(ctx, k, st, ip, seen, res, state, err)
 }
@@ -229,7 +250,7 @@ func (r *Reconciler) one(ctx context.Context, t target, addrs Addrs, mode Mode) 
 // record saves the outcome of a reconcile of target k at ip (last seen at seen; zero: now)
 // and logs it.
 func (r *Reconciler) record(ctx context.Context, k TargetKey, st TargetState, ip netip.Addr, seen time.Time, res Result, state string, err error) Result {
-	now := r.clock().Now()
+	now := r.Clock.Now()
 	st.State, st.UpdatedAt, st.DesiredIP = state, now, ip
 	switch state {
 	case wire.StateApplied:
@@ -255,7 +276,7 @@ func (r *Reconciler) record(ctx context.Context, k TargetKey, st TargetState, ip
 	if uerr := r.State.SetUnfinished(wctx, k, unfinished(state, err)); uerr != nil && err == nil {
 		err = uerr
 	}
-	r.log().Info("cloud: reconciled", "target", k.String(), "state", state, "ip", ip.String(), "error", LogError(err))
+	r.Log.Info("cloud: reconciled", "target", k.String(), "state", state, "ip", ip.String(), "error", LogError(err))
 	res.State, res.Err = state, err
 	return res
 }
@@ -305,7 +326,7 @@ func (r *Reconciler) settled(st TargetState, ip netip.Addr, mode Mode) (settledS
 		}
 	case st.State == wire.StateApplied && st.AppliedIP == ip && mode == ModePing:
 		return settledState{state: wire.StateApplied}, true
-	case st.State == wire.StatePending && r.clock().Now().Before(st.NotBefore):
+	case st.State == wire.StatePending && r.Clock.Now().Before(st.NotBefore):
 		return settledState{state: wire.StatePending, err: fmt.Errorf("re-point deferred until %s (min_interval)", st.NotBefore.UTC().Format(time.RFC3339))}, true
 	}
 	return settledState{}, false

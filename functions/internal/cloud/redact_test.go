@@ -51,7 +51,7 @@ func TestRawSDKErrorStaysInTheLog(t *testing.T) {
 	if res.State != wire.StateError || !strings.Contains(w.Error, "IllegalParam.IpAddress") || !strings.Contains(w.Error, "HTTP 400") {
 		t.Fatalf("answer: %+v, want the code and status", w)
 	}
-	st, _, _ := e.r.State.GetTarget(e.ctx(time.Minute), vpnTarget.key())
+	st, _, _ := e.r.State.GetTarget(e.ctx(time.Minute), vpnTarget.Key())
 	raw := strings.ToLower(res.Err.Error())
 	for _, text := range []string{w.Error, st.LastError} {
 		for _, leak := range []string{"sdkerror", "request id", "requestid", "data:"} {
@@ -85,7 +85,7 @@ func TestNetworkErrorText(t *testing.T) {
 func TestRetriesOutOfTimeShowTheCode(t *testing.T) {
 	e := newEnv(t, nil)
 	e.emu.Throttle("DescribeSubDomainRecords", 100)
-	rs := e.r.Reconcile(e.ctx(20*time.Second), v4(newIP), Targets{DNS: []DNSRecord{{Zone: "example.com", RR: "hz", Type: "A"}}}, ModeTimer)
+	rs := e.r.Reconcile(e.ctx(20*time.Second), v4(newIP), Targets{DNS: []DNSRecord{{Zone: "example.com", RR: "hz", Type: "A", TTL: 600, Line: "default"}}}, ModeTimer)
 	w := rs[0].Wire()
 	if !errors.Is(rs[0].Err, ErrDeadline) || !strings.Contains(w.Error, "Throttling") || strings.Contains(strings.ToLower(w.Error), "sdkerror") {
 		t.Fatalf("got %+v, want the deadline with the throttling code only", w)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/alibabacloud-go/tea/tea"
@@ -17,11 +16,11 @@ var (
 	ErrDeadline = errors.New("cloud: deadline near, giving up for now")
 	// ErrNotFound: the configured VPN connection does not exist on the gateway.
 	ErrNotFound = errors.New("cloud: not found")
-	// ErrTTL: a DNS record's TTL is below what the zone's edition allows.
+	// ErrTTL: a DNS record's TTL is outside what the zone's edition allows (Validate).
 	ErrTTL = errors.New("cloud: TTL below the zone's minimum")
 	// ErrNoAddress: the site has no address of the family the target needs yet.
 	ErrNoAddress = errors.New("cloud: site has no address of this family yet")
-	// ErrBadTarget: the target's configuration is invalid.
+	// ErrBadTarget: the target's configuration is invalid (Validate), or its name is ambiguous.
 	ErrBadTarget = errors.New("cloud: bad target")
 )
 
@@ -87,8 +86,8 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 
 // Backoff is a capped exponential backoff with jitter.
 type Backoff struct {
-	Initial time.Duration // first wait (default 2s)
-	Max     time.Duration // cap (default 20s)
+	Initial time.Duration // first wait
+	Max     time.Duration // cap
 }
 
 // delay returns the wait before retry number attempt (0-based): Initial·2^attempt capped at
@@ -111,7 +110,7 @@ func (r *Reconciler) budget(ctx context.Context, d time.Duration) error {
 	if !ok {
 		return nil
 	}
-	if r.clock().Now().Add(d + r.margin()).After(dl) {
+	if r.Clock.Now().Add(d + r.Margin).After(dl) {
 		return ErrDeadline
 	}
 	return nil
@@ -121,7 +120,7 @@ func (r *Reconciler) budget(ctx context.Context, d time.Duration) error {
 // backoff within the budget. After the call it checks ctx: a cancelled reconcile stops
 // right there, as a killed function would.
 func (r *Reconciler) call(ctx context.Context, what string, fn func() error) error {
-	return r.callWith(ctx, what, r.backoff(), fn)
+	return r.callWith(ctx, what, r.Retry, fn)
 }
 
 // pollBackoff paces status polls: short waits so a re-pointed connection is back soon after
@@ -143,23 +142,16 @@ func (r *Reconciler) callWith(ctx context.Context, what string, b Backoff, fn fu
 			}
 			return nil
 		}
-		d := b.delay(attempt, r.jitter())
+		d := b.delay(attempt, r.Rand())
 		if berr := r.budget(ctx, d); berr != nil {
 			// The full text goes to the log only; the error (answers, status page) carries
 			// the public one.
-			r.log().Info("cloud: out of time for retries", "call", what, "last_error", LogError(err))
+			r.Log.Info("cloud: out of time for retries", "call", what, "last_error", LogError(err))
 			return fmt.Errorf("%s: %w (last error: %s)", what, berr, PublicError(err))
 		}
-		r.log().Debug("cloud: retrying", "call", what, "code", Code(err), "wait", d)
-		if serr := r.clock().Sleep(ctx, d); serr != nil {
+		r.Log.Debug("cloud: retrying", "call", what, "code", Code(err), "wait", d)
+		if serr := r.Clock.Sleep(ctx, d); serr != nil {
 			return fmt.Errorf("%s: %w", what, serr)
 		}
 	}
-}
-
-func (r *Reconciler) jitter() float64 {
-	if r.Rand != nil {
-		return r.Rand()
-	}
-	return rand.Float64()
 }

@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,38 +31,45 @@ const (
 	KindDual   ConnKind = "dual-tunnel"
 )
 
-// VPNConn is a VPN Gateway IPsec connection that follows a site's IPv4 address.
+// VPNConn is a VPN Gateway IPsec connection that follows a site's IPv4 address (config:
+// sites.*.vpn).
 type VPNConn struct {
-	Gateway     string        // VPN gateway ID, "vpn-bp1…"
-	Connection  string        // the connection's name (IDs change on recreate)
-	MinInterval time.Duration // at most one re-point per interval (default DefaultMinInterval)
+	Gateway    string `yaml:"gateway"`    // VPN gateway ID, "vpn-bp1…"
+	Connection string `yaml:"connection"` // the connection's name (IDs change on recreate)
+	// MinInterval allows at most one re-point per interval (default DefaultMinInterval).
+	MinInterval time.Duration `yaml:"min_interval"`
+	// Strategy is obsolete: the connection's kind decides how it is re-pointed (dual-tunnel
+	// in place, single-tunnel by recreate). Old configs still load; the config warns.
+	Strategy string `yaml:"strategy"`
 }
 
-// Validate checks the connection's configuration.
-func (v VPNConn) Validate() error { return v.validate() }
+// SetDefaults fills what the configuration left out.
+func (v *VPNConn) SetDefaults() { v.MinInterval = cmp.Or(v.MinInterval, DefaultMinInterval) }
 
-func (v VPNConn) validate() error {
-	if v.Gateway == "" || v.Connection == "" {
-		return fmt.Errorf("%w: vpn needs gateway and connection", ErrBadTarget)
-	}
-	if v.MinInterval < 0 {
-		return fmt.Errorf("%w: vpn %s: negative min_interval", ErrBadTarget, v.Connection)
+var gatewayRE = regexp.MustCompile(`^vpn-[a-z0-9]+$`)
+
+// Validate checks the connection (after SetDefaults); a *FieldError names the bad key.
+func (v VPNConn) Validate() error {
+	switch {
+	case !gatewayRE.MatchString(v.Gateway):
+		return &FieldError{"gateway", fmt.Sprintf("%q is not a VPN gateway ID (vpn-…)", v.Gateway), ErrBadTarget}
+	case v.Connection == "":
+		return &FieldError{"connection", "missing (the IPsec connection's name)", ErrBadTarget}
+	case v.Strategy != "" && v.Strategy != "recreate" && v.Strategy != "modify":
+		return &FieldError{"strategy", "is obsolete and ignored; remove it (it was recreate or modify)", ErrBadTarget}
+	case v.MinInterval < 0:
+		return &FieldError{"min_interval", "must be positive", ErrBadTarget}
 	}
 	return nil
 }
 
-func (v VPNConn) minInterval() time.Duration {
-	if v.MinInterval == 0 {
-		return DefaultMinInterval
-	}
-	return v.MinInterval
-}
+// Name is the connection as results, the status page and the event stream show it.
+func (v VPNConn) Name() string { return v.Connection }
 
-func (v VPNConn) key() TargetKey {
+// Key names the connection in the reconciler's state: "<gateway>/<connection>".
+func (v VPNConn) Key() TargetKey {
 	return TargetKey{Kind: wire.KindVPN, Name: v.Gateway + "/" + v.Connection}
 }
-
-func (v VPNConn) result() Result { return Result{Kind: wire.KindVPN, Name: v.Connection} }
 
 func (v VPNConn) family(a Addrs) (netip.Addr, time.Time) { return a.IPv4, a.Seen4 }
 
@@ -206,9 +214,7 @@ type VPNOp struct {
 	StartedAt time.Time    `json:"started_at"`
 }
 
-func (op VPNOp) key() TargetKey {
-	return VPNConn{Gateway: op.Gateway, Connection: op.Connection}.key()
-}
+func (op VPNOp) key() TargetKey { return VPNConn{Gateway: op.Gateway, Connection: op.Connection}.Key() }
 
 func (op VPNOp) oldCGWs() []string {
 	if len(op.OldCGWs) > 0 {
@@ -288,7 +294,7 @@ var (
 // applyVPN re-points the connection at ip when a customer gateway it uses has another
 // address, finishing first any re-point a previous reconcile left half done.
 func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st *TargetState, hold bool) (string, error) {
-	k := t.key()
+	k := t.Key()
 	wrap := func(err error) error { return fmt.Errorf("vpn %s: %w", t.Connection, err) }
 	op, has, err := r.State.GetVPNOp(ctx, k)
 	if err != nil {
@@ -297,7 +303,7 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if has && op.Snapshot.Kind == "" && op.Step < StepDeleted && !r.DryRun {
 		// Saved by a version that knew single-tunnel connections only: its snapshot may lack
 		// tunnel settings. Nothing was deleted yet, so start over with a complete one.
-		r.log().Warn("cloud: discarding a re-point saved by an older version; starting over", "connection", t.Connection)
+		r.Log.Warn("cloud: discarding a re-point saved by an older version; starting over", "connection", t.Connection)
 		if err := r.State.DeleteVPNOp(ctx, k); err != nil {
 			return wire.StateError, wrap(err)
 		}
@@ -307,7 +313,7 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 		if err := r.withGateway(ctx, t.Gateway, func() error { return r.resume(ctx, k, &op) }); err != nil {
 			return r.failState(err, st.Attempts), wrap(err)
 		}
-		st.LastRepoint = r.clock().Now()
+		st.LastRepoint = r.Clock.Now()
 		if op.NewIP == ip {
 			return wire.StateApplied, nil
 		}
@@ -339,7 +345,7 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 		return wire.StateError, wrap(ErrUnconfirmed)
 	}
 	if !st.LastRepoint.IsZero() {
-		if nb := st.LastRepoint.Add(t.minInterval()); r.clock().Now().Before(nb) {
+		if nb := st.LastRepoint.Add(t.MinInterval); r.Clock.Now().Before(nb) {
 			st.NotBefore = nb
 			return wire.StatePending, fmt.Errorf("re-point deferred until %s (min_interval)", nb.UTC().Format(time.RFC3339))
 		}
@@ -355,13 +361,13 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if n := len(conn.cgws()); n > 1 {
 		// Two lines (one customer gateway per tunnel): both tunnels follow the one address
 		// this site reports; a per-tunnel mapping is not configurable yet.
-		r.log().Warn("cloud: the connection's tunnels use different customer gateways; both will follow the site's address",
+		r.Log.Warn("cloud: the connection's tunnels use different customer gateways; both will follow the site's address",
 			"connection", t.Connection, "customer_gateways", n)
 	}
 	first := conn.cgws()[0]
 	oldIP, _ := netip.ParseAddr(cgws[first].IP)
 	op = VPNOp{ID: newToken()[:16], Gateway: t.Gateway, Connection: t.Connection, OldIP: oldIP, NewIP: ip,
-		OldCGW: first, OldCGWs: conn.cgws(), OldConnID: conn.ID, Step: StepSnapshotted, Snapshot: snap, StartedAt: r.clock().Now()}
+		OldCGW: first, OldCGWs: conn.cgws(), OldConnID: conn.ID, Step: StepSnapshotted, Snapshot: snap, StartedAt: r.Clock.Now()}
 	if r.DryRun {
 		r.logPlan(op)
 		return wire.StateDryRun, nil
@@ -376,7 +382,7 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if err != nil {
 		return r.failState(err, st.Attempts), wrap(err)
 	}
-	st.LastRepoint = r.clock().Now()
+	st.LastRepoint = r.Clock.Now()
 	return wire.StateApplied, nil
 }
 
@@ -426,34 +432,49 @@ func (s ConnSnapshot) complete() error {
 	return nil
 }
 
-// resume carries op to its end. Each step first looks at what exists, so a step whose call
-// succeeded but whose progress was never saved is not done twice.
+// repoint is one run of resume: the reconciler and the op it carries on.
+type repoint struct {
+	*Reconciler
+	op *VPNOp
+	// deleted: this run deleted the connection, so the create needs no look-up first.
+	deleted bool
+}
+
+// repointSteps are a re-point's steps in order. done tells from the saved op whether a
+// step is behind it; run carries it out, first looking at what exists, so a step whose call
+// succeeded but whose progress was never saved is not done twice. resume saves op after
+// each step run.
+var repointSteps = []struct {
+	done func(op *VPNOp) bool
+	run  func(p *repoint, ctx context.Context) error
+}{
+	{func(op *VPNOp) bool { return op.NewCGW != "" }, (*repoint).newCGW},
+	{func(op *VPNOp) bool { return !op.inPlace() || op.Modified }, (*repoint).modify},
+	{func(op *VPNOp) bool { return !op.inPlace() }, (*repoint).verify},
+	{func(op *VPNOp) bool { return op.Step >= StepDeleted }, (*repoint).deleteConn},
+	{func(op *VPNOp) bool { return op.Step >= StepCreated }, (*repoint).createConn},
+}
+
+// inPlace reports whether op is still to be carried out by modifying the connection: a
+// dual-tunnel one not yet re-pointed, whose modify was not refused as not supported.
+func (op *VPNOp) inPlace() bool {
+	return op.Snapshot.kind() == KindDual && !op.Recreate && op.Step < StepCreated
+}
+
+// resume carries op to its end: the steps not behind it, then, once the gateway is active
+// again, the deletion of the customer gateways no longer used.
 func (r *Reconciler) resume(ctx context.Context, k TargetKey, op *VPNOp) error {
-	save := func() error { return r.State.PutVPNOp(ctx, k, *op) }
-	if op.NewCGW == "" {
-		id, err := r.ensureCGW(ctx, op)
-		if err != nil {
+	p := &repoint{Reconciler: r, op: op}
+	for _, s := range repointSteps {
+		if s.done(op) {
+			continue
+		}
+		if err := s.run(p, ctx); err != nil {
 			return err
 		}
-		op.NewCGW = id
-		if err := save(); err != nil {
+		if err := r.State.PutVPNOp(ctx, k, *op); err != nil {
 			return err
 		}
-	}
-	if op.Snapshot.kind() == KindDual && !op.Recreate && op.Step < StepCreated {
-		err := r.repointInPlace(ctx, op, save)
-		if code := Code(err); code != "" && notSupportedCodes[code] {
-			r.log().Warn("cloud: in-place re-point not supported here; recreating", "connection", op.Connection, "code", code)
-			op.Recreate = true
-			if err := save(); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return err
-		}
-	}
-	if err := r.recreate(ctx, op, save); err != nil {
-		return err
 	}
 	if err := r.waitActive(ctx, op.Gateway); err != nil {
 		return err
@@ -468,49 +489,52 @@ func (r *Reconciler) resume(ctx context.Context, k TargetKey, op *VPNOp) error {
 	return r.State.DeleteVPNOp(ctx, k)
 }
 
-// recreate deletes the connection and creates it again from the snapshot on the new
-// customer gateway; it does nothing once op.Step is StepCreated.
-func (r *Reconciler) recreate(ctx context.Context, op *VPNOp, save func() error) error {
-	lookedUp := false
-	if op.Step < StepDeleted {
-		conn, err := r.findConnByName(ctx, op.Gateway, op.Connection)
-		if err != nil {
-			return err
-		}
-		switch {
-		case conn == nil:
-		case conn.on(op.NewCGW):
-			op.NewConnID, op.Step = conn.ID, StepCreated
-		default:
-			if err := r.waitActive(ctx, op.Gateway); err != nil {
-				return err
-			}
-			// The saved settings are the only copy once the connection is gone.
-			if err := r.State.ConfirmVPNOp(ctx, op.key(), *op); err != nil {
-				return err
-			}
-			err := r.call(ctx, "DeleteVpnConnection", func() error {
-				_, err := r.VPC.DeleteVpnConnection(&vpc.DeleteVpnConnectionRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(conn.ID)})
-				return err
-			})
-			if err != nil && Code(err) != "InvalidVpnConnectionInstanceId.NotFound" {
-				return err
-			}
-			lookedUp = true
-		}
-		if op.Step < StepDeleted {
-			op.Step = StepDeleted
-		}
-		if err := save(); err != nil {
-			return err
-		}
+// newCGW finds or creates the customer gateway with the new address.
+func (p *repoint) newCGW(ctx context.Context) (err error) {
+	p.op.NewCGW, err = p.ensureCGW(ctx, p.op)
+	return err
+}
+
+// deleteConn deletes the connection (recreate), unless it is gone already or already on the
+// new customer gateway (a create whose progress was lost).
+func (p *repoint) deleteConn(ctx context.Context) error {
+	op := p.op
+	conn, err := p.findConnByName(ctx, op.Gateway, op.Connection)
+	if err != nil {
+		return err
 	}
-	if op.Step >= StepCreated {
+	switch {
+	case conn == nil:
+	case conn.on(op.NewCGW):
+		op.NewConnID, op.Step = conn.ID, StepCreated
 		return nil
+	default:
+		if err := p.waitActive(ctx, op.Gateway); err != nil {
+			return err
+		}
+		// The saved settings are the only copy once the connection is gone.
+		if err := p.State.ConfirmVPNOp(ctx, op.key(), *op); err != nil {
+			return err
+		}
+		err := p.call(ctx, "DeleteVpnConnection", func() error {
+			_, err := p.VPC.DeleteVpnConnection(&vpc.DeleteVpnConnectionRequest{RegionId: tea.String(p.Region), VpnConnectionId: tea.String(conn.ID)})
+			return err
+		})
+		if err != nil && Code(err) != "InvalidVpnConnectionInstanceId.NotFound" {
+			return err
+		}
+		p.deleted = true
 	}
-	if !lookedUp {
+	op.Step = StepDeleted
+	return nil
+}
+
+// createConn creates the connection again from the snapshot on the new customer gateway.
+func (p *repoint) createConn(ctx context.Context) error {
+	op := p.op
+	if !p.deleted {
 		// Resuming: a create whose answer or progress was lost already exists.
-		conn, err := r.findConnByName(ctx, op.Gateway, op.Connection)
+		conn, err := p.findConnByName(ctx, op.Gateway, op.Connection)
 		if err != nil {
 			return err
 		}
@@ -519,16 +543,16 @@ func (r *Reconciler) recreate(ctx context.Context, op *VPNOp, save func() error)
 		}
 	}
 	if op.NewConnID == "" {
-		if err := r.waitActive(ctx, op.Gateway); err != nil {
+		if err := p.waitActive(ctx, op.Gateway); err != nil {
 			return err
 		}
-		req, err := r.createRequest(op)
+		req, err := p.createRequest(op)
 		if err != nil {
 			return err
 		}
 		var resp *vpc.CreateVpnConnectionResponse
-		if err := r.call(ctx, "CreateVpnConnection", func() (err error) {
-			resp, err = r.VPC.CreateVpnConnection(req)
+		if err := p.call(ctx, "CreateVpnConnection", func() (err error) {
+			resp, err = p.VPC.CreateVpnConnection(req)
 			return err
 		}); err != nil {
 			return err
@@ -536,7 +560,7 @@ func (r *Reconciler) recreate(ctx context.Context, op *VPNOp, save func() error)
 		op.NewConnID = tea.StringValue(resp.Body.VpnConnectionId)
 	}
 	op.Step = StepCreated
-	return save()
+	return nil
 }
 
 func (r *Reconciler) deleteOldCGW(ctx context.Context, id string) error {
@@ -548,7 +572,7 @@ func (r *Reconciler) deleteOldCGW(ctx context.Context, id string) error {
 		return err
 	}
 	if n := tea.Int32Value(refs.Body.TotalCount); n > 0 {
-		r.log().Warn("cloud: old customer gateway still used by other connections; kept", "customer_gateway", id, "connections", n)
+		r.Log.Warn("cloud: old customer gateway still used by other connections; kept", "customer_gateway", id, "connections", n)
 		return nil
 	}
 	err := r.call(ctx, "DeleteCustomerGateway", func() error {

@@ -65,7 +65,7 @@ func TestVPNDualModifyRefused(t *testing.T) {
 			if len(conns) != 1 || conns[0].ID != e.orig.ID || conns[0].Tunnels[0] != e.orig.Tunnels[0] || conns[0].Tunnels[1] != e.orig.Tunnels[1] {
 				t.Fatalf("connection changed: %+v", conns)
 			}
-			st, _, _ := e.r.State.GetTarget(context.Background(), vpnTarget.key())
+			st, _, _ := e.r.State.GetTarget(context.Background(), vpnTarget.Key())
 			if st.State != wire.StateError || !strings.Contains(st.LastError, tc.code) {
 				t.Fatalf("state: got %+v", st)
 			}
@@ -169,7 +169,7 @@ func TestVPNHealTime(t *testing.T) {
 						e.clock.Advance(d)
 					}
 					keys, err := e.r.State.Unfinished(context.Background())
-					if err != nil || len(keys) != 1 || keys[0] != vpnTarget.key() {
+					if err != nil || len(keys) != 1 || keys[0] != vpnTarget.Key() {
 						t.Fatalf("tick %d: unfinished = %v, %v (state %s, %v)", ticks, keys, err, res.State, res.Err)
 					}
 					res = e.vpn(e.ctx(300*time.Second), newIP, ModePing)
@@ -258,7 +258,7 @@ func TestVPNDualDryRun(t *testing.T) {
 // and the dual-tunnel connection is re-pointed in place with a complete snapshot.
 func TestVPNLegacyOpStartsOver(t *testing.T) {
 	e := newDualEnv(t, nil)
-	k := vpnTarget.key()
+	k := vpnTarget.Key()
 	legacy := VPNOp{ID: "legacy", Gateway: gwID, Connection: connNm, OldIP: netip.MustParseAddr(oldIP), NewIP: netip.MustParseAddr(newIP),
 		OldConnID: e.orig.ID, Step: StepSnapshotted, Snapshot: ConnSnapshot{ID: e.orig.ID, Name: connNm}}
 	if err := e.r.State.PutVPNOp(context.Background(), k, legacy); err != nil {

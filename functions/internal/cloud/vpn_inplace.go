@@ -32,9 +32,9 @@ var lockPoll = Backoff{Initial: time.Second, Max: 5 * time.Second}
 // the invocation's deadline (the function's timeout), so a killed instance frees it then.
 func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error) error {
 	k := TargetKey{Kind: gatewayLockKind, Name: gw}
-	ttl := r.lockTTL()
+	ttl := r.LockTTL
 	if dl, ok := ctx.Deadline(); ok {
-		ttl = dl.Sub(r.clock().Now()) + time.Second
+		ttl = dl.Sub(r.Clock.Now()) + time.Second
 	}
 	var token string
 	for attempt := 0; ; attempt++ {
@@ -46,11 +46,11 @@ func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error
 			token = t
 			break
 		}
-		d := lockPoll.delay(attempt, r.jitter())
+		d := lockPoll.delay(attempt, r.Rand())
 		if err := r.budget(ctx, d); err != nil {
 			return fmt.Errorf("%w (gateway %s)", ErrGatewayBusy, gw)
 		}
-		if err := r.clock().Sleep(ctx, d); err != nil {
+		if err := r.Clock.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -62,46 +62,53 @@ func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error
 	return fn()
 }
 
-// repointInPlace moves every tunnel of a dual-tunnel connection to op.NewCGW with one
+// modify moves every tunnel of a dual-tunnel connection to op.NewCGW with one
 // ModifyVpnConnectionAttribute (one gateway update, not one per tunnel), sending back each
-// tunnel's full settings so nothing the API treats as omitted is reset, then verifies that
-// every tunnel reads back exactly as sent.
-func (r *Reconciler) repointInPlace(ctx context.Context, op *VPNOp, save func() error) error {
-	want := op.wantTunnels()
-	if !op.Modified {
-		cur, err := r.snapshot(ctx, op.OldConnID)
-		if err != nil {
-			return err
-		}
-		if tunnelDiff(cur.Tunnels, want) != "" {
-			if err := r.waitActive(ctx, op.Gateway); err != nil {
-				return err
-			}
-			req, err := r.modifyRequest(op)
-			if err != nil {
-				return err
-			}
-			if err := r.call(ctx, "ModifyVpnConnectionAttribute", func() error {
-				_, err := r.VPC.ModifyVpnConnectionAttribute(req)
-				return err
-			}); err != nil {
-				return err
-			}
-		}
-		op.Modified = true
-		if err := save(); err != nil {
-			return err
-		}
-	}
-	got, err := r.snapshot(ctx, op.OldConnID)
+// tunnel's full settings so nothing the API treats as omitted is reset. A modify answered
+// "not supported here" turns the re-point into a recreate.
+func (p *repoint) modify(ctx context.Context) error {
+	op := p.op
+	cur, err := p.snapshot(ctx, op.OldConnID)
 	if err != nil {
 		return err
 	}
-	if d := tunnelDiff(got.Tunnels, want); d != "" {
+	if tunnelDiff(cur.Tunnels, op.wantTunnels()) != "" {
+		if err := p.waitActive(ctx, op.Gateway); err != nil {
+			return err
+		}
+		req, err := p.modifyRequest(op)
+		if err != nil {
+			return err
+		}
+		err = p.call(ctx, "ModifyVpnConnectionAttribute", func() error {
+			_, err := p.VPC.ModifyVpnConnectionAttribute(req)
+			return err
+		})
+		if code := Code(err); code != "" && notSupportedCodes[code] {
+			p.Log.Warn("cloud: in-place re-point not supported here; recreating", "connection", op.Connection, "code", code)
+			op.Recreate = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	op.Modified = true
+	return nil
+}
+
+// verify checks that every tunnel reads back exactly as the modify sent it.
+func (p *repoint) verify(ctx context.Context) error {
+	op := p.op
+	got, err := p.snapshot(ctx, op.OldConnID)
+	if err != nil {
+		return err
+	}
+	if d := tunnelDiff(got.Tunnels, op.wantTunnels()); d != "" {
 		return fmt.Errorf("%w: %s", ErrVerify, d)
 	}
 	op.NewConnID, op.Step = op.OldConnID, StepCreated
-	return save()
+	return nil
 }
 
 // tunnelDiff names the fields (never their values: PSKs) in which got differs from want.

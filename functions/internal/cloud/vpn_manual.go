@@ -18,7 +18,7 @@ var (
 
 // SavedOp returns the re-point saved for v, its secrets redacted (ppter-admin vpn-op show).
 func (r *Reconciler) SavedOp(ctx context.Context, v VPNConn) (VPNOp, error) {
-	op, ok, err := r.State.GetVPNOp(ctx, v.key())
+	op, ok, err := r.State.GetVPNOp(ctx, v.Key())
 	if err != nil {
 		return VPNOp{}, err
 	}
@@ -32,8 +32,8 @@ func (r *Reconciler) SavedOp(ctx context.Context, v VPNConn) (VPNOp, error) {
 // as a reconcile would (ppter-admin vpn-op resume), and records the target applied at the
 // op's new address. It returns the op (secrets redacted).
 func (r *Reconciler) ResumeSaved(ctx context.Context, v VPNConn) (VPNOp, error) {
-	k := v.key()
-	token, locked, err := r.State.Lock(ctx, k, r.lockTTL())
+	k := v.Key()
+	token, locked, err := r.State.Lock(ctx, k, r.LockTTL)
 	if err != nil {
 		return VPNOp{}, err
 	}
@@ -59,7 +59,7 @@ func (r *Reconciler) ResumeSaved(ctx context.Context, v VPNConn) (VPNOp, error) 
 	if err != nil {
 		return op.Redacted(), err
 	}
-	now := r.clock().Now()
+	now := r.Clock.Now()
 	st.DesiredIP, st.AppliedIP, st.State, st.Attempts, st.LastError = op.NewIP, op.NewIP, wire.StateApplied, 0, ""
 	st.UpdatedAt, st.LastRepoint, st.NotBefore = now, now, time.Time{}
 	if err := r.State.PutTarget(ctx, k, st); err != nil {

@@ -104,7 +104,8 @@ func TestVPNConcurrentReconcilesRepointOnce(t *testing.T) {
 			e := newEnv(t, st)
 			ctx := e.ctx(10 * time.Minute)
 			var wg sync.WaitGroup
-			results := make([]Result, 6)
+			// The goroutines only collect: the test fails from its own goroutine.
+			results := make([][]Result, 6)
 			for i := range results {
 				wg.Add(1)
 				go func() {
@@ -113,13 +114,16 @@ func TestVPNConcurrentReconcilesRepointOnce(t *testing.T) {
 					if i == 0 {
 						mode = ModeTimer
 					}
-					results[i] = e.vpn(ctx, newIP, mode)
+					results[i] = e.r.Reconcile(ctx, v4(newIP), Targets{VPN: []VPNConn{vpnTarget}}, mode)
 				}()
 			}
 			wg.Wait()
 			applied := 0
-			for _, r := range results {
-				switch r.State {
+			for _, rs := range results {
+				if len(rs) != 1 {
+					t.Fatalf("got %d results, want 1", len(rs))
+				}
+				switch r := rs[0]; r.State {
 				case wire.StateApplied:
 					applied++
 				case wire.StatePending:
@@ -177,7 +181,7 @@ func TestVPNDeadlineGivesUpThenSucceeds(t *testing.T) {
 	if res.State != wire.StatePending || !errors.Is(res.Err, ErrDeadline) {
 		t.Fatalf("got %s (%v), want pending with ErrDeadline (the saved re-point waits for the resume timer)", res.State, res.Err)
 	}
-	st, _, _ := e.r.State.GetTarget(context.Background(), vpnTarget.key())
+	st, _, _ := e.r.State.GetTarget(context.Background(), vpnTarget.Key())
 	if st.State != wire.StatePending || st.LastError == "" || st.Attempts != 1 {
 		t.Fatalf("state: got %+v", st)
 	}
@@ -197,7 +201,7 @@ func TestVPNDeadlineGivesUpThenSucceeds(t *testing.T) {
 		t.Fatalf("later: got %s (%v)", res.State, res.Err)
 	}
 	e2.checkRepointed(newIP)
-	if st, _, _ := e.r.State.GetTarget(context.Background(), vpnTarget.key()); st.State != wire.StateApplied || st.Attempts != 0 || st.LastError != "" {
+	if st, _, _ := e.r.State.GetTarget(context.Background(), vpnTarget.Key()); st.State != wire.StateApplied || st.Attempts != 0 || st.LastError != "" {
 		t.Fatalf("state after success: got %+v", st)
 	}
 }

@@ -8,20 +8,22 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ppter/ppter/functions/internal/cloud"
 	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/shared/site"
 )
@@ -42,8 +44,6 @@ const (
 	DefaultMaxFailures   = 10
 	DefaultFailureWindow = time.Minute
 	DefaultEventsMax     = 1000
-	DefaultDNSTTL        = 600
-	DefaultVPNInterval   = 5 * time.Minute
 	DefaultKeyPrefix     = "{ppter}"
 	DefaultPingBudget    = 15 * time.Second
 )
@@ -68,6 +68,12 @@ type Config struct {
 	// 64 hex characters of $PPTER_STATE_KEY, or of the file $PPTER_STATE_KEY_FILE names.
 	// Required when any site has VPN targets.
 	StateKey []byte `yaml:"-"`
+	// Credentials are the environment's Alibaba Cloud credentials ($ALIBABA_CLOUD_ACCESS_KEY_ID,
+	// …_SECRET, …_SECURITY_TOKEN); an invocation's own (its role's) take precedence.
+	Credentials cloud.Credentials `yaml:"-"`
+	// InsideFC says the environment is a real Function Compute instance ($FC_FUNCTION_NAME,
+	// $FC_INSTANCE_ID or $FC_ACCOUNT_ID set; the local emulator sets none).
+	InsideFC bool `yaml:"-"`
 }
 
 // Redis says where state lives.
@@ -79,6 +85,8 @@ type Redis struct {
 	// SingleNode says the Redis has no replica: a saved VPN re-point is not confirmed with
 	// WAIT before a connection is deleted. Off by default: one replica must confirm it.
 	SingleNode bool `yaml:"single_node"`
+	// Memory says URL is memory:// (filled by validation).
+	Memory bool `yaml:"-"`
 }
 
 // Admin holds the bearer token of GET /v1/status.
@@ -96,23 +104,23 @@ type Aliyun struct {
 	// PingBudget bounds the reconcile a ping does after a change, so the office gets its
 	// answer in time; what is left (a VPN re-point waits on the gateway) the timer finishes
 	// within the function's own timeout.
-	PingBudget Duration `yaml:"ping_budget"`
+	PingBudget time.Duration `yaml:"ping_budget"`
 }
 
 // Ping describes how often sites are expected to ping.
 type Ping struct {
 	// Interval is the expected time between two pings of a site.
-	Interval Duration `yaml:"interval"`
+	Interval time.Duration `yaml:"interval"`
 	// StaleAfter marks a site stale when it has not pinged for this long (default 3×Interval).
-	StaleAfter Duration `yaml:"stale_after"`
+	StaleAfter time.Duration `yaml:"stale_after"`
 }
 
 // Auth tunes the slowing of repeated authentication failures.
 type Auth struct {
 	// MaxFailures is how many failures one source address may make per FailureWindow
 	// before it gets 429.
-	MaxFailures   int      `yaml:"max_failures"`
-	FailureWindow Duration `yaml:"failure_window"`
+	MaxFailures   int           `yaml:"max_failures"`
+	FailureWindow time.Duration `yaml:"failure_window"`
 }
 
 // Events sizes the capped event stream.
@@ -135,61 +143,13 @@ type Site struct {
 	Peers []string `yaml:"peers"`
 	// TrustMyIP lets /nic/update record the myip parameter instead of the source address.
 	TrustMyIP bool `yaml:"trust_myip"`
-	// DNS records that follow the site's address.
-	DNS []DNSRecord `yaml:"dns"`
-	// VPN connections of a VPN Gateway that tunnel to the site.
-	VPN []VPNConn `yaml:"vpn"`
+	// Targets are the DNS records (dns) and VPN Gateway connections (vpn) that follow the
+	// site's address.
+	cloud.Targets `yaml:",inline"`
 
 	// PeerNames is Peers resolved (filled by validation).
 	PeerNames []site.Name `yaml:"-"`
 }
-
-// DNSRecord is an Alidns record that follows a site's address.
-type DNSRecord struct {
-	Zone string `yaml:"zone"`
-	RR   string `yaml:"rr"`
-	Type string `yaml:"type"`
-	TTL  int    `yaml:"ttl"`
-	Line string `yaml:"line"`
-	// Edition of the zone's Alidns plan: free, personal (TTL ≥ 600), enterprise (≥ 60) or
-	// ultimate (≥ 1). Default free.
-	Edition string `yaml:"edition"`
-}
-
-// Name returns the record's display name, e.g. "hz.vpn.example.com/A".
-func (r DNSRecord) Name() string {
-	host := r.Zone
-	if r.RR != "@" {
-		host = r.RR + "." + r.Zone
-	}
-	return host + "/" + r.Type
-}
-
-// VPNConn is a VPN Gateway IPsec connection re-pointed at a site's address.
-type VPNConn struct {
-	Gateway    string `yaml:"gateway"`
-	Connection string `yaml:"connection"`
-	// Strategy is obsolete: the connection's kind decides how it is re-pointed (dual-tunnel
-	// in place, single-tunnel by recreate). Old configs still load, with a warning.
-	Strategy    string   `yaml:"strategy"`
-	MinInterval Duration `yaml:"min_interval"`
-}
-
-// Duration is a time.Duration written as a Go duration string ("5m").
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 30s or 5m", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// D returns the duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // Env looks up environment variables; os.LookupEnv in production, a map in tests.
 type Env func(string) (string, bool)
@@ -236,16 +196,31 @@ func Parse(raw []byte, env Env, readFile ReadFile) (*Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, cleanYAMLError(err))
 	}
-	if c.Aliyun.Region == "" {
-		c.Aliyun.Region, _ = env("FC_REGION")
-	}
-	if c.StateKey, err = stateKey(env, readFile); err != nil {
+	if err := c.readEnv(env, readFile); err != nil {
 		return nil, err
 	}
+	c.setDefaults()
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// readEnv reads what the environment says besides ${NAME} references: the region's default,
+// the state key, the cloud credentials and whether this is a Function Compute instance.
+func (c *Config) readEnv(env Env, readFile ReadFile) (err error) {
+	get := func(k string) string {
+		if v, ok := env(k); ok {
+			return v
+		}
+		return ""
+	}
+	c.Aliyun.Region = cmp.Or(c.Aliyun.Region, get("FC_REGION"))
+	c.Credentials = cloud.Credentials{AccessKeyID: get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+		AccessKeySecret: get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), SecurityToken: get("ALIBABA_CLOUD_SECURITY_TOKEN")}
+	c.InsideFC = get("FC_FUNCTION_NAME")+get("FC_INSTANCE_ID")+get("FC_ACCOUNT_ID") != ""
+	c.StateKey, err = stateKey(env, readFile)
+	return err
 }
 
 // ErrStateKey is wrapped by a missing or malformed state key.
@@ -347,9 +322,15 @@ func needsString(path string) bool {
 	return false
 }
 
+// durationRE matches yaml.v3's refusal of a value for a time.Duration.
+var durationRE = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into time.Duration")
+
 func cleanYAMLError(err error) string {
 	s := err.Error()
 	s = strings.TrimPrefix(s, "yaml: unmarshal errors:\n  ")
+	s = durationRE.ReplaceAllStringFunc(s, func(m string) string {
+		return fmt.Sprintf("%q is not a duration like 30s or 5m", durationRE.FindStringSubmatch(m)[1])
+	})
 	return strings.ReplaceAll(s, "\n  ", "; ")
 }
 
@@ -357,80 +338,50 @@ func invalid(key, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
 }
 
-// validate fills defaults and checks every key.
-func (c *Config) validate() error {
-	if c.Redis.URL == "" {
-		return invalid("redis.url", "missing (redis://host:6379/0, rediss://… or memory:// for local runs)")
-	}
-	u, err := url.Parse(c.Redis.URL)
-	if err != nil {
-		return invalid("redis.url", "not a URL")
-	}
-	switch u.Scheme {
-	case "redis", "rediss":
-		if u.Host == "" {
-			return invalid("redis.url", "no host in %s://…", u.Scheme)
+// setDefaults fills every key the file left out: the one place defaults are applied.
+func (c *Config) setDefaults() {
+	c.Redis.Prefix = cmp.Or(c.Redis.Prefix, DefaultKeyPrefix)
+	c.Aliyun.PingBudget = cmp.Or(c.Aliyun.PingBudget, DefaultPingBudget)
+	c.Ping.Interval = cmp.Or(c.Ping.Interval, DefaultInterval)
+	c.Ping.StaleAfter = cmp.Or(c.Ping.StaleAfter, 3*c.Ping.Interval)
+	c.Auth.MaxFailures = cmp.Or(c.Auth.MaxFailures, DefaultMaxFailures)
+	c.Auth.FailureWindow = cmp.Or(c.Auth.FailureWindow, DefaultFailureWindow)
+	c.Events.Max = cmp.Or(c.Events.Max, DefaultEventsMax)
+	for _, s := range c.Sites {
+		for i := range s.DNS {
+			s.DNS[i].SetDefaults()
 		}
-	case "memory":
-	default:
-		return invalid("redis.url", "scheme %q not supported (use redis, rediss or memory)", u.Scheme)
+		for i := range s.VPN {
+			s.VPN[i].SetDefaults()
+		}
 	}
-	if c.Redis.Prefix == "" {
-		c.Redis.Prefix = DefaultKeyPrefix
+}
+
+// validate checks every key (after setDefaults) and fills what follows from them.
+func (c *Config) validate() error {
+	if err := c.Redis.validate(); err != nil {
+		return err
 	}
-	if !regexp.MustCompile(`^[^{}]*\{[^{}]+\}[^{}]*$`).MatchString(c.Redis.Prefix) {
-		return invalid("redis.prefix", "must contain one {hash tag}, like {ppter}")
+	p := strings.ToLower(c.Aliyun.Protocol)
+	for _, v := range []struct {
+		bad      bool
+		key, msg string
+	}{
+		{c.Admin.Token != "" && len(c.Admin.Token) < 16, "admin.token", "shorter than 16 characters"},
+		{p != "" && p != "http" && p != "https", "aliyun.protocol", "must be http or https"},
+		{c.Aliyun.PingBudget < time.Second, "aliyun.ping_budget", "must be at least 1s"},
+		{c.Ping.Interval < 0, "ping.interval", "must be positive"},
+		{c.Ping.StaleAfter < 0, "ping.stale_after", "must be positive"},
+		{c.Auth.MaxFailures < 0, "auth.max_failures", "must be positive"},
+		{c.Auth.FailureWindow < time.Second, "auth.failure_window", "must be at least 1s"},
+		{c.Events.Max < 10, "events.max", "must be at least 10"},
+		{len(c.Sites) == 0, "sites", "no sites configured"},
+	} {
+		if v.bad {
+			return invalid(v.key, "%s", v.msg)
+		}
 	}
-	if c.Admin.Token != "" && len(c.Admin.Token) < 16 {
-		return invalid("admin.token", "shorter than 16 characters")
-	}
-	if p := strings.ToLower(c.Aliyun.Protocol); p != "" && p != "http" && p != "https" {
-		return invalid("aliyun.protocol", "must be http or https")
-	}
-	if c.Aliyun.PingBudget == 0 {
-		c.Aliyun.PingBudget = Duration(DefaultPingBudget)
-	}
-	if c.Aliyun.PingBudget < Duration(time.Second) {
-		return invalid("aliyun.ping_budget", "must be at least 1s")
-	}
-	if c.Ping.Interval == 0 {
-		c.Ping.Interval = Duration(DefaultInterval)
-	}
-	if c.Ping.Interval < 0 {
-		return invalid("ping.interval", "must be positive")
-	}
-	if c.Ping.StaleAfter == 0 {
-		c.Ping.StaleAfter = 3 * c.Ping.Interval
-	}
-	if c.Ping.StaleAfter < 0 {
-		return invalid("ping.stale_after", "must be positive")
-	}
-	if c.Auth.MaxFailures == 0 {
-		c.Auth.MaxFailures = DefaultMaxFailures
-	}
-	if c.Auth.MaxFailures < 0 {
-		return invalid("auth.max_failures", "must be positive")
-	}
-	if c.Auth.FailureWindow == 0 {
-		c.Auth.FailureWindow = Duration(DefaultFailureWindow)
-	}
-	if c.Auth.FailureWindow < Duration(time.Second) {
-		return invalid("auth.failure_window", "must be at least 1s")
-	}
-	if c.Events.Max == 0 {
-		c.Events.Max = DefaultEventsMax
-	}
-	if c.Events.Max < 10 {
-		return invalid("events.max", "must be at least 10")
-	}
-	if len(c.Sites) == 0 {
-		return invalid("sites", "no sites configured")
-	}
-	names := make([]string, 0, len(c.Sites))
-	for name := range c.Sites {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(c.Sites))
 	for _, name := range names {
 		n, err := site.Parse(name)
 		if err != nil {
@@ -445,23 +396,73 @@ func (c *Config) validate() error {
 		}
 		c.Sites[name] = s
 	}
-	seen := map[string]string{}
-	for _, name := range names {
-		for i, r := range c.Sites[name].DNS {
-			k := strings.ToLower(r.Name())
-			if other, dup := seen[k]; dup {
-				return invalid(fmt.Sprintf("sites.%s.dns[%d]", name, i), "record %s is also configured at %s", r.Name(), other)
-			}
-			seen[k] = fmt.Sprintf("sites.%s.dns[%d]", name, i)
-		}
-		for i, v := range c.Sites[name].VPN {
-			k := "vpn " + v.Gateway + "/" + v.Connection
-			if other, dup := seen[k]; dup {
-				return invalid(fmt.Sprintf("sites.%s.vpn[%d]", name, i), "connection %s of %s is also configured at %s", v.Connection, v.Gateway, other)
-			}
-			seen[k] = fmt.Sprintf("sites.%s.vpn[%d]", name, i)
+	for _, check := range []func([]string) error{c.distinctTargets, c.cloudNeeds, c.distinctSecrets} {
+		if err := check(names); err != nil {
+			return err
 		}
 	}
+	if err := notify.Validate("notify", c.Notify); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+var prefixRE = regexp.MustCompile(`^[^{}]*\{[^{}]+\}[^{}]*$`)
+
+// validate checks the URL (the one place its scheme is read) and the prefix.
+func (r *Redis) validate() error {
+	if r.URL == "" {
+		return invalid("redis.url", "missing (redis://host:6379/0, rediss://… or memory:// for local runs)")
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return invalid("redis.url", "not a URL")
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			return invalid("redis.url", "no host in %s://…", u.Scheme)
+		}
+	case "memory":
+		r.Memory = true
+	default:
+		return invalid("redis.url", "scheme %q not supported (use redis, rediss or memory)", u.Scheme)
+	}
+	if !prefixRE.MatchString(r.Prefix) {
+		return invalid("redis.prefix", "must contain one {hash tag}, like {ppter}")
+	}
+	return nil
+}
+
+// distinctTargets refuses a DNS record or VPN connection configured twice (two sites would
+// pull it back and forth).
+func (c *Config) distinctTargets(names []string) error {
+	seen := map[string]string{}
+	dup := func(k, at string) (string, bool) {
+		other, ok := seen[k]
+		seen[k] = at
+		return other, ok
+	}
+	for _, name := range names {
+		for i, r := range c.Sites[name].DNS {
+			at := fmt.Sprintf("sites.%s.dns[%d]", name, i)
+			if other, ok := dup(strings.ToLower(r.Key().String()), at); ok {
+				return invalid(at, "record %s is also configured at %s", r.Name(), other)
+			}
+		}
+		for i, v := range c.Sites[name].VPN {
+			at := fmt.Sprintf("sites.%s.vpn[%d]", name, i)
+			if other, ok := dup(v.Key().String(), at); ok {
+				return invalid(at, "connection %s of %s is also configured at %s", v.Connection, v.Gateway, other)
+			}
+		}
+	}
+	return nil
+}
+
+// cloudNeeds checks that a site with cloud targets has a region, and with VPN targets a
+// state key.
+func (c *Config) cloudNeeds(names []string) error {
 	for _, name := range names {
 		if s := c.Sites[name]; len(s.DNS)+len(s.VPN) > 0 && c.Aliyun.Region == "" {
 			return invalid("aliyun.region", "missing (sites.%s has cloud targets; or set FC_REGION)", name)
@@ -469,12 +470,6 @@ func (c *Config) validate() error {
 		if len(c.Sites[name].VPN) > 0 && c.StateKey == nil {
 			return fmt.Errorf("%w: %w: sites.%s has VPN targets: set PPTER_STATE_KEY (or PPTER_STATE_KEY_FILE) to 64 hex characters (ppter-admin keygen --bytes 32); it encrypts the saved VPN settings", ErrInvalid, ErrStateKey, name)
 		}
-	}
-	if err := c.distinctSecrets(names); err != nil {
-		return err
-	}
-	if err := notify.Validate("notify", c.Notify); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
@@ -506,20 +501,6 @@ func (c *Config) distinctSecrets(names []string) error {
 	return nil
 }
 
-var hostLabelRE = regexp.MustCompile(`^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$`)
-
-func validHost(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for l := range strings.SplitSeq(s, ".") {
-		if !hostLabelRE.MatchString(l) {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Site) validate(key, name string, all []string, warnings *[]string) error {
 	if s.Key == "" {
 		return invalid(key+".key", "missing (the site's secret; use ${PPTER_KEY_%s})", strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
@@ -530,6 +511,27 @@ func (s *Site) validate(key, name string, all []string, warnings *[]string) erro
 	if s.DynDNSKey != "" && len(s.DynDNSKey) < 16 {
 		return invalid(key+".dyndns_key", "shorter than 16 characters")
 	}
+	if err := s.resolvePeers(key, name, all); err != nil {
+		return err
+	}
+	for i, r := range s.DNS {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("%w: %s.dns[%d].%w", ErrInvalid, key, i, err)
+		}
+	}
+	for i, v := range s.VPN {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("%w: %s.vpn[%d].%w", ErrInvalid, key, i, err)
+		}
+		if v.Strategy != "" {
+			*warnings = append(*warnings, fmt.Sprintf("%s.vpn[%d].strategy is ignored: a dual-tunnel connection is re-pointed in place, a single-tunnel one is recreated (remove the key)", key, i))
+		}
+	}
+	return nil
+}
+
+// resolvePeers fills PeerNames: Peers, checked, or else every other site.
+func (s *Site) resolvePeers(key, name string, all []string) error {
 	if len(s.Peers) == 0 {
 		for _, o := range all {
 			if o != name {
@@ -538,71 +540,16 @@ func (s *Site) validate(key, name string, all []string, warnings *[]string) erro
 		}
 	}
 	for i, p := range s.Peers {
+		at := fmt.Sprintf("%s.peers[%d]", key, i)
 		switch {
 		case p == name:
-			return invalid(fmt.Sprintf("%s.peers[%d]", key, i), "a site cannot be its own peer")
+			return invalid(at, "a site cannot be its own peer")
 		case !slices.Contains(all, p):
-			return invalid(fmt.Sprintf("%s.peers[%d]", key, i), "unknown site %q", p)
+			return invalid(at, "unknown site %q", p)
 		case slices.Contains(s.Peers[:i], p):
-			return invalid(fmt.Sprintf("%s.peers[%d]", key, i), "site %q listed twice", p)
+			return invalid(at, "site %q listed twice", p)
 		}
 		s.PeerNames = append(s.PeerNames, site.Name(p))
-	}
-	for i := range s.DNS {
-		r := &s.DNS[i]
-		k := fmt.Sprintf("%s.dns[%d]", key, i)
-		if !validHost(r.Zone) || !strings.Contains(r.Zone, ".") {
-			return invalid(k+".zone", "%q is not a domain name", r.Zone)
-		}
-		if r.RR == "" {
-			return invalid(k+".rr", "missing (the host part, or @ for the zone apex)")
-		}
-		if r.RR != "@" && !validHost(r.RR) {
-			return invalid(k+".rr", "%q is not a host name", r.RR)
-		}
-		r.Type = strings.ToUpper(r.Type)
-		if r.Type != "A" && r.Type != "AAAA" {
-			return invalid(k+".type", "must be A or AAAA")
-		}
-		if r.Edition == "" {
-			r.Edition = "free"
-		}
-		minTTL, ok := map[string]int{"free": 600, "personal": 600, "enterprise": 60, "ultimate": 1}[r.Edition]
-		if !ok {
-			return invalid(k+".edition", "%q is not one of free, personal, enterprise, ultimate", r.Edition)
-		}
-		if r.TTL == 0 {
-			r.TTL = max(DefaultDNSTTL, minTTL)
-		}
-		if r.TTL < minTTL || r.TTL > 86400 {
-			return invalid(k+".ttl", "%d is outside %d–86400 allowed on the %s edition (set edition: if the zone's plan allows less)", r.TTL, minTTL, r.Edition)
-		}
-		if r.Line == "" {
-			r.Line = "default"
-		}
-	}
-	for i := range s.VPN {
-		v := &s.VPN[i]
-		k := fmt.Sprintf("%s.vpn[%d]", key, i)
-		if !regexp.MustCompile(`^vpn-[a-z0-9]+$`).MatchString(v.Gateway) {
-			return invalid(k+".gateway", "%q is not a VPN gateway ID (vpn-…)", v.Gateway)
-		}
-		if v.Connection == "" {
-			return invalid(k+".connection", "missing (the IPsec connection's name)")
-		}
-		switch v.Strategy {
-		case "":
-		case "recreate", "modify":
-			*warnings = append(*warnings, k+".strategy is ignored: a dual-tunnel connection is re-pointed in place, a single-tunnel one is recreated (remove the key)")
-		default:
-			return invalid(k+".strategy", "is obsolete and ignored; remove it (it was recreate or modify)")
-		}
-		if v.MinInterval == 0 {
-			v.MinInterval = Duration(DefaultVPNInterval)
-		}
-		if v.MinInterval < 0 {
-			return invalid(k+".min_interval", "must be positive")
-		}
 	}
 	return nil
 }

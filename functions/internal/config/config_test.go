@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppter/ppter/functions/internal/cloud"
 )
 
 func envOf(m map[string]string) Env {
@@ -32,7 +34,7 @@ func TestParseDefaults(t *testing.T) {
 	if got, want := c.Sites["hz"].Key, "0123456789abcdef-hz"; got != want {
 		t.Errorf("key = %q, want %q", got, want)
 	}
-	if got := c.Ping.StaleAfter.D(); got != 3*time.Minute {
+	if got := c.Ping.StaleAfter; got != 3*time.Minute {
 		t.Errorf("stale_after = %v, want 3m", got)
 	}
 	if got := c.Redis.Prefix; got != "{ppter}" {
@@ -66,7 +68,7 @@ func TestExampleParses(t *testing.T) {
 	if r := c.Sites["hz"].DNS[0]; r.Name() != "hz.vpn.example.com/A" || r.Line != "default" {
 		t.Errorf("dns = %+v", r)
 	}
-	if v := c.Sites["hz"].VPN[0]; v.Strategy != "" || v.MinInterval.D() != 5*time.Minute {
+	if v := c.Sites["hz"].VPN[0]; v.Strategy != "" || v.MinInterval != 5*time.Minute {
 		t.Errorf("vpn = %+v, want recreate every 5m", v)
 	}
 }
@@ -331,5 +333,25 @@ sites:
 				t.Fatalf("error echoes the key: %v", err)
 			}
 		})
+	}
+}
+
+// TestEnvironment: the region's default, the cloud credentials and whether this is a
+// Function Compute instance come from the environment, read with the file.
+func TestEnvironment(t *testing.T) {
+	env := map[string]string{"KEY_HZ": "0123456789abcdef-hz", "FC_REGION": "cn-shanghai", "FC_ACCOUNT_ID": "1",
+		"ALIBABA_CLOUD_ACCESS_KEY_ID": "id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "secret", "ALIBABA_CLOUD_SECURITY_TOKEN": "sts"}
+	c, err := Parse([]byte(base), envOf(env), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr := c.Credentials; c.Aliyun.Region != "cn-shanghai" || !c.InsideFC || cr.AccessKeyID != "id" || cr.AccessKeySecret != "secret" || cr.SecurityToken != "sts" {
+		t.Fatalf("got region %q, inside FC %v, credentials %+v", c.Aliyun.Region, c.InsideFC, cr)
+	}
+	if c, err = Parse([]byte(base), envOf(baseEnv), noFiles); err != nil {
+		t.Fatal(err)
+	}
+	if c.InsideFC || c.Credentials != (cloud.Credentials{}) {
+		t.Fatalf("without the variables: inside FC %v, credentials %+v", c.InsideFC, c.Credentials)
 	}
 }

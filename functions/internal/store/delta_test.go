@@ -34,7 +34,7 @@ func TestDelta(t *testing.T) {
 	for name, newStore := range stores() {
 		t.Run(name, func(t *testing.T) {
 			clk := &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
-			s := newStore(t, Options{Now: clk.Now})
+			s := newStore(t, options(clk.Now, "{ppter}"))
 			peers := []site.Name{"bj", "sh", "gz"}
 			ping(t, s, "bj", src, "n-bj-1")
 			ping(t, s, "sh", src, "n-sh-1")
@@ -83,7 +83,9 @@ func TestDelta(t *testing.T) {
 func TestRedisDeltaFloor(t *testing.T) {
 	c := redistest.Client(t)
 	prefix := redistest.Namespace()
-	s := NewRedisClient(c, Options{Prefix: prefix, ConfigID: "one"})
+	opt := options(time.Now, prefix)
+	opt.ConfigID = "one"
+	s := NewRedisClient(c, opt)
 	ctx := context.Background()
 	peers := []site.Name{"bj"}
 	ping(t, s, "bj", src, "n-1")
@@ -119,7 +121,8 @@ func TestRedisDeltaFloor(t *testing.T) {
 	}
 	// Another configuration (a deploy that adds peers): every since from before gets
 	// every peer, and the version moves so the steady since does too.
-	s2 := NewRedisClient(c, Options{Prefix: prefix, ConfigID: "two"})
+	opt.ConfigID = "two"
+	s2 := NewRedisClient(c, opt)
 	v = v + 3
 	r = pingSince(t, s2, "hz", "n-11", v, "bj", "sh")
 	if r.Delta || len(r.Peers) != 2 || r.Version != v+1 {

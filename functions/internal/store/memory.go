@@ -43,7 +43,6 @@ var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty memory store.
 func NewMemory(opt Options) *Memory {
-	opt.fill()
 	return &Memory{opt: opt, sites: map[site.Name]Record{}, nonces: map[string]time.Time{}, fails: map[FailKey]failCount{},
 		stale: map[site.Name]time.Time{}, changed: map[site.Name]int64{}, handled: map[string]netip.Addr{}, leases: map[string]lease{}}
 }
@@ -76,7 +75,7 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 		if _, used := m.nonces[k]; used {
 			return PingResult{}, ErrReplay
 		}
-		m.nonces[k] = now.Add(m.opt.NonceTTL)
+		m.nonces[k] = now.Add(NonceTTL)
 	}
 	r := m.sites[in.Site]
 	r.Site = in.Site

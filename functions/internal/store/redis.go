@@ -176,12 +176,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `)
 
-// failScript counts one failure and starts its window on the first.
 // fleetScript reads every site's record and the fleet version in one atomic round trip.
 var fleetScript = redis.NewScript(`
 return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}
 `)
 
+// failScript counts one failure and starts its window on the first.
 var failScript = redis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -212,7 +212,6 @@ func NewRedis(ctx context.Context, rawURL string, opt Options) (*Redis, error) {
 		return nil, fmt.Errorf("store url: %s", redactErr(err, rawURL))
 	}
 	ro.DisableIdentity = true // no CLIENT SETINFO on each new connection
-	opt.fill()
 	ro.DialTimeout = opt.Timeout
 	ro.ReadTimeout = opt.Timeout
 	ro.WriteTimeout = opt.Timeout
@@ -226,10 +225,9 @@ func NewRedis(ctx context.Context, rawURL string, opt Options) (*Redis, error) {
 
 // NewRedisClient wraps an existing client (tests).
 func NewRedisClient(c *redis.Client, opt Options) *Redis {
-	opt.fill()
 	s := &Redis{c: c, opt: opt}
 	s.kSites, s.kVersion, s.kEvents, s.kHandled, s.kChanges = s.key("sites"), s.key("version"), s.key("events"), s.key("handled"), s.key("changes")
-	s.aNonceTTL, s.aBasicTTL = opt.NonceTTL.Milliseconds(), basicRunTTL.Milliseconds()
+	s.aNonceTTL, s.aBasicTTL = NonceTTL.Milliseconds(), basicRunTTL.Milliseconds()
 	s.aEventsMax, s.aLease = opt.EventsMax, opt.HandleLease.Milliseconds()
 	return s
 }

@@ -10,11 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ppter/ppter/shared/auth"
 	"github.com/ppter/ppter/shared/site"
 )
 
@@ -24,7 +24,8 @@ var (
 	ErrReplay = errors.New("nonce already used")
 	// ErrUnavailable means the store could not be reached.
 	ErrUnavailable = errors.New("store unavailable")
-	// ErrInsideFC means the memory store was asked for inside Function Compute.
+	// ErrInsideFC means the memory store was asked for inside Function Compute (app refuses
+	// to start).
 	ErrInsideFC = errors.New("the memory:// store is for local runs only and refuses to start inside Function Compute; set redis.url to a Redis server")
 )
 
@@ -64,51 +65,31 @@ type Store interface {
 	Close() error
 }
 
-// Options tune a store.
+// NonceTTL is how long a nonce is remembered: a request is accepted up to auth.Window
+// either side of the server's clock, so a nonce must outlive both sides, plus a minute for
+// the clocks of function instances.
+const NonceTTL = 2*auth.Window + time.Minute
+
+// Options tune a store. Every field is needed: app.StoreOptions fills them from the
+// configuration, which holds the defaults.
 type Options struct {
 	// Prefix starts every Redis key; it contains the {hash tag}.
 	Prefix string
 	// EventsMax caps the event stream (approximately, for Redis).
 	EventsMax int64
-	// NonceTTL is how long a nonce is remembered; at least twice the timestamp window.
-	NonceTTL time.Duration
 	// FailureWindow is how long failed attempts are counted from the first one.
 	FailureWindow time.Duration
 	// HandleLease is how long one ping may take to handle an address change (reconcile
 	// and notify) before a later ping of the site takes it over.
 	HandleLease time.Duration
-	// Timeout bounds dialing, each read and each write to Redis (2s when zero).
+	// Timeout bounds dialing, each read and each write to Redis.
 	Timeout time.Duration
-	// Now is the clock (time.Now when nil).
+	// Now is the clock.
 	Now func() time.Time
 	// ConfigID names the configuration's sites and peers (app.StoreOptions hashes them):
 	// a delta answers only for the configuration its since was given under, since a
 	// peer added by a new configuration may not have changed for a long time.
 	ConfigID string
-}
-
-func (o *Options) fill() {
-	if o.Prefix == "" {
-		o.Prefix = "{ppter}"
-	}
-	if o.EventsMax == 0 {
-		o.EventsMax = 1000
-	}
-	if o.NonceTTL == 0 {
-		o.NonceTTL = 11 * time.Minute
-	}
-	if o.HandleLease == 0 {
-		o.HandleLease = time.Minute
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 2 * time.Second
-	}
-	if o.FailureWindow == 0 {
-		o.FailureWindow = time.Minute
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 }
 
 // PingInput is one authenticated ping.
@@ -284,34 +265,4 @@ func Family(a netip.Addr) string {
 		return "4"
 	}
 	return "6"
-}
-
-// InsideFC reports whether the environment is a real Function Compute instance. The local
-// emulator sets none of these variables.
-func InsideFC(env func(string) (string, bool)) bool {
-	for _, k := range []string{"FC_FUNCTION_NAME", "FC_INSTANCE_ID", "FC_ACCOUNT_ID"} {
-		if v, ok := env(k); ok && v != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// Open returns the store named by rawURL: redis://, rediss:// or memory://.
-func Open(ctx context.Context, rawURL string, opt Options, env func(string) (string, bool)) (Store, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("store url: not a URL")
-	}
-	switch u.Scheme {
-	case "memory":
-		if InsideFC(env) {
-			return nil, ErrInsideFC
-		}
-		return NewMemory(opt), nil
-	case "redis", "rediss":
-		return NewRedis(ctx, rawURL, opt)
-	default:
-		return nil, fmt.Errorf("store url: scheme %q not supported", u.Scheme)
-	}
 }

@@ -32,6 +32,12 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// options are complete store options with prefix on clock now, as app.StoreOptions makes
+// them from a configuration's defaults.
+func options(now func() time.Time, prefix string) Options {
+	return Options{Prefix: prefix, EventsMax: 1000, FailureWindow: time.Minute, HandleLease: time.Minute, Timeout: 2 * time.Second, Now: now}
+}
+
 type factory func(t *testing.T, opt Options) Store
 
 func stores() map[string]factory {
@@ -57,7 +63,9 @@ func TestContract(t *testing.T) {
 			for _, c := range contractCases {
 				t.Run(c.name, func(t *testing.T) {
 					clk := &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
-					s := newStore(t, Options{Now: clk.Now, EventsMax: 50})
+					opt := options(clk.Now, "{ppter}")
+					opt.EventsMax = 50
+					s := newStore(t, opt)
 					c.run(t, s, clk)
 				})
 			}
@@ -330,7 +338,9 @@ var contractCases = []struct {
 
 func TestMemoryWindowsExpire(t *testing.T) {
 	clk := &clock{t: time.Unix(1795860000, 0)}
-	s := NewMemory(Options{Now: clk.Now, FailureWindow: time.Minute, NonceTTL: 11 * time.Minute, HandleLease: 30 * time.Second})
+	opt := options(clk.Now, "{ppter}")
+	opt.HandleLease = 30 * time.Second
+	s := NewMemory(opt)
 	ctx := context.Background()
 	k := FailKey{Credential: CredentialAdmin, Source: SourceOf(src)}
 	s.AuthFailure(ctx, k)
@@ -349,7 +359,7 @@ func TestMemoryWindowsExpire(t *testing.T) {
 	if r, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000002"}); err != nil || !r.Handle {
 		t.Fatalf("after the lease: %+v %v", r, err)
 	}
-	clk.Add(11 * time.Minute)
+	clk.Add(NonceTTL - 30*time.Second)
 	if _, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000001"}); err != nil {
 		t.Fatalf("nonce after its TTL: %v", err)
 	}
@@ -358,7 +368,9 @@ func TestMemoryWindowsExpire(t *testing.T) {
 func TestRedisKeysExpire(t *testing.T) {
 	c := redistest.Client(t)
 	prefix := redistest.Namespace()
-	s := NewRedisClient(c, Options{Prefix: prefix, FailureWindow: time.Minute, NonceTTL: 11 * time.Minute, HandleLease: 30 * time.Second})
+	opt := options(time.Now, prefix)
+	opt.HandleLease = 30 * time.Second
+	s := NewRedisClient(c, opt)
 	ctx := context.Background()
 	ping(t, s, "hz", src, "nonce-0000000001")
 	ping(t, s, "bj", src, "")
@@ -404,7 +416,7 @@ func TestOneRoundTrip(t *testing.T) {
 	c := redistest.Client(t)
 	hook := &roundTrips{}
 	c.AddHook(hook)
-	s := NewRedisClient(c, Options{Prefix: redistest.Namespace()})
+	s := NewRedisClient(c, options(time.Now, redistest.Namespace()))
 	peers := []site.Name{"bj", "sh", "gz"}
 	ping(t, s, "hz", src, "nonce-warmup-00001", peers...) // loads the script
 	ctx := context.Background()
@@ -455,7 +467,7 @@ func TestRedisUnavailable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
-	s, err := NewRedis(context.Background(), "redis://:hunter2hunter2@"+addr+"/0", Options{})
+	s, err := NewRedis(context.Background(), "redis://:hunter2hunter2@"+addr+"/0", options(time.Now, "{ppter}"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,23 +488,6 @@ func TestRedisUnavailable(t *testing.T) {
 	}
 }
 
-func TestOpen(t *testing.T) {
-	none := func(string) (string, bool) { return "", false }
-	inFC := func(k string) (string, bool) { return "ppter", k == "FC_FUNCTION_NAME" }
-	ctx := context.Background()
-	if s, err := Open(ctx, "memory://", Options{}, none); err != nil {
-		t.Fatalf("memory outside FC: %v", err)
-	} else {
-		s.Close()
-	}
-	if _, err := Open(ctx, "memory://", Options{}, inFC); !errors.Is(err, ErrInsideFC) {
-		t.Fatalf("memory inside FC = %v, want ErrInsideFC", err)
-	}
-	if _, err := Open(ctx, "mysql://x", Options{}, none); err == nil {
-		t.Fatal("mysql:// accepted")
-	}
-}
-
 // TestSlowReplyPingRunsOnce puts a real redis-server behind a proxy that withholds the reply
 // to one ping script: the server runs it, the client's read timeout fires, and go-redis
 // (MaxRetries 1) sends the script again. The retry must get the first run's answer — a
@@ -510,7 +505,9 @@ func TestSlowReplyPingRunsOnce(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			proxy := redistest.NewProxy(t)
 			prefix := redistest.Namespace()
-			s, err := NewRedis(context.Background(), proxy.URL, Options{Prefix: prefix, Timeout: 300 * time.Millisecond})
+			opt := options(time.Now, prefix)
+			opt.Timeout = 300 * time.Millisecond
+			s, err := NewRedis(context.Background(), proxy.URL, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
