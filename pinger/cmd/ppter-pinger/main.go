@@ -20,10 +20,14 @@ import (
 	"github.com/ppter/ppter/pinger/internal/config"
 	"github.com/ppter/ppter/pinger/internal/lock"
 	"github.com/ppter/ppter/pinger/internal/netwatch"
+	"github.com/ppter/ppter/pinger/internal/ownaddr"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
+
+// hostAddrs lists this host's addresses for --expect-own-address; tests replace it.
+var hostAddrs = ownaddr.HostAddrs
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -77,10 +81,17 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var pings []agent.Ping
+	var own *ownaddr.Checker // one for the process: each address is warned of once
+	if cfg.ExpectOwnAddress {
+		own = ownaddr.New(hostAddrs, log)
+	}
 	for _, f := range cfg.IPFamily.Families() {
 		p, err := newPinger(cfg, f)
 		if err != nil {
 			return fmt.Errorf("%w: %w", config.ErrUsage, err)
+		}
+		if own != nil {
+			p = own.Wrap(p)
 		}
 		pings = append(pings, agent.Ping{Family: f, Pinger: p, Endpoint: cfg.URL.String()})
 	}

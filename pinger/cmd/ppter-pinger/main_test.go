@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,6 +279,7 @@ func TestFlagsAndEnv(t *testing.T) {
 		{name: "cycle-timeout from env", environ: []string{"PPTER_CYCLE_TIMEOUT=1m"}, want: 0},
 		{name: "help shows cycle-timeout", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_CYCLE_TIMEOUT)"},
 		{name: "json logs", args: []string{"--log-format", "json"}, want: 0, wantText: `"msg":"applied"`},
+		{name: "help shows expect-own-address", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_EXPECT_OWN_ADDRESS)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -466,4 +468,123 @@ func TestKeyFilePermissions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeHost makes the pinger's host have addrs for --expect-own-address, until the test ends.
+func fakeHost(t *testing.T, addrs ...string) {
+	t.Helper()
+	list := make([]netip.Addr, len(addrs))
+	for i, a := range addrs {
+		list[i] = netip.MustParseAddr(a)
+	}
+	saved := hostAddrs
+	hostAddrs = func() ([]netip.Addr, error) { return list, nil }
+	t.Cleanup(func() { hostAddrs = saved })
+}
+
+// The log lines of --expect-own-address.
+const (
+	proxyWarning = `level=WARN msg="the function saw this office at an address that is not this host's: a transparent proxy on the router most likely sent the ping through a proxy server, and the VPN would be pointed at it; exempt the function's domain from the proxy" ip=192.0.2.77 family=ipv4 host=203.0.113.2 help=pinger/README.md#transparent-proxies-on-the-router`
+	natWarning   = `level=WARN msg="this host has no public ipv4 address: the line is behind carrier NAT or another router, so the address the function saw is not this host's and inbound VPN connections will not reach it" ip=192.0.2.77 family=ipv4 help=pinger/README.md#transparent-proxies-on-the-router`
+)
+
+// TestExpectOwnAddress: on the router, a ping whose address is not one of the host's is
+// reported once, as a likely proxy when the host has a public address of that family and as
+// carrier NAT when it has none; the cycle goes on as before either way (issue 14, part 3).
+func TestExpectOwnAddress(t *testing.T) {
+	router := []string{"127.0.0.1", "192.168.1.1", "203.0.113.2", "fe80::1"} // WAN 203.0.113.2
+	cgnat := []string{"127.0.0.1", "192.168.1.1", "100.64.7.9", "2001:db8:5::1"}
+	tests := []struct {
+		name    string
+		host    []string
+		source  string // the address the function sees
+		args    []string
+		environ []string
+		yaml    string
+		want    string // the one warning, or none
+	}{
+		{name: "own address", host: router, source: "203.0.113.2", args: []string{"--expect-own-address"}},
+		{name: "proxy address", host: router, source: "192.0.2.77", args: []string{"--expect-own-address"}, want: proxyWarning},
+		{name: "behind carrier NAT", host: cgnat, source: "192.0.2.77", args: []string{"--expect-own-address"}, want: natWarning},
+		{name: "off by default", host: router, source: "192.0.2.77"},
+		{name: "from env", host: router, source: "192.0.2.77", environ: []string{"PPTER_EXPECT_OWN_ADDRESS=true"}, want: proxyWarning},
+		{name: "flag false beats env", host: router, source: "192.0.2.77", args: []string{"--expect-own-address=false"}, environ: []string{"PPTER_EXPECT_OWN_ADDRESS=true"}},
+		{name: "from config file", host: router, source: "192.0.2.77", yaml: "expect_own_address: true\n", want: proxyWarning},
+		{name: "env false beats config file", host: router, source: "192.0.2.77", yaml: "expect_own_address: true\n", environ: []string{"PPTER_EXPECT_OWN_ADDRESS=false"}},
+		{name: "config file false", host: router, source: "192.0.2.77", yaml: "expect_own_address: false\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			fakeHost(t, tc.host...)
+			e.fn.SetSource("hz", tc.source)
+			args := tc.args
+			if tc.yaml != "" {
+				args = append(args, "--config", writeConfig(t, tc.yaml))
+			}
+			code, _, stderr := e.run(args, tc.environ...)
+			if code != 0 {
+				t.Fatalf("got exit %d, want 0 (%s)", code, stderr)
+			}
+			if got := strings.Join(e.hookLines(), ","); got != "bj >198.51.100.9" {
+				t.Errorf("hook saw %q, want bj applied as without the flag", got)
+			}
+			var warnings []string
+			for _, line := range strings.Split(stderr, "\n") {
+				if strings.Contains(line, "level=WARN") {
+					_, line, _ = strings.Cut(line, " ") // the time
+					warnings = append(warnings, line)
+				}
+			}
+			var want []string
+			if tc.want != "" {
+				want = []string{tc.want}
+			}
+			if strings.Join(warnings, "\n") != strings.Join(want, "\n") {
+				t.Errorf("got warnings\n%s\nwant\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// TestExpectOwnAddressBadValues: a bad value exits 2 and names where it came from, as for
+// the other boolean flags.
+func TestExpectOwnAddressBadValues(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		environ  []string
+		yaml     string
+		wantText string
+	}{
+		{name: "flag", args: []string{"--expect-own-address=maybe"}, wantText: `invalid argument "maybe" for "--expect-own-address" flag`},
+		{name: "env", environ: []string{"PPTER_EXPECT_OWN_ADDRESS=maybe"}, wantText: "PPTER_EXPECT_OWN_ADDRESS"},
+		{name: "config file", yaml: "expect_own_address: maybe\n", wantText: "cannot unmarshal !!str `maybe` into bool"},
+		{name: "config file, misspelt key", yaml: "expect_own_addr: true\n", wantText: "field expect_own_addr not found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			args := tc.args
+			if tc.yaml != "" {
+				args = append(args, "--config", writeConfig(t, tc.yaml))
+			}
+			code, _, stderr := e.run(args, tc.environ...)
+			if code != 2 || !strings.Contains(stderr, tc.wantText) {
+				t.Errorf("got exit %d (%s), want 2 and %q", code, stderr, tc.wantText)
+			}
+			if e.fn.Pings() != 0 {
+				t.Error("pinged with a bad configuration")
+			}
+		})
+	}
+}
+
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "pinger.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -60,6 +60,9 @@ type Config struct {
 	MaxPeers int
 	// CycleTimeout bounds one whole cycle.
 	CycleTimeout time.Duration
+	// ExpectOwnAddress compares each ping's address with the host's own (a pinger on the
+	// router) and warns when it is not one of them.
+	ExpectOwnAddress bool
 
 	Help    bool
 	Version bool
@@ -68,8 +71,13 @@ type Config struct {
 	Drivers FileConfig
 }
 
-// FileConfig is the YAML file: one optional section per driver. Unknown keys are errors.
+// FileConfig is the YAML file: one optional section per driver, and expect_own_address.
+// Unknown keys are errors.
 type FileConfig struct {
+	// ExpectOwnAddress is --expect-own-address's value when neither the flag nor
+	// PPTER_EXPECT_OWN_ADDRESS is given.
+	ExpectOwnAddress bool `yaml:"expect_own_address"`
+
 	Exec       ExecFile                `yaml:"exec"`
 	HTTP       router.HTTPConfig       `yaml:"http"`
 	RouterOS   router.RouterOSConfig   `yaml:"routeros"`
@@ -113,6 +121,7 @@ var flagEnv = map[string]string{
 	"allow-private-peers": "PPTER_ALLOW_PRIVATE_PEERS",
 	"max-peers":           "PPTER_MAX_PEERS",
 	"cycle-timeout":       "PPTER_CYCLE_TIMEOUT",
+	"expect-own-address":  "PPTER_EXPECT_OWN_ADDRESS",
 }
 
 // SecretEnv lists the variables that carry secrets; they are removed from the environment
@@ -122,7 +131,10 @@ var SecretEnv = []string{EnvKey, EnvRouterPassword, EnvRouterAPIKey, EnvRouterAP
 // raw holds flag values before validation.
 type raw struct {
 	url, site, keyFile, exec, state, file string
-	cfg                                   Config
+	// expectOwnSet: --expect-own-address came from the flag or its env var, which beat
+	// the file's expect_own_address.
+	expectOwnSet bool
+	cfg          Config
 }
 
 func defaults(env map[string]string) Config {
@@ -167,6 +179,7 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "allow an http:// --url to a host other than loopback (a lab: anyone on the path can forge the answers)")
 	fs.BoolVar(&c.AllowPrivatePeers, "allow-private-peers", false, "accept private (RFC 1918, fc00::/7), CGNAT and other special-purpose peer addresses (a lab)")
 	fs.IntVar(&c.MaxPeers, "max-peers", c.MaxPeers, "apply at most `n` peer changes per cycle; the rest wait for the next")
+	fs.BoolVar(&c.ExpectOwnAddress, "expect-own-address", false, "warn when the address the function saw is not one of this host's (a pinger on the router: a transparent proxy or carrier NAT); config file key expect_own_address")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.BoolVarP(&c.Help, "help", "h", false, "show this help")
 	for name, env := range flagEnv {
@@ -234,6 +247,7 @@ func Parse(args []string, environ []string) (*Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	r.expectOwnSet = fs.Changed("expect-own-address")
 	if err := r.validate(env, keyFileFlag); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
@@ -273,6 +287,9 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 		if err := readFile(c.File, &c.Drivers); err != nil {
 			return err
 		}
+	}
+	if !r.expectOwnSet {
+		c.ExpectOwnAddress = c.Drivers.ExpectOwnAddress
 	}
 	c.Exec = c.Drivers.Exec.Command
 	if r.exec != "" {
