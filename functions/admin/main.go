@@ -76,14 +76,14 @@ type env = func(string) (string, bool)
 
 // opts is what a command reads from its flags and the environment, filled by parse.
 type opts struct {
-	bytes, events                                      int
+	bytes, events                                       int
 	config, region, url, tokenFile, zone, gateway, conn string
-	json                                               bool
-	timeout                                            time.Duration
-	given                                              map[string]bool // flags given on the command line
-	token                                              string          // PPTER_ADMIN_TOKEN
-	creds                                              cloud.Credentials
-	getenv                                             env // for the config's ${NAME}, FC_REGION and state key
+	json                                                bool
+	timeout                                             time.Duration
+	given                                               map[string]bool // flags given on the command line
+	token                                               string          // PPTER_ADMIN_TOKEN
+	creds                                               cloud.Credentials
+	getenv                                              env // for the config's ${NAME}, FC_REGION and state key
 }
 
 // flags defines every flag of every command, each with its environment variable.
