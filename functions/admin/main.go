@@ -1,17 +1,8 @@
-// Command ppter-admin is the operator's tool beside the function. It reads the same config
-// and credentials as the function. One file per command:
-//
-//	ppter-admin keygen                         a new site secret (keygen.go)
-//	ppter-admin check-config                   validate the function's config file (checkconfig.go)
-//	ppter-admin status --url URL               the fleet, its targets and recent events (status.go)
-//	ppter-admin dns-records --zone example.com a zone's records, to fill in sites.*.dns (dnsrecords.go)
-//	ppter-admin vpn --gateway vpn-bp1…         a gateway's connections and customer gateways (vpn.go)
-//	ppter-admin vpn-op show|resume …           a saved re-point: inspect it, finish it (vpnop.go)
-//
-// Each command has its own flag set, built from the one flag table below (every flag has an
-// environment variable; a flag given explicitly beats it). The environment is read in one
-// place, parse; the commands receive the filled opts. It replaces the original tool's
-// getDnsInfo.py.
+// Command ppter-admin is the operator's tool beside the function; it reads the same config
+// and credentials. One file per command, each a command with its own flag set built from
+// the one flag table here (every flag has an environment variable, which a flag given
+// explicitly beats). The environment is read in one place, parse. It replaces the original
+// tool's getDnsInfo.py.
 package main
 
 import (
@@ -60,16 +51,14 @@ func main() {
 
 // exitCode maps an error of run to the exit code, printing it; this is the only place that does.
 func exitCode(err error, stderr io.Writer) int {
-	switch {
-	case err == nil, errors.Is(err, pflag.ErrHelp):
+	if err == nil || errors.Is(err, pflag.ErrHelp) {
 		return exitOK
-	case errors.Is(err, errUsage), errors.Is(err, config.ErrInvalid):
-		fmt.Fprintln(stderr, "ppter-admin:", err)
-		return exitUsage
-	default:
-		fmt.Fprintln(stderr, "ppter-admin:", err)
-		return exitFailure
 	}
+	fmt.Fprintln(stderr, "ppter-admin:", err)
+	if errors.Is(err, errUsage) || errors.Is(err, config.ErrInvalid) {
+		return exitUsage
+	}
+	return exitFailure
 }
 
 type env = func(string) (string, bool)
@@ -146,24 +135,17 @@ func (c *command) flagSet(o *opts) *pflag.FlagSet {
 	return fs
 }
 
-func (c *command) usage(o *opts, indent string) string {
-	s := fmt.Sprintf("%s%s\n%s    %s\n", indent, strings.TrimSpace("ppter-admin "+c.name+" "+c.args), indent, c.what)
-	for _, l := range strings.SplitAfter(c.flagSet(o).FlagUsages(), "\n") {
-		if l != "" {
-			s += indent + "  " + l
-		}
-	}
-	return s
+func (c *command) usage(o *opts) string {
+	return strings.TrimSpace("ppter-admin "+c.name+" "+c.args) + "\n    " + c.what + "\n" + c.flagSet(o).FlagUsages()
 }
 
 func usage() string {
 	var b strings.Builder
-	b.WriteString("ppter-admin — the operator's tool for ppter\n\nUsage (ppter-admin COMMAND --help shows one command):\n")
+	b.WriteString("ppter-admin — the operator's tool for ppter\n\nUsage (ppter-admin COMMAND --help shows one command):\n\n")
 	for _, c := range commands {
-		b.WriteString(c.usage(&opts{}, "  "))
+		b.WriteString(c.usage(&opts{}) + "\n")
 	}
-	b.WriteString(`
-Environment besides the flags' own:
+	b.WriteString(`Environment besides the flags' own:
   PPTER_ADMIN_TOKEN     the admin token for status (or --token-file)
   PPTER_STATE_KEY, PPTER_STATE_KEY_FILE
                         the function's state key, for vpn-op (it decrypts the saved PSKs)
@@ -198,7 +180,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		if c.name == name {
 			o, err := parse(c, rest, getenv)
 			if errors.Is(err, pflag.ErrHelp) {
-				fmt.Fprint(stdout, "Usage:\n", c.usage(o, "  "))
+				fmt.Fprint(stdout, "Usage: ", c.usage(o))
 			}
 			if err != nil {
 				return err
@@ -221,9 +203,9 @@ func parse(c *command, args []string, getenv env) (*opts, error) {
 		}
 		var names []string
 		fs.VisitAll(func(f *pflag.Flag) { names = append(names, "--"+f.Name) })
-		takes := "no flags"
-		if len(names) > 0 {
-			takes = strings.Join(names, ", ")
+		takes := strings.Join(names, ", ")
+		if takes == "" {
+			takes = "no flags"
 		}
 		return nil, usagef("%s: %v (%s takes %s)", c.name, err, c.name, takes)
 	}
