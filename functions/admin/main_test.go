@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,42 +27,119 @@ func runCLI(t *testing.T, e map[string]string, args ...string) (int, string, str
 	return code, out.String(), errb.String()
 }
 
-func TestKeygenAndUsage(t *testing.T) {
+func TestKeygenAndHelp(t *testing.T) {
 	code, out, _ := runCLI(t, nil, "keygen")
 	if code != 0 || len(strings.TrimSpace(out)) != 48 {
 		t.Fatalf("keygen: %d %q", code, out)
 	}
-	_, out2, _ := runCLI(t, nil, "keygen")
-	if out == out2 {
-		t.Fatal("two keygens gave the same secret")
+	_, out2, _ := runCLI(t, map[string]string{"PPTER_ADMIN_BYTES": "32"}, "keygen")
+	if out == out2 || len(strings.TrimSpace(out2)) != 64 {
+		t.Fatalf("keygen with PPTER_ADMIN_BYTES=32: got %q (and before %q), want another secret of 64 hex characters", out2, out)
+	}
+	if _, out, _ := runCLI(t, map[string]string{"PPTER_ADMIN_BYTES": "32"}, "keygen", "--bytes", "16"); len(strings.TrimSpace(out)) != 32 {
+		t.Fatalf("keygen --bytes 16 beside PPTER_ADMIN_BYTES=32: got %q, want 32 hex characters", out)
+	}
+	code, out, _ = runCLI(t, nil, "--help")
+	for _, c := range commands {
+		if !strings.Contains(out, "ppter-admin "+c.name) {
+			t.Errorf("help lacks %s", c.name)
+		}
+	}
+	for flag, env := range flagEnv {
+		if !strings.Contains(out, "--"+flag) || !strings.Contains(out, "(env "+env+")") {
+			t.Errorf("help lacks --%s with its (env %s)", flag, env)
+		}
+	}
+	if code != 0 || !strings.Contains(out, "Exit codes:") {
+		t.Fatalf("help: %d, without exit codes: %s", code, out)
+	}
+	code, out, _ = runCLI(t, nil, "vpn", "--help")
+	if code != 0 || !strings.Contains(out, "--gateway ID") || !strings.Contains(out, "(env FC_REGION)") || strings.Contains(out, "--zone") {
+		t.Fatalf("vpn --help: %d %s", code, out)
+	}
+}
+
+// TestFailures runs every command's failure cases against an emulator and a config that
+// would let them work: each is refused with its exit code and message, prints nothing on
+// stdout and makes no cloud call.
+func TestFailures(t *testing.T) {
+	ali := aliyunemu.New(t, aliyunemu.Options{})
+	ali.AddZone("example.com", false)
+	id, secret, _ := ali.Credentials()
+	dir := t.TempDir()
+	cfg := func(name, aliyun string) string {
+		path := filepath.Join(dir, name)
+		yaml := "redis: {url: 'memory://'}\naliyun: {" + aliyun + "dns_endpoint: '" + ali.Endpoint + "', vpc_endpoint: '" + ali.Endpoint + "', protocol: http}\nsites:\n  hz: {key: 'hz-secret-0123456789'}\n"
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	withRegion, noRegion := cfg("region.yaml", "region: cn-hangzhou, "), cfg("noregion.yaml", "")
+	full := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret, "PPTER_CONFIG": withRegion, "PPTER_ADMIN_TOKEN": "admin-token-0123456789abcdef"}
+	with := func(kv ...string) map[string]string {
+		e := maps.Clone(full)
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				delete(e, kv[i])
+			} else {
+				e[kv[i]] = kv[i+1]
+			}
+		}
+		return e
 	}
 	tests := []struct {
 		name string
+		env  map[string]string
 		args []string
-		code int
 		want string
 	}{
-		{"no command", nil, 2, "no command given"},
-		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{"unknown flag", []string{"keygen", "--nope"}, 2, "unknown flag: --nope"},
-		{"bytes too small", []string{"keygen", "--bytes", "8"}, 2, "--bytes must be 16 to 64"},
-		{"stray argument", []string{"keygen", "extra"}, 2, `unexpected argument "extra"`},
-		{"status without url", []string{"status"}, 2, "--url (or PPTER_URL) is required"},
-		{"status without token", []string{"status", "--url", "http://127.0.0.1:1"}, 2, "no admin token"},
-		{"listing without credentials", []string{"dns-records", "--zone", "example.com"}, 2, "no credentials"},
-		{"check-config without file", []string{"check-config"}, 2, "--config (or PPTER_CONFIG) is required"},
-		{"help", []string{"--help"}, 0, ""},
+		{"no command", full, nil, "no command given"},
+		{"unknown command", full, []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"keygen unknown flag", full, []string{"keygen", "--nope"}, "keygen: unknown flag: --nope (keygen takes --bytes)"},
+		{"keygen bytes too small", full, []string{"keygen", "--bytes", "8"}, "--bytes must be 16 to 64"},
+		{"keygen bytes env too small", with("PPTER_ADMIN_BYTES", "8"), []string{"keygen"}, "--bytes must be 16 to 64"},
+		{"keygen bytes env not a number", with("PPTER_ADMIN_BYTES", "many"), []string{"keygen"}, `PPTER_ADMIN_BYTES: invalid argument "many"`},
+		{"keygen stray argument", full, []string{"keygen", "extra"}, `keygen: unexpected argument "extra"`},
+		{"check-config without file", with("PPTER_CONFIG", ""), []string{"check-config"}, "--config (or PPTER_CONFIG) is required"},
+		{"check-config missing file", full, []string{"check-config", "--config", filepath.Join(dir, "nope.yaml")}, "read config:"},
+		{"check-config zone", full, []string{"check-config", "--zone", "example.com"}, "check-config: unknown flag: --zone (check-config takes --config)"},
+		{"status without url", full, []string{"status"}, "--url (or PPTER_URL) is required"},
+		{"status without token", with("PPTER_ADMIN_TOKEN", ""), []string{"status", "--url", "http://127.0.0.1:1"}, "no admin token"},
+		{"status token file missing", full, []string{"status", "--url", "http://127.0.0.1:1", "--token-file", filepath.Join(dir, "nope")}, "read token file:"},
+		{"status events env", with("PPTER_URL", "http://127.0.0.1:1", "PPTER_ADMIN_EVENTS", "all"), []string{"status"}, `PPTER_ADMIN_EVENTS: invalid argument "all"`},
+		{"status gateway", full, []string{"status", "--url", "http://127.0.0.1:1", "--gateway", "g"}, "status: unknown flag: --gateway (status takes --url, --token-file, --events, --json)"},
+		{"dns-records without zone", full, []string{"dns-records"}, "--zone is required"},
+		{"dns-records gateway", full, []string{"dns-records", "--zone", "example.com", "--gateway", "g"}, "dns-records: unknown flag: --gateway (dns-records takes --zone, --config, --region)"},
+		{"dns-records without region", with("PPTER_CONFIG", noRegion), []string{"dns-records", "--zone", "example.com"}, "no region: set FC_REGION"},
+		{"dns-records without config nor region", with("PPTER_CONFIG", ""), []string{"dns-records", "--zone", "example.com"}, "no region: set FC_REGION"},
+		{"dns-records without credentials", with("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ""), []string{"dns-records", "--zone", "example.com"}, "no credentials"},
+		{"dns-records config missing", with("PPTER_CONFIG", filepath.Join(dir, "nope.yaml")), []string{"dns-records", "--zone", "example.com"}, "read config:"},
+		{"vpn zone", full, []string{"vpn", "--gateway", "vpn-bp1gw000000000001", "--zone", "example.com"}, "vpn: unknown flag: --zone (vpn takes --gateway, --config, --region)"},
+		{"vpn without gateway", with("PPTER_ADMIN_ZONE", "example.com"), []string{"vpn"}, "--gateway is required"},
+		{"vpn without region", with("PPTER_CONFIG", noRegion), []string{"vpn", "--gateway", "vpn-bp1gw000000000001"}, "no region: set FC_REGION"},
+		{"vpn without credentials", with("ALIBABA_CLOUD_ACCESS_KEY_ID", ""), []string{"vpn", "--gateway", "vpn-bp1gw000000000001"}, "no credentials"},
+		{"vpn-op alone", full, []string{"vpn-op"}, "vpn-op needs show or resume"},
+		{"vpn-op unknown", full, []string{"vpn-op", "frob"}, "vpn-op needs show or resume"},
+		{"vpn-op show region", full, []string{"vpn-op", "show", "--gateway", "g", "--connection", "c", "--region", "cn-beijing"}, "vpn-op show: unknown flag: --region (vpn-op show takes --gateway, --connection, --config)"},
+		{"vpn-op show without connection", full, []string{"vpn-op", "show", "--gateway", "g"}, "vpn-op show needs --config (or PPTER_CONFIG), --gateway and --connection"},
+		{"vpn-op resume timeout env", with("PPTER_ADMIN_TIMEOUT", "soon"), []string{"vpn-op", "resume", "--gateway", "g", "--connection", "c"}, `PPTER_ADMIN_TIMEOUT: invalid argument "soon"`},
+		{"vpn-op resume memory redis", full, []string{"vpn-op", "resume", "--gateway", "g", "--connection", "c"}, "vpn-op reads the function's Redis; redis.url is memory://…"},
+		{"version flag", full, []string{"version", "--json"}, "version: unknown flag: --json (version takes no flags)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := runCLI(t, nil, tt.args...)
-			if code != tt.code || !strings.Contains(errs, tt.want) {
-				t.Fatalf("got %d %q, want %d containing %q", code, errs, tt.code, tt.want)
+			code, out, errs := runCLI(t, tt.env, tt.args...)
+			if code != exitUsage || !strings.Contains(errs, "ppter-admin: "+tt.want) {
+				t.Errorf("got %d %q, want %d with %q", code, errs, exitUsage, tt.want)
 			}
-			if tt.name == "help" && !strings.Contains(out, "Exit codes:") {
-				t.Fatalf("help lacks exit codes: %s", out)
+			if tt.args != nil && out != "" {
+				t.Errorf("stdout: got %q, want nothing", out)
 			}
 		})
+	}
+	if n := ali.TotalCalls(); n != 0 {
+		t.Errorf("refused commands made %d cloud calls (%v), want none", n, ali.CallLog())
 	}
 }
 
@@ -128,6 +206,19 @@ func TestListings(t *testing.T) {
 		strings.Contains(out, "psk-bj-0123456789") {
 		t.Fatalf("vpn (dual-tunnel): %d\n%s\n%s", code, out, errs)
 	}
+	// The region as the function takes it: aliyun.region, else FC_REGION; --region beats both.
+	noRegion := filepath.Join(t.TempDir(), "noregion.yaml")
+	os.WriteFile(noRegion, []byte("redis: {url: 'memory://'}\naliyun: {vpc_endpoint: '"+ali.Endpoint+"', protocol: http}\nsites:\n  hz: {key: 'hz-secret-0123456789'}\n"), 0o600)
+	fromEnv := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret, "PPTER_CONFIG": noRegion, "FC_REGION": ali.Region(), "PPTER_ADMIN_GATEWAY": "vpn-bp1gw000000000001"}
+	if code, out, errs := runCLI(t, fromEnv, "vpn"); code != 0 || !strings.Contains(out, "to-hz") {
+		t.Fatalf("vpn with FC_REGION and PPTER_ADMIN_GATEWAY: %d\n%s\n%s", code, out, errs)
+	}
+	for _, env := range []map[string]string{e, fromEnv} {
+		if code, _, errs := runCLI(t, env, "vpn", "--gateway", "vpn-bp1gw000000000001", "--region", "cn-beijing"); code != 1 || !strings.Contains(errs, "cn-beijing") {
+			t.Fatalf("vpn --region cn-beijing: got %d %s, want the emulator (cn-hangzhou) to refuse cn-beijing", code, errs)
+		}
+	}
+	ali.TakeUnexpected() // the refused region
 	code, _, errs = runCLI(t, e, "dns-records", "--zone", "nope.example")
 	if code != 1 || errs == "" {
 		t.Fatalf("unknown zone: %d %s", code, errs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -59,11 +60,40 @@ func TestVPNOpShowResume(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"step": 2`) || !strings.Contains(out, "[REDACTED]") || strings.Contains(out, "psk-0123456789") {
 		t.Fatalf("show: %d\n%s\n%s", code, out, errs)
 	}
-	delete(e, "PPTER_STATE_KEY")
-	if code, _, errs := runCLI(t, e, "vpn-op", "show", "--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz"); code != 2 || !strings.Contains(errs, "PPTER_STATE_KEY") {
-		t.Fatalf("show without the state key: %d %s", code, errs)
+	// Refused resumes leave the saved op and the gateway as they were.
+	saved, calls := out, ali.MutatingCalls()
+	refused := []struct {
+		name, unset, secret string
+		args                []string
+		code                int
+		want                string
+	}{
+		{"show without the state key", "PPTER_STATE_KEY", "", []string{"show"}, 2, "PPTER_STATE_KEY"},
+		{"resume without the state key", "PPTER_STATE_KEY", "", []string{"resume"}, 2, "PPTER_STATE_KEY"},
+		{"resume without credentials", "ALIBABA_CLOUD_ACCESS_KEY_ID", "", []string{"resume"}, 2, "no credentials"},
+		{"resume with a misspelt flag", "", "", []string{"resume", "--conection", "to-hz"}, 2, "vpn-op resume: unknown flag: --conection"},
+		{"resume with a zone", "", "", []string{"resume", "--zone", "example.com"}, 2, "vpn-op resume: unknown flag: --zone"},
+		{"resume with a bad signature", "", "wrong", []string{"resume"}, 1, "vpn-op resume:"},
 	}
-	e["PPTER_STATE_KEY"] = testStateKey
+	for _, tt := range refused {
+		env := maps.Clone(e)
+		delete(env, tt.unset)
+		if tt.secret != "" {
+			env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = tt.secret
+		}
+		args := append([]string{"vpn-op"}, tt.args...)
+		args = append(args, "--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz")
+		if code, _, errs := runCLI(t, env, args...); code != tt.code || !strings.Contains(errs, tt.want) {
+			t.Errorf("%s: got %d %s, want %d with %q", tt.name, code, errs, tt.code, tt.want)
+		}
+		if _, out, _ := runCLI(t, e, "vpn-op", "show", "--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz"); out != saved {
+			t.Fatalf("%s: the saved op changed:\n%s\nwant\n%s", tt.name, out, saved)
+		}
+		if n := ali.MutatingCalls(); n != calls || len(ali.Connections()) != 0 {
+			t.Fatalf("%s: %d cloud writes, %d connections; want none", tt.name, n-calls, len(ali.Connections()))
+		}
+	}
+	ali.TakeUnexpected() // the refused bad-signature requests
 
 	code, out, errs = runCLI(t, e, "vpn-op", "resume", "--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz")
 	if code != 0 || !strings.Contains(out, "finished: 203.0.113.7") || strings.Contains(out+errs, "psk-0123456789") {

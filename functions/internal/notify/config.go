@@ -53,19 +53,11 @@ func joinKinds() string {
 	return strings.Join(s, ", ")
 }
 
-// Sink is the format a webhook speaks.
+// Sink is the format a webhook speaks: one file per sink (dingtalk.go, wecom.go, feishu.go,
+// json.go), each a [sink] in sinks.
 type Sink string
 
-// Sinks.
-const (
-	DingTalk Sink = "dingtalk" // DingTalk custom robot, optional "加签" secret
-	WeCom    Sink = "wecom"    // WeCom group robot (the key is in the URL)
-	Feishu   Sink = "feishu"   // Feishu/Lark custom bot, optional signature secret
-	JSON     Sink = "json"     // generic JSON POST of the event, optional HMAC signature
-)
-
-// Sinks lists the webhook kinds.
-var Sinks = []Sink{DingTalk, WeCom, Feishu, JSON}
+var sinks = map[Sink]sink{DingTalk: dingtalk{}, WeCom: wecom{}, Feishu: feishu{}, JSON: jsonSink{}}
 
 // Message formats of DingTalk and WeCom robots.
 const (
@@ -111,7 +103,8 @@ func invalid(key, format string, args ...any) error {
 }
 
 func (w Webhook) validate(key string) error {
-	if !slices.Contains(Sinks, w.Kind) {
+	s, ok := sinks[w.Kind]
+	if !ok {
 		return invalid(key+".kind", "%q is not one of dingtalk, wecom, feishu, json", w.Kind)
 	}
 	if w.URL == "" {
@@ -122,16 +115,10 @@ func (w Webhook) validate(key string) error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return invalid(key+".url", "not an http(s) URL without user info")
 	}
-	if w.Kind == WeCom && w.Secret != "" {
-		return invalid(key+".secret", "wecom robots have no signing secret (the key is in the URL)")
+	if err := s.validate(w, key); err != nil {
+		return err
 	}
-	switch w.Format {
-	case "", FormatText:
-	case FormatMarkdown:
-		if w.Kind != DingTalk && w.Kind != WeCom {
-			return invalid(key+".format", "markdown is only for dingtalk and wecom")
-		}
-	default:
+	if w.Format != "" && w.Format != FormatText && w.Format != FormatMarkdown {
 		return invalid(key+".format", "%q is not text or markdown", w.Format)
 	}
 	seen := map[Kind]bool{}
@@ -144,6 +131,14 @@ func (w Webhook) validate(key string) error {
 			return invalid(fmt.Sprintf("%s.events[%d]", key, j), "%q listed twice", e)
 		}
 		seen[k] = true
+	}
+	return nil
+}
+
+// textOnly refuses markdown, for the sinks that have no markdown format.
+func textOnly(w Webhook, key string) error {
+	if w.Format == FormatMarkdown {
+		return invalid(key+".format", "markdown is only for dingtalk and wecom")
 	}
 	return nil
 }

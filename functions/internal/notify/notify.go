@@ -3,10 +3,6 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -50,6 +45,8 @@ type Notifier struct {
 	log     *slog.Logger
 	timeout time.Duration
 	now     func() time.Time
+	// withTimeout bounds a send: context.WithTimeout, a fake in tests.
+	withTimeout func(context.Context, time.Duration) (context.Context, context.CancelFunc)
 
 	mu      sync.Mutex
 	pending map[chan struct{}]struct{} // one per send under way
@@ -71,6 +68,8 @@ func New(hooks []Webhook, opt Options) (*Notifier, error) {
 		timeout: opt.Timeout,
 		now:     opt.Now,
 		pending: map[chan struct{}]struct{}{},
+
+		withTimeout: context.WithTimeout,
 	}
 	if n.client == nil {
 		n.client = &http.Client{}
@@ -114,7 +113,7 @@ func (n *Notifier) Notify(ctx context.Context, e Event) {
 				n.mu.Unlock()
 				close(done)
 			}()
-			sctx, cancel := context.WithTimeout(base, n.timeout)
+			sctx, cancel := n.withTimeout(base, n.timeout)
 			defer cancel()
 			start := n.now()
 			err := n.send(sctx, w, e)
@@ -158,13 +157,30 @@ func (n *Notifier) Wait(ctx context.Context) bool {
 	return true
 }
 
+// sink is one format of webhook.
+type sink interface {
+	// validate checks the settings of w that depend on its kind; key names w in errors.
+	validate(w Webhook, key string) error
+	// request returns the URL, the body (marshalled to JSON) and the extra headers that
+	// deliver e to w; now is the time for signatures.
+	request(w Webhook, e Event, now time.Time) (url string, body any, header map[string]string, err error)
+	// check reads the answer to a request that got a 2xx status.
+	check(answer []byte) error
+}
+
 // send delivers one event to one webhook and checks the robot's answer.
 func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
-	target, body, header, err := n.build(w, e)
+	s := sinks[w.Kind]
+	target, body, header, err := s.request(w, e, n.now())
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	// A json.RawMessage (the json sink's signed payload) is copied as it is.
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("%w: bad request", ErrSend) // never echo the URL
 	}
@@ -178,11 +194,11 @@ func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
 		return fmt.Errorf("%w: %v", ErrSend, stripURL(err))
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("%w: HTTP %d", ErrSend, resp.StatusCode)
 	}
-	return checkAnswer(w.Kind, data)
+	return s.check(answer)
 }
 
 // stripURL drops the URL (with its token) from a transport error.
@@ -194,13 +210,11 @@ func stripURL(err error) error {
 	return err
 }
 
-// checkAnswer reads the robots' JSON error codes: DingTalk and WeCom answer
+// robot is the check of the chat robots' JSON error codes: DingTalk and WeCom answer
 // {"errcode":0,"errmsg":"ok"}, Feishu {"code":0,"msg":"success"} (older: StatusCode).
-// The json sink only needs a 2xx status.
-func checkAnswer(kind Sink, data []byte) error {
-	if kind == JSON {
-		return nil
-	}
+type robot struct{}
+
+func (robot) check(data []byte) error {
 	var a struct {
 		ErrCode    *int   `json:"errcode"`
 		ErrMsg     string `json:"errmsg"`
@@ -220,90 +234,4 @@ func checkAnswer(kind Sink, data []byte) error {
 		return fmt.Errorf("%w: StatusCode %d", ErrSend, *a.StatusCode)
 	}
 	return nil
-}
-
-// build returns the URL, body and extra headers of the request for w.
-func (n *Notifier) build(w Webhook, e Event) (string, []byte, map[string]string, error) {
-	now := n.now()
-	target := w.URL
-	var body any
-	var header map[string]string
-	switch w.Kind {
-	case DingTalk:
-		if w.Format == FormatMarkdown {
-			body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": e.Title(), "text": e.Markdown()}}
-		} else {
-			body = map[string]any{"msgtype": "text", "text": map[string]string{"content": e.Text()}}
-		}
-		if w.Secret != "" {
-			ts, sign := DingTalkSign(w.Secret, now)
-			u, err := url.Parse(w.URL)
-			if err != nil {
-				return "", nil, nil, fmt.Errorf("%w: bad URL", ErrSend)
-			}
-			q := u.Query()
-			q.Set("timestamp", ts)
-			q.Set("sign", sign)
-			u.RawQuery = q.Encode()
-			target = u.String()
-		}
-	case WeCom:
-		if w.Format == FormatMarkdown {
-			body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": e.Markdown()}}
-		} else {
-			body = map[string]any{"msgtype": "text", "text": map[string]string{"content": e.Text()}}
-		}
-	case Feishu:
-		m := map[string]any{"msg_type": "text", "content": map[string]string{"text": e.Text()}}
-		if w.Secret != "" {
-			ts, sign := FeishuSign(w.Secret, now)
-			m["timestamp"], m["sign"] = ts, sign
-		}
-		body = m
-	case JSON:
-		data, err := json.Marshal(e.payload())
-		if err != nil {
-			return "", nil, nil, err
-		}
-		if w.Secret != "" {
-			ts := strconv.FormatInt(now.Unix(), 10)
-			header = map[string]string{SignatureHeader: "t=" + ts + ",v1=" + JSONSign(w.Secret, ts, data)}
-		}
-		return target, data, header, nil
-	default:
-		return "", nil, nil, fmt.Errorf("%w: unknown kind %q", ErrSend, w.Kind)
-	}
-	data, err := json.Marshal(body)
-	return target, data, header, err
-}
-
-// DingTalkSign computes DingTalk's signed-robot parameters: timestamp is the time in
-// milliseconds, sign is base64(HMAC-SHA256(key=secret, timestamp+"\n"+secret)), to be sent
-// (URL-encoded) as the timestamp and sign query parameters.
-func DingTalkSign(secret string, now time.Time) (timestamp, sign string) {
-	timestamp = strconv.FormatInt(now.UnixMilli(), 10)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(timestamp + "\n" + secret))
-	return timestamp, base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
-
-// FeishuSign computes Feishu/Lark's signed-bot fields: timestamp is the time in seconds,
-// sign is base64(HMAC-SHA256(key=timestamp+"\n"+secret, empty message)), both sent in the
-// JSON body.
-func FeishuSign(secret string, now time.Time) (timestamp, sign string) {
-	timestamp = strconv.FormatInt(now.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(timestamp+"\n"+secret))
-	return timestamp, base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
-
-// SignatureHeader carries the json sink's signature when it has a secret:
-// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>".
-const SignatureHeader = "X-Ppter-Signature"
-
-// JSONSign computes the v1 value of SignatureHeader.
-func JSONSign(secret, timestamp string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(timestamp + "."))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
 }

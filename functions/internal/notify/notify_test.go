@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,16 +87,31 @@ func (r *receiver) one(t *testing.T) received {
 	return got[0]
 }
 
-// logBuffer collects log lines safely from several goroutines.
+// logBuffer collects log lines safely from several goroutines, and signals each on lines
+// (slog writes a record in one Write).
 type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	lines chan struct{}
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.lines <- struct{}{}
 	return l.b.Write(p)
+}
+
+// waitLines waits for n more log lines.
+func (l *logBuffer) waitLines(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-l.lines:
+		case <-time.After(10 * time.Second): // a safety net: the lines come at once
+			t.Fatalf("waited for %d log lines:\n%s", n, l.String())
+		}
+	}
 }
 
 func (l *logBuffer) String() string {
@@ -106,7 +122,7 @@ func (l *logBuffer) String() string {
 
 func newNotifier(t *testing.T, hooks []Webhook, timeout time.Duration) (*Notifier, *logBuffer) {
 	t.Helper()
-	var logs logBuffer
+	logs := logBuffer{lines: make(chan struct{}, 100)}
 	n, err := New(hooks, Options{
 		Logger:  slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Timeout: timeout,
@@ -285,12 +301,60 @@ func TestEventFilter(t *testing.T) {
 	}
 }
 
+// timeouts is a fake of context.WithTimeout: its contexts end with their parent, or with
+// DeadlineExceeded when expire is called, never by themselves. It records the durations.
+type timeouts struct {
+	mu      sync.Mutex
+	asked   []time.Duration
+	expired chan struct{}
+}
+
+func (f *timeouts) withTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, d)
+	ctx, cancel := context.WithCancel(parent)
+	c := &deadlineCtx{Context: ctx, done: make(chan struct{})}
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.err = ctx.Err()
+		case <-f.expired:
+			c.err = context.DeadlineExceeded
+		}
+		close(c.done)
+	}()
+	return c, cancel
+}
+
+func (f *timeouts) expire() { close(f.expired) }
+
+type deadlineCtx struct {
+	context.Context
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+func (c *deadlineCtx) Done() <-chan struct{} { return c.done }
+
+func (c *deadlineCtx) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
 // TestFailuresDoNotPropagate checks that broken webhooks are logged without their tokens
 // and never block or fail the caller, while a good sink in the same notifier still gets
-// its message.
+// its message, and a webhook that never answers is cut off by the send's timeout. The
+// timeout is a fake: it expires once every other send has been logged, so a slow machine
+// cannot turn another sink's failure into a timeout.
 func TestFailuresDoNotPropagate(t *testing.T) {
-	release := make(chan struct{})
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
 		select {
 		case <-r.Context().Done():
 		case <-release:
@@ -318,17 +382,32 @@ func TestFailuresDoNotPropagate(t *testing.T) {
 		{Kind: JSON, URL: closedURL + "/hook/TOKENCLOSED?token=TOKENQ"},
 		{Kind: WeCom, URL: good.URL + "/cgi-bin/webhook/send?key=TOKENGOOD"},
 	}
-	n, logs := newNotifier(t, hooks, 200*time.Millisecond)
+	n, logs := newNotifier(t, hooks, 42*time.Second)
+	fake := &timeouts{expired: make(chan struct{})}
+	n.withTimeout = fake.withTimeout
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // a finished invocation context must not abort the sends
 	n.Notify(ctx, changed)
+	logs.waitLines(t, len(hooks)-1) // every send but the slow one's
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second): // a safety net, as in waitLines
+		t.Fatalf("the slow webhook got no request:\n%s", logs.String())
+	}
+	if out := logs.String(); strings.Contains(out, "deadline exceeded") {
+		t.Fatalf("a send timed out before its timeout expired:\n%s", out)
+	}
+	fake.expire()
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if !n.Wait(wctx) {
-		t.Fatal("Wait: sends did not finish within their timeout")
+		t.Fatal("Wait: sends did not finish after their timeout expired")
 	}
 	if len(good.requests()) != 1 {
 		t.Errorf("good sink: got %d requests, want 1", len(good.requests()))
+	}
+	if want := slices.Repeat([]time.Duration{42 * time.Second}, len(hooks)); !slices.Equal(fake.asked, want) {
+		t.Errorf("timeouts: got %v, want %v", fake.asked, want)
 	}
 	out := logs.String()
 	if got := strings.Count(out, `"msg":"notification failed"`); got != 6 {
