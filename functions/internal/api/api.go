@@ -84,9 +84,9 @@ type Outcome struct {
 	Changed bool
 }
 
-// apiError is an answer other than success.
+// apiError is an answer other than success: a code of wire (whose HTTP status is in
+// httpStatus), a message and the headers that go with it.
 type apiError struct {
-	status int
 	code   string
 	msg    string
 	header map[string]string
@@ -94,53 +94,108 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.code + ": " + e.msg }
 
-func fail(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+func fail(code, format string, args ...any) *apiError {
+	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// Errors of the request envelope, shared by every route.
+// with returns e with the header k: v added.
+func (e *apiError) with(k, v string) *apiError {
+	c := *e
+	c.header = map[string]string{k: v}
+	return &c
+}
+
+// httpStatus is the HTTP status of each error code: the one place errors meet statuses.
+var httpStatus = map[string]int{
+	wire.CodeBadRequest:       http.StatusBadRequest,
+	wire.CodeBadJSON:          http.StatusBadRequest,
+	wire.CodeBadBody:          http.StatusBadRequest,
+	wire.CodeUnauthorized:     http.StatusUnauthorized,
+	wire.CodeStaleTimestamp:   http.StatusUnauthorized,
+	wire.CodeReplayed:         http.StatusConflict,
+	wire.CodeTooLarge:         http.StatusRequestEntityTooLarge,
+	wire.CodeTooManyFailures:  http.StatusTooManyRequests,
+	wire.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	wire.CodeNotFound:         http.StatusNotFound,
+	wire.CodeUnavailable:      http.StatusServiceUnavailable,
+	wire.CodeInternal:         http.StatusInternalServerError,
+}
+
+// siteChallenge is the WWW-Authenticate header of a refused site credential.
+const siteChallenge = auth.Scheme + `, Basic realm="ppter"`
+
+// The API's answers other than success.
 var (
-	errNotFound = fail(http.StatusNotFound, wire.CodeNotFound, "no such endpoint")
-	errTooLarge = fail(http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "the body is larger than %d bytes", wire.MaxBodyBytes)
-	errBase64   = fail(http.StatusBadRequest, wire.CodeBadBody, "the body is marked base64 but does not decode")
+	errNotFound       = fail(wire.CodeNotFound, "no such endpoint")
+	errTooLarge       = fail(wire.CodeTooLarge, "the body is larger than %d bytes", wire.MaxBodyBytes)
+	errBase64         = fail(wire.CodeBadBody, "the body is marked base64 but does not decode")
+	errUnreadable     = fail(wire.CodeBadRequest, "unreadable request")
+	errNoSource       = fail(wire.CodeBadRequest, "the gateway gave no source address")
+	errEvents         = fail(wire.CodeBadRequest, "events must be a number from 0 to %d", maxStatusEvents)
+	errNotJSON        = fail(wire.CodeBadJSON, "the body is not valid JSON")
+	errTwoValues      = fail(wire.CodeBadJSON, "the body holds more than one JSON value")
+	errNotObject      = fail(wire.CodeBadJSON, "the body must be a JSON object")
+	errFieldTypes     = fail(wire.CodeBadJSON, "the body's fields have the wrong types")
+	errNoCredentials  = fail(wire.CodeUnauthorized, "missing Authorization header (use PPTER-HMAC-SHA256 or Basic site:secret)").with("WWW-Authenticate", siteChallenge)
+	errBadCredentials = fail(wire.CodeUnauthorized, "invalid credentials (unknown site or wrong secret)").with("WWW-Authenticate", siteChallenge)
+	errNotBasic       = fail(wire.CodeUnauthorized, "dyndns2 takes Basic credentials")
+	errStatusOff      = fail(wire.CodeUnauthorized, "the status endpoint is disabled: set admin.token in the config")
+	errAdminToken     = fail(wire.CodeUnauthorized, "missing or wrong admin token (Authorization: Bearer …)").with("WWW-Authenticate", `Basic realm="ppter status", charset="UTF-8"`)
+	errReplayed       = fail(wire.CodeReplayed, "this nonce was already used; sign every request with a fresh nonce")
+	errUnavailable    = fail(wire.CodeUnavailable, "the state store is unavailable; retry later")
 )
+
+// foreign maps the errors of other packages to the API's answers.
+var foreign = []struct {
+	err error
+	ans *apiError
+}{
+	{fcevent.ErrTooLarge, errTooLarge},
+	{fcevent.ErrBadBase64, errBase64},
+	{store.ErrReplay, errReplayed},
+	{store.ErrUnavailable, errUnavailable},
+}
+
+// answerOf is the answer to err: its own for an *apiError, foreign's for the errors it
+// lists, else unreadable for an event that did not decode, and internal (logged) for
+// anything else.
+func (s *Server) answerOf(ctx context.Context, h *fcevent.HTTP, err error, decoding bool) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	for _, f := range foreign {
+		if errors.Is(err, f.err) {
+			return f.ans
+		}
+	}
+	if decoding {
+		return errUnreadable
+	}
+	s.log.ErrorContext(ctx, "internal error", "request_id", h.RequestID, "err", err.Error())
+	return fail(wire.CodeInternal, "internal error (request %s)", h.RequestID)
+}
 
 // Serve answers one HTTP request. decodeErr is the error fcevent.Decode returned with h.
 func (s *Server) Serve(ctx context.Context, h *fcevent.HTTP, decodeErr error) (fcevent.Response, Outcome) {
 	out := Outcome{Route: h.Method + " " + h.Path}
-	var (
-		body any
-		err  error
-	)
-	switch {
-	case errors.Is(decodeErr, fcevent.ErrTooLarge):
-		err = errTooLarge
-	case errors.Is(decodeErr, fcevent.ErrBadBase64):
-		err = errBase64
-	case decodeErr != nil:
-		err = fail(http.StatusBadRequest, wire.CodeBadRequest, "unreadable request")
-	default:
-		body, err = s.route(ctx, h, &out)
+	var r fcevent.Response
+	err := decodeErr
+	if err == nil {
+		r, err = s.route(ctx, h, &out)
 	}
 	if err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) {
-			s.log.ErrorContext(ctx, "internal error", "request_id", h.RequestID, "err", err.Error())
-			ae = fail(http.StatusInternalServerError, wire.CodeInternal, "internal error (request %s)", h.RequestID)
-		}
+		ae := s.answerOf(ctx, h, err, decodeErr != nil)
 		out.Code = ae.code
 		return errorResponse(ae), out
 	}
 	if out.Code == "" {
 		out.Code = "ok"
 	}
-	if r, ok := body.(fcevent.Response); ok {
-		return r, out
-	}
-	return jsonResponse(http.StatusOK, body), out
+	return r, out
 }
 
-type handler func(context.Context, *fcevent.HTTP, *Outcome) (any, error)
+type handler func(context.Context, *fcevent.HTTP, *Outcome) (fcevent.Response, error)
 
 type route struct {
 	method string
@@ -158,21 +213,19 @@ func (s *Server) routes() map[string]route {
 	}
 }
 
-func (s *Server) route(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
+func (s *Server) route(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fcevent.Response, error) {
 	r, ok := s.table[h.Path]
 	if !ok {
-		return nil, errNotFound
+		return fcevent.Response{}, errNotFound
 	}
 	if h.Method != r.method && !(r.head && h.Method == http.MethodHead) {
-		e := fail(http.StatusMethodNotAllowed, wire.CodeMethodNotAllowed, "%s takes %s, not %s", h.Path, r.method, h.Method)
-		e.header = map[string]string{"Allow": r.method}
-		return nil, e
+		return fcevent.Response{}, fail(wire.CodeMethodNotAllowed, "%s takes %s, not %s", h.Path, r.method, h.Method).with("Allow", r.method)
 	}
 	return r.fn(ctx, h, out)
 }
 
-func (s *Server) health(context.Context, *fcevent.HTTP, *Outcome) (any, error) {
-	return map[string]string{"status": "ok"}, nil
+func (s *Server) health(context.Context, *fcevent.HTTP, *Outcome) (fcevent.Response, error) {
+	return jsonResponse(http.StatusOK, map[string]string{"status": "ok"}), nil
 }
 
 // unknownKey stands in for the key of an unknown site or a disabled credential: the same
@@ -201,7 +254,10 @@ func (s *Server) pingBasic(n site.Name) ([]byte, string, bool) {
 func (s *Server) authenticate(ctx context.Context, h *fcevent.HTTP, out *Outcome, basic basicKey) (auth.Credentials, error) {
 	c, err := auth.Parse(h.Header.Get("Authorization"))
 	if err != nil {
-		return c, unauthorized(err) // no secret was tried: nothing to count
+		if errors.Is(err, auth.ErrMissing) {
+			return c, errNoCredentials // no secret was tried: nothing to count
+		}
+		return c, fail(wire.CodeUnauthorized, "%v", err).with("WWW-Authenticate", siteChallenge)
 	}
 	out.Site = c.Site
 	if c.Kind == auth.KindHMAC {
@@ -211,11 +267,11 @@ func (s *Server) authenticate(ctx context.Context, h *fcevent.HTTP, out *Outcome
 		}
 		if err := c.VerifySecret(key, h.Method, h.Path, h.Body); err == nil && known {
 			if err := c.CheckTime(s.now()); err != nil {
-				return c, fail(http.StatusUnauthorized, wire.CodeStaleTimestamp, "%v; check the office clock (NTP)", err)
+				return c, fail(wire.CodeStaleTimestamp, "%v; check the office clock (NTP)", err)
 			}
 			return c, nil
 		}
-		return c, s.failed(ctx, h, store.FailKey{Credential: store.CredentialSite(c.Site), Source: store.SourceOf(h.Source)}, errBadCredentials())
+		return c, s.failed(ctx, h, store.FailKey{Credential: store.CredentialSite(c.Site), Source: store.SourceOf(h.Source)}, errBadCredentials)
 	}
 	secret, credential, enabled := basic(c.Site)
 	k := store.FailKey{Credential: credential, Source: store.SourceOf(h.Source)}
@@ -230,27 +286,9 @@ func (s *Server) authenticate(ctx context.Context, h *fcevent.HTTP, out *Outcome
 			s.log.WarnContext(ctx, "Basic credentials for a site that does not accept them here (basic: true enables the key; dyndns_key is for /nic/update only)",
 				"request_id", h.RequestID, "site", string(c.Site), "route", h.Method+" "+h.Path)
 		}
-		return c, s.failed(ctx, h, k, errBadCredentials())
+		return c, s.failed(ctx, h, k, errBadCredentials)
 	}
 	return c, nil
-}
-
-func unauthorized(err error) *apiError {
-	var e *apiError
-	switch {
-	case errors.Is(err, auth.ErrMissing):
-		e = fail(http.StatusUnauthorized, wire.CodeUnauthorized, "missing Authorization header (use PPTER-HMAC-SHA256 or Basic site:secret)")
-	default:
-		e = fail(http.StatusUnauthorized, wire.CodeUnauthorized, "%v", err)
-	}
-	e.header = map[string]string{"WWW-Authenticate": auth.Scheme + `, Basic realm="ppter"`}
-	return e
-}
-
-func errBadCredentials() *apiError {
-	e := fail(http.StatusUnauthorized, wire.CodeUnauthorized, "invalid credentials (unknown site or wrong secret)")
-	e.header = map[string]string{"WWW-Authenticate": auth.Scheme + `, Basic realm="ppter"`}
-	return e
 }
 
 // checkLimit refuses k's credential from k's source once it is over its limit.
@@ -258,7 +296,7 @@ func (s *Server) checkLimit(ctx context.Context, k store.FailKey) error {
 	n, err := s.store.Failures(ctx, k)
 	switch {
 	case err != nil:
-		return storeError(err)
+		return err
 	case n >= s.cfg.Auth.MaxFailures:
 		return s.tooMany()
 	}
@@ -271,7 +309,7 @@ func (s *Server) checkLimit(ctx context.Context, k store.FailKey) error {
 func (s *Server) failed(ctx context.Context, h *fcevent.HTTP, k store.FailKey, e *apiError) error {
 	n, err := s.store.AuthFailure(ctx, k)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	max := s.cfg.Auth.MaxFailures
 	if n == max {
@@ -297,32 +335,21 @@ func (s *Server) failed(ctx context.Context, h *fcevent.HTTP, k store.FailKey, e
 }
 
 func (s *Server) tooMany() *apiError {
-	e := fail(http.StatusTooManyRequests, wire.CodeTooManyFailures, "too many failed attempts with these credentials from this address; wait and retry")
-	e.header = map[string]string{"Retry-After": strconv.Itoa(int(s.cfg.Auth.FailureWindow.Seconds()))}
-	return e
+	return fail(wire.CodeTooManyFailures, "too many failed attempts with these credentials from this address; wait and retry").
+		with("Retry-After", strconv.Itoa(int(s.cfg.Auth.FailureWindow.Seconds())))
 }
 
-func storeError(err error) error {
-	switch {
-	case errors.Is(err, store.ErrReplay):
-		return fail(http.StatusConflict, wire.CodeReplayed, "this nonce was already used; sign every request with a fresh nonce")
-	case errors.Is(err, store.ErrUnavailable):
-		return fail(http.StatusServiceUnavailable, wire.CodeUnavailable, "the state store is unavailable; retry later")
-	}
-	return err
-}
-
-func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
+func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fcevent.Response, error) {
 	c, err := s.authenticate(ctx, h, out, s.pingBasic)
 	if err != nil {
-		return nil, err
+		return fcevent.Response{}, err
 	}
 	req, err := decodePing(h.Body)
 	if err != nil {
-		return nil, err
+		return fcevent.Response{}, err
 	}
 	if !h.Source.IsValid() {
-		return nil, fail(http.StatusBadRequest, wire.CodeBadRequest, "the gateway gave no source address")
+		return fcevent.Response{}, errNoSource
 	}
 	in := store.PingInput{Site: c.Site, Addr: h.Source, Nonce: c.Nonce, Peers: s.cfg.Peers(c.Site)}
 	if req.Since != nil {
@@ -330,7 +357,7 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 	}
 	res, err := s.store.Ping(ctx, in)
 	if err != nil {
-		return nil, storeError(err)
+		return fcevent.Response{}, err
 	}
 	out.Changed = res.Changed
 	now := s.now()
@@ -350,7 +377,7 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, 
 		resp.Peers = append(resp.Peers, s.peer(p, now))
 	}
 	resp.Targets = s.afterPing(ctx, c.Site, h.Source, res)
-	return resp, nil
+	return jsonResponse(http.StatusOK, resp), nil
 }
 
 // afterPing does what a recorded ping may call for, none of it on a steady ping: the
@@ -402,16 +429,16 @@ func decodePing(body []byte) (wire.PingRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
-		return req, fail(http.StatusBadRequest, wire.CodeBadJSON, "the body is not valid JSON")
+		return req, errNotJSON
 	}
 	if dec.More() {
-		return req, fail(http.StatusBadRequest, wire.CodeBadJSON, "the body holds more than one JSON value")
+		return req, errTwoValues
 	}
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		return req, fail(http.StatusBadRequest, wire.CodeBadJSON, "the body must be a JSON object")
+		return req, errNotObject
 	}
 	if err := json.Unmarshal(raw, &req); err != nil {
-		return req, fail(http.StatusBadRequest, wire.CodeBadJSON, "the body's fields have the wrong types")
+		return req, errFieldTypes
 	}
 	return req, nil
 }
@@ -454,7 +481,7 @@ func jsonResponse(status int, v any) fcevent.Response {
 }
 
 func errorResponse(e *apiError) fcevent.Response {
-	r := jsonResponse(e.status, wire.ErrorResponse{Error: wire.ErrorBody{Code: e.code, Message: e.msg}})
+	r := jsonResponse(httpStatus[e.code], wire.ErrorResponse{Error: wire.ErrorBody{Code: e.code, Message: e.msg}})
 	for k, v := range e.header {
 		r.Header[k] = v
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 
 	"github.com/ppter/ppter/functions/internal/config"
@@ -12,6 +11,7 @@ import (
 	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/shared/auth"
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // hostLookup maps a dyndns2 hostname to a site: the site's name itself, or the full name of
@@ -29,51 +29,75 @@ func hostLookup(cfg *config.Config) dyndns.Lookup {
 
 // nicUpdate serves GET /nic/update, the dyndns2 protocol, so a router's own DDNS client can
 // act as a pinger. Answers are plain text; only Basic credentials are accepted.
-func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
-	text := func(c dyndns.Code, body string) (any, error) {
-		out.Code = string(c)
-		r := fcevent.Response{Status: dyndns.StatusCode(c), Body: []byte(body),
-			Header: map[string]string{"Content-Type": dyndns.ContentType, "Cache-Control": "no-store"}}
-		if c == dyndns.BadAuth {
-			r.Header["WWW-Authenticate"] = dyndns.Challenge
-		}
-		return r, nil
-	}
-	c, err := s.authenticate(ctx, h, out, s.dyndnsBasic)
-	if err == nil && c.Kind != auth.KindBasic {
-		err = fail(http.StatusUnauthorized, "unauthorized", "dyndns2 takes Basic credentials")
-	}
-	var ae *apiError
-	switch {
-	case err == nil:
-	case errors.As(err, &ae) && ae.status == http.StatusTooManyRequests:
-		return text(dyndns.Abuse, dyndns.Reply(dyndns.Answer{Code: dyndns.Abuse}))
-	case errors.As(err, &ae) && ae.status == http.StatusUnauthorized:
-		return text(dyndns.BadAuth, dyndns.Reply(dyndns.Answer{Code: dyndns.BadAuth}))
-	default:
-		return text(dyndns.Code911, dyndns.Reply(dyndns.Answer{Code: dyndns.Code911}))
-	}
-	q, err := dyndns.ParseQuery(h.Query)
+func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fcevent.Response, error) {
+	d, res, err := s.dyndns(ctx, h, out)
 	if err != nil {
-		code := dyndns.CodeOf(err)
-		return text(code, dyndns.Reply(dyndns.Answer{Code: code}))
+		c := dyndnsCode(err)
+		return dyndnsAnswer(out, c, dyndns.Reply(dyndns.Answer{Code: c})), nil
 	}
-	d := dyndns.Decide(q, dyndns.Account{Site: c.Site, TrustMyIP: s.cfg.Sites[string(c.Site)].TrustMyIP}, h.Source, s.hosts)
 	if !d.Record {
-		return text(firstCode(d), d.Reply(false))
+		return dyndnsAnswer(out, firstCode(d), d.Reply(false)), nil
 	}
-	res, err := s.store.Ping(ctx, store.PingInput{Site: d.Site, Addr: d.Addr})
-	if err != nil {
-		s.log.WarnContext(ctx, "dyndns store error", "request_id", h.RequestID, "err", err.Error())
-		return text(dyndns.Code911, dyndns.Reply(dyndns.Answer{Code: dyndns.Code911}))
-	}
-	out.Changed = res.Changed
-	s.afterPing(ctx, d.Site, d.Addr, res)
 	code := dyndns.NoChg
 	if res.Changed {
 		code = dyndns.Good
 	}
-	return text(code, d.Reply(res.Changed))
+	return dyndnsAnswer(out, code, d.Reply(res.Changed)), nil
+}
+
+// dyndns authenticates a /nic/update request and records the address it decides on.
+func (s *Server) dyndns(ctx context.Context, h *fcevent.HTTP, out *Outcome) (dyndns.Decision, store.PingResult, error) {
+	c, err := s.authenticate(ctx, h, out, s.dyndnsBasic)
+	if err == nil && c.Kind != auth.KindBasic {
+		err = errNotBasic
+	}
+	if err != nil {
+		return dyndns.Decision{}, store.PingResult{}, err
+	}
+	q, err := dyndns.ParseQuery(h.Query)
+	if err != nil {
+		return dyndns.Decision{}, store.PingResult{}, err
+	}
+	d := dyndns.Decide(q, dyndns.Account{Site: c.Site, TrustMyIP: s.cfg.Sites[string(c.Site)].TrustMyIP}, h.Source, s.hosts)
+	if !d.Record {
+		return d, store.PingResult{}, nil
+	}
+	res, err := s.store.Ping(ctx, store.PingInput{Site: d.Site, Addr: d.Addr})
+	if err != nil {
+		s.log.WarnContext(ctx, "dyndns store error", "request_id", h.RequestID, "err", err.Error())
+		return d, res, err
+	}
+	out.Changed = res.Changed
+	s.afterPing(ctx, d.Site, d.Addr, res)
+	return d, res, nil
+}
+
+// dyndnsCode is the dyndns2 answer to each error: the one place errors meet dyndns codes.
+func dyndnsCode(err error) dyndns.Code {
+	var ae *apiError
+	errors.As(err, &ae)
+	switch {
+	case ae != nil && ae.code == wire.CodeTooManyFailures:
+		return dyndns.Abuse
+	case ae != nil && (ae.code == wire.CodeUnauthorized || ae.code == wire.CodeStaleTimestamp):
+		return dyndns.BadAuth
+	case errors.Is(err, dyndns.ErrNoHostname):
+		return dyndns.NotFQDN
+	case errors.Is(err, dyndns.ErrTooManyHosts):
+		return dyndns.NumHost
+	}
+	return dyndns.Code911
+}
+
+// dyndnsAnswer is the plain-text answer with code c and body.
+func dyndnsAnswer(out *Outcome, c dyndns.Code, body string) fcevent.Response {
+	out.Code = string(c)
+	r := fcevent.Response{Status: dyndns.StatusCode(c), Body: []byte(body),
+		Header: map[string]string{"Content-Type": dyndns.ContentType, "Cache-Control": "no-store"}}
+	if c == dyndns.BadAuth {
+		r.Header["WWW-Authenticate"] = dyndns.Challenge
+	}
+	return r
 }
 
 // dyndnsBasic is the rule of /nic/update: the site's dyndns_key when it has one (then its

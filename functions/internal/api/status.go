@@ -14,7 +14,6 @@ import (
 	"github.com/ppter/ppter/functions/internal/statuspage"
 	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/shared/site"
-	"github.com/ppter/ppter/shared/wire"
 )
 
 // TargetLister lists the current state of every cloud target, for the status page.
@@ -30,26 +29,26 @@ const (
 
 // status serves GET /v1/status: the fleet, its targets and recent events, as JSON or, for
 // browsers, as an HTML page. It needs the admin token as a Bearer credential.
-func (s *Server) status(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any, error) {
+func (s *Server) status(ctx context.Context, h *fcevent.HTTP, _ *Outcome) (fcevent.Response, error) {
 	if err := s.checkAdmin(ctx, h); err != nil {
-		return nil, err
+		return fcevent.Response{}, err
 	}
 	n := defaultStatusEvents
 	if v := h.Query.Get("events"); v != "" {
 		i, err := strconv.Atoi(v)
 		if err != nil || i < 0 || i > maxStatusEvents {
-			return nil, fail(http.StatusBadRequest, wire.CodeBadRequest, "events must be a number from 0 to %d", maxStatusEvents)
+			return fcevent.Response{}, errEvents
 		}
 		n = i
 	}
 	f, err := s.fleet(ctx, n)
 	if err != nil {
-		return nil, err
+		return fcevent.Response{}, err
 	}
 	if statuspage.WantsHTML(h.Header.Get("Accept")) {
 		b, err := statuspage.HTML(f)
 		if err != nil {
-			return nil, err
+			return fcevent.Response{}, err
 		}
 		return fcevent.Response{Status: http.StatusOK, Body: b, Header: map[string]string{
 			"Content-Type": statuspage.ContentTypeHTML, "Cache-Control": "no-store",
@@ -58,7 +57,7 @@ func (s *Server) status(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any
 	}
 	b, err := statuspage.JSON(f)
 	if err != nil {
-		return nil, err
+		return fcevent.Response{}, err
 	}
 	return fcevent.Response{Status: http.StatusOK, Body: b, Header: map[string]string{
 		"Content-Type": statuspage.ContentTypeJSON, "Cache-Control": "no-store",
@@ -70,7 +69,7 @@ func (s *Server) status(ctx context.Context, h *fcevent.HTTP, out *Outcome) (any
 // refused before the token is looked at.
 func (s *Server) checkAdmin(ctx context.Context, h *fcevent.HTTP) error {
 	if s.cfg.Admin.Token == "" {
-		return fail(http.StatusUnauthorized, wire.CodeUnauthorized, "the status endpoint is disabled: set admin.token in the config")
+		return errStatusOff
 	}
 	k := store.FailKey{Credential: store.CredentialAdmin, Source: store.SourceOf(h.Source)}
 	if err := s.checkLimit(ctx, k); err != nil {
@@ -92,12 +91,10 @@ func (s *Server) checkAdmin(ctx context.Context, h *fcevent.HTTP) error {
 	if ok && subtle.ConstantTimeCompare(a[:], b[:]) == 1 {
 		return nil
 	}
-	e := fail(http.StatusUnauthorized, wire.CodeUnauthorized, "missing or wrong admin token (Authorization: Bearer …)")
-	e.header = map[string]string{"WWW-Authenticate": `Basic realm="ppter status", charset="UTF-8"`}
 	if !ok {
-		return e // no token given (a browser before its login prompt): nothing to count
+		return errAdminToken // no token given (a browser before its login prompt): nothing to count
 	}
-	return s.failed(ctx, h, k, e)
+	return s.failed(ctx, h, k, errAdminToken)
 }
 
 // fleet assembles the status view: every configured site (also those never seen), the
@@ -106,7 +103,7 @@ func (s *Server) fleet(ctx context.Context, n int) (statuspage.Fleet, error) {
 	now := s.now()
 	recs, _, err := s.store.Fleet(ctx)
 	if err != nil {
-		return statuspage.Fleet{}, storeError(err)
+		return statuspage.Fleet{}, err
 	}
 	byName := map[site.Name]store.Record{}
 	for _, r := range recs {
@@ -121,14 +118,14 @@ func (s *Server) fleet(ctx context.Context, n int) (statuspage.Fleet, error) {
 	if s.cloud != nil {
 		ts, err := s.cloud.Targets(ctx)
 		if err != nil {
-			return statuspage.Fleet{}, storeError(err)
+			return statuspage.Fleet{}, err
 		}
 		f.Targets = append(f.Targets, ts...)
 	}
 	if n > 0 {
 		evs, err := s.store.Events(ctx, n)
 		if err != nil {
-			return statuspage.Fleet{}, storeError(err)
+			return statuspage.Fleet{}, err
 		}
 		for _, e := range evs {
 			f.Events = append(f.Events, statuspage.Event{At: e.At, Site: e.Site, Kind: e.Kind, Detail: eventDetail(e)})
