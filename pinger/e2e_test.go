@@ -17,6 +17,7 @@ import (
 	"github.com/ppter/ppter/pinger/internal/client"
 	"github.com/ppter/ppter/pinger/internal/router"
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 const (
@@ -54,7 +55,7 @@ type office struct {
 func newOffice(t *testing.T, base *url.URL, name site.Name, secret, ip string) *office {
 	t.Helper()
 	dir := t.TempDir()
-	o := &office{t: t, src: &sourceRT{ip: ip, base: client.NewTransport(client.IPv4)}, hook: filepath.Join(dir, "hook.log")}
+	o := &office{t: t, src: &sourceRT{ip: ip, base: client.NewTransport(wire.IPv4)}, hook: filepath.Join(dir, "hook.log")}
 	c, err := client.New(client.Options{
 		BaseURL: base, Site: name, Secret: []byte(secret), Agent: "ppter-pinger/e2e",
 		HTTPClient: &http.Client{Transport: o.src},

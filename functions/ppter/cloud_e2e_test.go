@@ -51,7 +51,7 @@ sites:
 		t.Fatalf("targets = %+v", r.Targets)
 	}
 	for _, tg := range r.Targets {
-		if tg.State != wire.StateApplied || tg.IP != "203.0.113.7" {
+		if tg.State != wire.StateApplied || tg.IP.String() != "203.0.113.7" {
 			t.Fatalf("target %+v, want applied at 203.0.113.7", tg)
 		}
 	}

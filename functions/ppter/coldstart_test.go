@@ -33,7 +33,7 @@ func TestColdStart(t *testing.T) {
 	t0 := time.Now()
 	resp := f.ping(t, "hz", keyHZ, "203.0.113.7")
 	t.Logf("first signed ping (records the address): %s", time.Since(t0).Round(10*time.Microsecond))
-	if resp.IP != "203.0.113.7" {
+	if resp.IP.String() != "203.0.113.7" {
 		t.Errorf("ping answered ip %q, want 203.0.113.7", resp.IP)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // TestRealDDClient runs Debian's ddclient against the real function binary: the router-side
@@ -43,7 +45,7 @@ func TestRealDDClient(t *testing.T) {
 	if out := run(); !strings.Contains(out, "RECEIVE:  nochg 127.0.0.1") {
 		t.Fatalf("second ddclient run:\n%s", out)
 	}
-	if p := f.ping(t, "bj", keyBJ, "198.51.100.9"); p.Peers[0].Site != "hz" || p.Peers[0].IPv4 != "127.0.0.1" {
+	if p := f.ping(t, "bj", keyBJ, "198.51.100.9"); p.Peers[0].Site != "hz" || wire.AddrString(p.Peers[0].IPv4) != "127.0.0.1" {
 		t.Fatalf("bj sees hz as %+v", p.Peers[0])
 	}
 	if strings.Contains(f.logs.String(), keyHZ) {
@@ -85,7 +87,7 @@ custom ppter {
 	if !strings.Contains(string(out), "good 127.0.0.1") || !strings.Contains(string(out), "Successful alias table update for hz") {
 		t.Fatalf("inadyn output:\n%s", out)
 	}
-	if p := f.ping(t, "bj", keyBJ, "198.51.100.9"); p.Peers[0].IPv4 != "127.0.0.1" {
+	if p := f.ping(t, "bj", keyBJ, "198.51.100.9"); wire.AddrString(p.Peers[0].IPv4) != "127.0.0.1" {
 		t.Fatalf("bj sees hz as %+v", p.Peers[0])
 	}
 }

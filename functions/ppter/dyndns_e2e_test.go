@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // TestDynDNS2 drives /nic/update through the real binary the way routers' DDNS clients call
@@ -80,7 +82,7 @@ aliyun: { region: cn-hangzhou, dry_run: true }
 		t.Fatalf("after 6 failures: %q, want abuse", last)
 	}
 	// The signed pinger sees the address recorded through dyndns2.
-	if p := f.ping(t, "bj", keyBJ, "198.51.100.9"); p.Peers[0].Site != "gz" || p.Peers[0].IPv4 != "8.8.4.4" || p.Peers[1].IPv4 != "203.0.113.8" {
+	if p := f.ping(t, "bj", keyBJ, "198.51.100.9"); p.Peers[0].Site != "gz" || wire.AddrString(p.Peers[0].IPv4) != "8.8.4.4" || wire.AddrString(p.Peers[1].IPv4) != "203.0.113.8" {
 		t.Fatalf("bj peers = %+v", p.Peers)
 	}
 }

@@ -159,18 +159,18 @@ func slicesSort(s []string) {
 func TestTwoSitesSeeEachOther(t *testing.T) {
 	f := start(t, "")
 	hz := f.ping(t, "hz", keyHZ, "203.0.113.7")
-	if !hz.Changed || hz.IP != "203.0.113.7" || hz.Family != "ipv4" || hz.FleetVersion != 1 {
+	if !hz.Changed || wire.AddrString(hz.IP) != "203.0.113.7" || hz.Family != wire.IPv4 || hz.FleetVersion != 1 {
 		t.Fatalf("first hz ping = %+v", hz)
 	}
-	if len(hz.Peers) != 2 || hz.Peers[0].Site != "bj" || hz.Peers[0].IPv4 != "" || !hz.Peers[0].Stale {
+	if len(hz.Peers) != 2 || hz.Peers[0].Site != "bj" || wire.AddrString(hz.Peers[0].IPv4) != "" || !hz.Peers[0].Stale {
 		t.Fatalf("hz peers before bj pinged = %+v", hz.Peers)
 	}
 	bj := f.ping(t, "bj", keyBJ, "198.51.100.9")
-	if p := bj.Peers[0]; p.Site != "hz" || p.IPv4 != "203.0.113.7" || p.Stale {
+	if p := bj.Peers[0]; p.Site != "hz" || wire.AddrString(p.IPv4) != "203.0.113.7" || p.Stale {
 		t.Fatalf("bj sees hz as %+v", p)
 	}
 	hz = f.ping(t, "hz", keyHZ, "203.0.113.7")
-	if hz.Changed || hz.PreviousIP != "203.0.113.7" || hz.Peers[0].IPv4 != "198.51.100.9" || hz.FleetVersion != 2 {
+	if hz.Changed || wire.AddrString(hz.PreviousIP) != "203.0.113.7" || wire.AddrString(hz.Peers[0].IPv4) != "198.51.100.9" || hz.FleetVersion != 2 {
 		t.Fatalf("second hz ping = %+v", hz)
 	}
 	if hz.Targets == nil {
@@ -178,11 +178,11 @@ func TestTwoSitesSeeEachOther(t *testing.T) {
 	}
 	// IPv6 is kept apart from IPv4.
 	v6 := f.ping(t, "hz", keyHZ, "2001:db8::7")
-	if !v6.Changed || v6.Family != "ipv6" || v6.PreviousIP != "" {
+	if !v6.Changed || v6.Family != wire.IPv6 || wire.AddrString(v6.PreviousIP) != "" {
 		t.Fatalf("v6 ping = %+v", v6)
 	}
 	bj = f.ping(t, "bj", keyBJ, "198.51.100.9")
-	if p := bj.Peers[0]; p.IPv4 != "203.0.113.7" || p.IPv6 != "2001:db8::7" {
+	if p := bj.Peers[0]; wire.AddrString(p.IPv4) != "203.0.113.7" || wire.AddrString(p.IPv6) != "2001:db8::7" {
 		t.Fatalf("bj sees hz as %+v", p)
 	}
 	// sh only sees its configured peer.
@@ -202,7 +202,7 @@ func TestTwoSitesSeeEachOther(t *testing.T) {
 	var pr wire.PingResponse
 	json.NewDecoder(resp.Body).Decode(&pr)
 	resp.Body.Close()
-	if pr.IP != "127.0.0.1" {
+	if wire.AddrString(pr.IP) != "127.0.0.1" {
 		t.Fatalf("recorded %q, want the TCP peer 127.0.0.1", pr.IP)
 	}
 	// One log line per invocation, JSON, no secrets.
@@ -336,7 +336,7 @@ func TestRepeatedFailuresAreSlowed(t *testing.T) {
 			t.Fatalf("429 answer: Retry-After %q, %s", h.Get("Retry-After"), b)
 		}
 	}
-	if p := f.ping(t, "hz", keyHZ, src); p.IP != src || !p.Changed {
+	if p := f.ping(t, "hz", keyHZ, src); p.IP.String() != src || !p.Changed {
 		t.Fatalf("signed ping from the limited address = %+v", p)
 	}
 }
@@ -360,7 +360,7 @@ func TestHealthAndBasic(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	var pr wire.PingResponse
-	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil || resp.StatusCode != 200 || pr.IP != "203.0.113.50" {
+	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil || resp.StatusCode != 200 || wire.AddrString(pr.IP) != "203.0.113.50" {
 		t.Fatalf("basic ping: %d %+v %v", resp.StatusCode, pr, err)
 	}
 }

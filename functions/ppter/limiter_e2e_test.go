@@ -135,7 +135,7 @@ func TestLimiterNeverLocksOutAnotherCredential(t *testing.T) {
 		t.Fatalf("6th wrong Basic: %d %s, want 429", code, b)
 	}
 	// The office's signed pinger, bj's Basic and the admin token from that address still work.
-	if p := f.ping(t, "hz", keyHZ, shared); p.IP != shared {
+	if p := f.ping(t, "hz", keyHZ, shared); p.IP.String() != shared {
 		t.Fatalf("signed hz ping = %+v", p)
 	}
 	if code, b, _ := f.do(t, req{method: "POST", path: wire.PathPing, source: shared, auth: basicAuth("bj", keyBJ)}); code != 200 {

@@ -2,7 +2,11 @@
 // pinger. Fields may be added to these types; existing JSON names never change.
 package wire
 
-import "time"
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
 
 // Paths of the function's HTTP trigger.
 const (
@@ -15,21 +19,75 @@ const (
 // MaxBodyBytes is the largest request body the function accepts (413 above it).
 const MaxBodyBytes = 8 << 10
 
-// Address families, as reported in PingResponse.Family.
+// Family is an IP address family. Its text and JSON form is "ipv4" or "ipv6"; the zero
+// Family, a setting left out, is IPv4.
+type Family uint8
+
+// Address families.
 const (
-	FamilyIPv4 = "ipv4"
-	FamilyIPv6 = "ipv6"
+	IPv4 Family = 4
+	IPv6 Family = 6
 )
 
-// Target kinds and states, as reported in PingResponse.Targets.
-const (
-	KindDNS = "dns"
-	KindVPN = "vpn"
+// FamilyOf returns the family of a; an IPv4-mapped IPv6 address is IPv4.
+func FamilyOf(a netip.Addr) Family {
+	if a.Unmap().Is4() {
+		return IPv4
+	}
+	return IPv6
+}
 
-	StateApplied = "applied"
-	StatePending = "pending"
-	StateError   = "error"
-	StateDryRun  = "dry_run"
+// Is reports whether f is g, the zero Family being IPv4.
+func (f Family) Is(g Family) bool { return f.String() == g.String() }
+
+// Of reports whether a is an address of family f.
+func (f Family) Of(a netip.Addr) bool { return a.IsValid() && f.Is(FamilyOf(a)) }
+
+// String returns "ipv4" or "ipv6".
+func (f Family) String() string {
+	if f == IPv6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (f Family) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText accepts ipv4, ipv6, 4, 6, and empty for IPv4.
+func (f *Family) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "ipv4", "4", "":
+		*f = IPv4
+	case "ipv6", "6":
+		*f = IPv6
+	default:
+		return fmt.Errorf("family %q: want ipv4 or ipv6", b)
+	}
+	return nil
+}
+
+// AddrString is a's text on the wire: "" for the zero Addr (where String says "invalid IP").
+func AddrString(a netip.Addr) string { b, _ := a.MarshalText(); return string(b) }
+
+// Kind is the kind of a cloud target.
+type Kind string
+
+// Target kinds.
+const (
+	KindDNS Kind = "dns"
+	KindVPN Kind = "vpn"
+)
+
+// State is the state of a cloud target.
+type State string
+
+// Target states.
+const (
+	StateApplied State = "applied"
+	StatePending State = "pending"
+	StateError   State = "error"
+	StateDryRun  State = "dry_run"
 )
 
 // PingRequest is the optional JSON object a site sends to POST /v1/ping. An empty body is
@@ -43,15 +101,15 @@ type PingRequest struct {
 	Since *int64 `json:"since,omitempty"`
 }
 
-// PingResponse is the answer to a successful ping.
+// PingResponse is the answer to a successful ping. A zero address is "" in JSON.
 type PingResponse struct {
-	Site         string    `json:"site"`
-	IP           string    `json:"ip"`
-	Family       string    `json:"family"`
-	Changed      bool      `json:"changed"`
-	PreviousIP   string    `json:"previous_ip"`
-	SeenAt       time.Time `json:"seen_at"`
-	FleetVersion int64     `json:"fleet_version"`
+	Site         string     `json:"site"`
+	IP           netip.Addr `json:"ip"`
+	Family       Family     `json:"family"`
+	Changed      bool       `json:"changed"`
+	PreviousIP   netip.Addr `json:"previous_ip"`
+	SeenAt       time.Time  `json:"seen_at"`
+	FleetVersion int64      `json:"fleet_version"`
 	// Delta tells that Peers lists only the peers whose addresses changed after the
 	// request's since; the others are as the client last saw them. False: every peer.
 	Delta   bool     `json:"delta"`
@@ -61,21 +119,29 @@ type PingResponse struct {
 
 // Peer is another site's last known addresses.
 type Peer struct {
-	Site      string    `json:"site"`
-	IPv4      string    `json:"ipv4"`
-	IPv6      string    `json:"ipv6"`
-	ChangedAt time.Time `json:"changed_at,omitzero"` // absent when the peer never pinged
-	SeenAt    time.Time `json:"seen_at,omitzero"`    // absent when the peer never pinged
-	Stale     bool      `json:"stale"`
+	Site      string     `json:"site"`
+	IPv4      netip.Addr `json:"ipv4"`
+	IPv6      netip.Addr `json:"ipv6"`
+	ChangedAt time.Time  `json:"changed_at,omitzero"` // absent when the peer never pinged
+	SeenAt    time.Time  `json:"seen_at,omitzero"`    // absent when the peer never pinged
+	Stale     bool       `json:"stale"`
+}
+
+// Addr returns the peer's address of family f (zero when it has none).
+func (p Peer) Addr(f Family) netip.Addr {
+	if f.Is(IPv6) {
+		return p.IPv6
+	}
+	return p.IPv4
 }
 
 // Target is the state of one cloud resource that follows the site's address.
 type Target struct {
-	Kind  string `json:"kind"`
-	Name  string `json:"name"`
-	State string `json:"state"`
-	IP    string `json:"ip"`
-	Error string `json:"error,omitempty"`
+	Kind  Kind       `json:"kind"`
+	Name  string     `json:"name"`
+	State State      `json:"state"`
+	IP    netip.Addr `json:"ip"`
+	Error string     `json:"error,omitempty"`
 }
 
 // ErrorResponse is the body of every JSON error answer.

@@ -363,10 +363,10 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fceve
 	now := s.now()
 	resp := wire.PingResponse{
 		Site:         string(c.Site),
-		IP:           h.Source.String(),
-		Family:       "ipv" + store.Family(h.Source),
+		IP:           h.Source,
+		Family:       wire.FamilyOf(h.Source),
 		Changed:      res.Changed,
-		PreviousIP:   addrString(res.Previous),
+		PreviousIP:   res.Previous,
 		SeenAt:       seenAt(res.Self, h.Source),
 		FleetVersion: res.Version,
 		Delta:        res.Delta,
@@ -447,8 +447,8 @@ func (s *Server) peer(r store.Record, now time.Time) wire.Peer {
 	seen := r.SeenAt()
 	return wire.Peer{
 		Site:      string(r.Site),
-		IPv4:      addrString(r.IPv4),
-		IPv6:      addrString(r.IPv6),
+		IPv4:      r.IPv4,
+		IPv6:      r.IPv6,
 		ChangedAt: r.ChangedAt(),
 		SeenAt:    seen,
 		Stale:     seen.IsZero() || now.Sub(seen) > s.cfg.Ping.StaleAfter,
@@ -456,17 +456,10 @@ func (s *Server) peer(r store.Record, now time.Time) wire.Peer {
 }
 
 func seenAt(r store.Record, a netip.Addr) time.Time {
-	if store.Family(a) == "4" {
+	if wire.FamilyOf(a) == wire.IPv4 {
 		return r.Seen4
 	}
 	return r.Seen6
-}
-
-func addrString(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
 }
 
 func jsonResponse(status int, v any) fcevent.Response {

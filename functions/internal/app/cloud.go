@@ -232,16 +232,16 @@ func (c *cloudTargets) record(ctx context.Context, s site.Name, res []cloud.Resu
 		w := r.Wire()
 		switch r.State {
 		case wire.StateError:
-			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetFailed, Site: s, IP: w.IP, Detail: r.Kind + " " + r.Name + ": " + w.Error})
+			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetFailed, Site: s, IP: wire.AddrString(w.IP), Detail: string(r.Kind) + " " + r.Name + ": " + w.Error})
 			kind := notify.TargetFailed
 			if errors.Is(r.Err, cloud.ErrVanished) {
 				kind = notify.TargetVanished
 			}
-			c.notifier.Notify(ctx, notify.Event{Kind: kind, Site: s, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name, Error: w.Error})
+			c.notifier.Notify(ctx, notify.Event{Kind: kind, Site: s, At: now, IP: r.IP, TargetKind: string(r.Kind), Target: r.Name, Error: w.Error})
 		case wire.StateApplied:
-			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetApplied, Site: s, IP: w.IP, Detail: r.Kind + " " + r.Name + " → " + w.IP})
+			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetApplied, Site: s, IP: wire.AddrString(w.IP), Detail: string(r.Kind) + " " + r.Name + " → " + wire.AddrString(w.IP)})
 			if seen && before.State == wire.StateError {
-				c.notifier.Notify(ctx, notify.Event{Kind: notify.TargetRecovered, Site: s, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name})
+				c.notifier.Notify(ctx, notify.Event{Kind: notify.TargetRecovered, Site: s, At: now, IP: r.IP, TargetKind: string(r.Kind), Target: r.Name})
 			}
 		}
 	}

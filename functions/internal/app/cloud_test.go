@@ -64,7 +64,7 @@ sites:
 	if took > 10*time.Second {
 		t.Fatalf("ping took %v, want about the 1s budget", took)
 	}
-	got := map[string]wire.Target{}
+	got := map[wire.Kind]wire.Target{}
 	for _, tg := range pr.Targets {
 		got[tg.Kind] = tg
 	}
@@ -237,9 +237,9 @@ sites:
 		if dry {
 			state = wire.StateDryRun
 		}
-		want := []wire.Target{{Kind: wire.KindDNS, Name: "hz.example.com/A", State: state, IP: "203.0.113.7"},
-			{Kind: wire.KindDNS, Name: "hz.example.com/AAAA", State: state, IP: "2001:db8::7"},
-			{Kind: wire.KindVPN, Name: "to-hz", State: state, IP: "203.0.113.7"}}
+		want := []wire.Target{{Kind: wire.KindDNS, Name: "hz.example.com/A", State: state, IP: netip.MustParseAddr("203.0.113.7")},
+			{Kind: wire.KindDNS, Name: "hz.example.com/AAAA", State: state, IP: netip.MustParseAddr("2001:db8::7")},
+			{Kind: wire.KindVPN, Name: "to-hz", State: state, IP: netip.MustParseAddr("203.0.113.7")}}
 		got := ct.Reconcile(context.Background(), "hz", netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("2001:db8::7"))
 		for i := range got {
 			if !strings.Contains(got[i].Error, "no Alibaba Cloud credentials") {

@@ -49,7 +49,7 @@ func TestPingSince(t *testing.T) {
 	}
 	ping("bj", `{}`, "198.51.100.10") // bj moves
 	moved, raw := ping("hz", fmt.Sprintf(`{"since":%d}`, v), "203.0.113.7")
-	if !moved.Delta || len(moved.Peers) != 1 || moved.Peers[0].IPv4 != "198.51.100.10" || moved.FleetVersion != v+1 {
+	if !moved.Delta || len(moved.Peers) != 1 || wire.AddrString(moved.Peers[0].IPv4) != "198.51.100.10" || moved.FleetVersion != v+1 {
 		t.Fatalf("after bj moved: %s, want a delta with bj's new address at version %d", raw, v+1)
 	}
 	ahead, raw := ping("hz", fmt.Sprintf(`{"since":%d}`, v+100), "203.0.113.7")

@@ -37,7 +37,7 @@ func (r *reconciles) Reconcile(_ context.Context, s site.Name, v4, _ netip.Addr)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, string(s)+" "+v4.String())
-	return []wire.Target{{Kind: wire.KindDNS, Name: string(s) + ".vpn.example.com/A", State: wire.StateApplied, IP: v4.String()}}
+	return []wire.Target{{Kind: wire.KindDNS, Name: string(s) + ".vpn.example.com/A", State: wire.StateApplied, IP: v4}}
 }
 
 func (r *reconciles) take() []string {

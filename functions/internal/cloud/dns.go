@@ -141,7 +141,7 @@ func (r *Reconciler) findRecords(ctx context.Context, d DNSRecord) ([]*alidns.De
 // absent, update it only when it differs. DomainRecordDuplicate means it already is so.
 // With several records of that name, type and line (round robin), one matching is enough
 // and otherwise the first one is updated.
-func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, hold bool) (string, error) {
+func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, hold bool) (wire.State, error) {
 	recs, err := r.findRecords(ctx, d)
 	if err != nil {
 		return wire.StateError, fmt.Errorf("dns %s: %w", d.FQDN(), err)

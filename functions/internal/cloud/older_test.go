@@ -19,7 +19,7 @@ func TestTimerNeverMovesBack(t *testing.T) {
 	rec := DNSRecord{Zone: "example.com", RR: "hz", Type: "A", TTL: 600, Line: "default"}
 	targets := Targets{DNS: []DNSRecord{rec}, VPN: []VPNConn{vpnTarget}}
 	at := func(ip string, seen time.Time) Addrs { return Addrs{IPv4: netip.MustParseAddr(ip), Seen4: seen} }
-	check := func(step string, rs []Result, state string, want error) {
+	check := func(step string, rs []Result, state wire.State, want error) {
 		t.Helper()
 		for _, r := range rs {
 			if r.State != state || (want != nil && !errors.Is(r.Err, want)) {

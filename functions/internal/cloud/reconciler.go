@@ -119,7 +119,7 @@ func (t Targets) Split() []Targets {
 
 // Results reports every target in state with err, without any cloud call; each follows its
 // address in a.
-func (t Targets) Results(a Addrs, state string, err error) []Result {
+func (t Targets) Results(a Addrs, state wire.State, err error) []Result {
 	var out []Result
 	for _, x := range t.List() {
 		ip, _ := x.family(a)
@@ -139,19 +139,16 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // Result is the outcome for one target, shaped like wire.Target.
 type Result struct {
-	Kind  string     // wire.KindDNS or wire.KindVPN
-	Name  string     // "hz.vpn.example.com/A", or the connection's name
-	State string     // wire.StateApplied, StatePending, StateError, StateDryRun
+	Kind  wire.Kind
+	Name  string // "hz.vpn.example.com/A", or the connection's name
+	State wire.State
 	IP    netip.Addr // the address the target follows
 	Err   error      // why it is not applied (nil when applied)
 }
 
 // Wire converts r for the ping response.
 func (r Result) Wire() wire.Target {
-	t := wire.Target{Kind: r.Kind, Name: r.Name, State: r.State}
-	if r.IP.IsValid() {
-		t.IP = r.IP.String()
-	}
+	t := wire.Target{Kind: r.Kind, Name: r.Name, State: r.State, IP: r.IP}
 	if r.Err != nil {
 		t.Error = PublicError(r.Err)
 	}
@@ -234,7 +231,7 @@ func (r *Reconciler) one(ctx context.Context, t Target, addrs Addrs, mode Mode) 
 	}
 	st.DesiredIP = ip
 	st.Attempts++
-	var state string
+	var state wire.State
 	switch t := t.(type) {
 	case DNSRecord:
 		state, err = r.applyDNS(ctx, t, ip, hold)
@@ -249,7 +246,7 @@ func (r *Reconciler) one(ctx context.Context, t Target, addrs Addrs, mode Mode) 
 
 // record saves the outcome of a reconcile of target k at ip (last seen at seen; zero: now)
 // and logs it.
-func (r *Reconciler) record(ctx context.Context, k TargetKey, st TargetState, ip netip.Addr, seen time.Time, res Result, state string, err error) Result {
+func (r *Reconciler) record(ctx context.Context, k TargetKey, st TargetState, ip netip.Addr, seen time.Time, res Result, state wire.State, err error) Result {
 	now := r.Clock.Now()
 	st.State, st.UpdatedAt, st.DesiredIP = state, now, ip
 	switch state {
@@ -303,12 +300,12 @@ func olderThanApplied(st TargetState, ip netip.Addr, seen time.Time) error {
 // unfinished reports whether a target left in state with err should be reconciled again at
 // the next resume tick (every minute) rather than the next full timer run: pending work
 // (deferred, locked, busy gateway) and re-points stopped by the deadline.
-func unfinished(state string, err error) bool {
+func unfinished(state wire.State, err error) bool {
 	return state == wire.StatePending || errors.Is(err, ErrDeadline) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 type settledState struct {
-	state string
+	state wire.State
 	err   error
 }
 

@@ -113,7 +113,7 @@ func TestVPNRecreateWaitsForReplica(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		replicas int
-		want     string
+		want     wire.State
 	}{{"replica required", 1, wire.StateError}, {"single node", 0, wire.StateApplied}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(*aliyunemu.Clock) State {

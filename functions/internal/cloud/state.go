@@ -9,22 +9,24 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // TargetKey names one target in the state store: Kind is "dns" or "vpn"; Name is
 // "<fqdn>/<type>" for DNS and "<gateway>/<connection>" for VPN.
 type TargetKey struct {
-	Kind string
+	Kind wire.Kind
 	Name string
 }
 
-func (k TargetKey) String() string { return k.Kind + ":" + k.Name }
+func (k TargetKey) String() string { return string(k.Kind) + ":" + k.Name }
 
 // TargetState is the persisted reconcile state of one target.
 type TargetState struct {
 	DesiredIP   netip.Addr `json:"desired_ip"`
 	AppliedIP   netip.Addr `json:"applied_ip"`
-	State       string     `json:"state"` // wire.StateApplied, StatePending, StateError, StateDryRun
+	State       wire.State `json:"state"`
 	Attempts    int        `json:"attempts"`
 	LastError   string     `json:"last_error,omitempty"`
 	UpdatedAt   time.Time  `json:"updated_at"`

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // Redis is a State in Redis. All keys start with one hash-tagged prefix (such as "{ppter}")
@@ -57,9 +59,9 @@ func NewRedis(client *redis.Client, prefix string, opt RedisOptions) *Redis {
 	return &Redis{c: client, prefix: prefix, opt: opt}
 }
 
-func (r *Redis) targetKey(k TargetKey) string { return r.prefix + ":target:" + k.Kind + ":" + k.Name }
+func (r *Redis) targetKey(k TargetKey) string { return r.prefix + ":target:" + k.String() }
 func (r *Redis) opKey(k TargetKey) string     { return r.prefix + ":vpnop:" + k.Name }
-func (r *Redis) lockKey(k TargetKey) string   { return r.prefix + ":lock:" + k.Kind + ":" + k.Name }
+func (r *Redis) lockKey(k TargetKey) string   { return r.prefix + ":lock:" + k.String() }
 
 func (r *Redis) getJSON(ctx context.Context, key string, v any) (bool, error) {
 	b, err := r.c.Get(ctx, key).Bytes()
@@ -223,7 +225,7 @@ func (r *Redis) Unfinished(ctx context.Context) ([]TargetKey, error) {
 	out := make([]TargetKey, 0, len(ms))
 	for _, m := range ms {
 		kind, name, _ := strings.Cut(m, ":")
-		out = append(out, TargetKey{Kind: kind, Name: name})
+		out = append(out, TargetKey{Kind: wire.Kind(kind), Name: name})
 	}
 	return out, nil
 }

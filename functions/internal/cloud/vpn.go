@@ -293,7 +293,7 @@ var (
 
 // applyVPN re-points the connection at ip when a customer gateway it uses has another
 // address, finishing first any re-point a previous reconcile left half done.
-func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st *TargetState, hold bool) (string, error) {
+func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st *TargetState, hold bool) (wire.State, error) {
 	k := t.Key()
 	wrap := func(err error) error { return fmt.Errorf("vpn %s: %w", t.Connection, err) }
 	op, has, err := r.State.GetVPNOp(ctx, k)
@@ -392,7 +392,7 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 // otherwise.
 // After maxWaitingAttempts reconciles in a row (about ten minutes of resume ticks) it is an
 // error after all, so a gateway stuck updating is notified.
-func (r *Reconciler) failState(err error, attempts int) string {
+func (r *Reconciler) failState(err error, attempts int) wire.State {
 	if (errors.Is(err, ErrGatewayBusy) || errors.Is(err, ErrDeadline)) && attempts < maxWaitingAttempts {
 		return wire.StatePending
 	}

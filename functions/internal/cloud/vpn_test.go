@@ -36,7 +36,7 @@ func TestVPNRepoint(t *testing.T) {
 	if e.emu.Calls("CreateCustomerGateway") != 1 || e.emu.Calls("CreateVpnConnection") != 1 || e.emu.Calls("DeleteVpnConnection") != 1 || e.emu.Calls("DeleteCustomerGateway") != 1 {
 		t.Fatalf("mutating calls: got %v", e.emu.CallLog())
 	}
-	if w := res.Wire(); w.Kind != "vpn" || w.Name != connNm || w.IP != newIP || w.Error != "" {
+	if w := res.Wire(); w.Kind != "vpn" || w.Name != connNm || w.IP.String() != newIP || w.Error != "" {
 		t.Fatalf("wire: got %+v", w)
 	}
 

@@ -42,13 +42,12 @@ type Site struct {
 	Stale     bool       `json:"stale"`
 }
 
-// Target is the state of one cloud resource following a site's address. Kind and State
-// take the values of the wire package (wire.KindDNS, wire.StateApplied…).
+// Target is the state of one cloud resource following a site's address.
 type Target struct {
 	Site      site.Name  `json:"site"`
-	Kind      string     `json:"kind"`
+	Kind      wire.Kind  `json:"kind"`
 	Name      string     `json:"name"`
-	State     string     `json:"state"`
+	State     wire.State `json:"state"`
 	IP        netip.Addr `json:"ip"`
 	Error     string     `json:"error,omitempty"`
 	UpdatedAt time.Time  `json:"updated_at,omitzero"`
@@ -168,12 +167,12 @@ func HTML(f Fleet) ([]byte, error) {
 			case t.State == wire.StatePending:
 				class = "pending"
 			}
-			p.raw("\n<tr class=\"", class, "\" data-target=\"").text(t.Kind).raw("/").text(t.Name).raw("\">\n<td>").text(string(t.Site)).
-				raw("</td><td>").text(t.Kind).raw("</td><td><code>").text(t.Name).raw("</code></td>\n<td><span class=\"badge\">")
+			p.raw("\n<tr class=\"", class, "\" data-target=\"").text(string(t.Kind)).raw("/").text(t.Name).raw("\">\n<td>").text(string(t.Site)).
+				raw("</td><td>").text(string(t.Kind)).raw("</td><td><code>").text(t.Name).raw("</code></td>\n<td><span class=\"badge\">")
 			if t.Failed() {
 				p.raw("FAILED")
 			} else {
-				p.text(t.State)
+				p.text(string(t.State))
 			}
 			p.raw("</span></td>\n<td><code>", addr(t.IP), "</code></td><td>", stamp(t.UpdatedAt), "</td><td class=\"err\">").text(t.Error).raw("</td>\n</tr>")
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/ppter/ppter/pinger/internal/lock"
 	"github.com/ppter/ppter/pinger/internal/netwatch"
 	"github.com/ppter/ppter/pinger/internal/ownaddr"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -127,10 +128,10 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-func newPinger(cfg *config.Config, family int) (agent.Pinger, error) {
+func newPinger(cfg *config.Config, family wire.Family) (agent.Pinger, error) {
 	return client.New(client.Options{
 		BaseURL: cfg.URL, Site: cfg.Site, Secret: cfg.Secret,
-		Family: client.Family(family), Agent: "ppter-pinger/" + version,
+		Family: family, Agent: "ppter-pinger/" + version,
 	})
 }
 

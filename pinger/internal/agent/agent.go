@@ -29,7 +29,7 @@ var (
 	ErrState = errors.New("state file")
 )
 
-// Pinger sends one ping over one address family (4 or 6). *client.Client implements it.
+// Pinger sends one ping over one address family. *client.Client implements it.
 // since, when not nil, asks for a delta answer: the peers changed after that fleet version.
 type Pinger interface {
 	Ping(ctx context.Context, since *int64) (wire.PingResponse, error)
@@ -37,7 +37,7 @@ type Pinger interface {
 
 // Ping pairs a Pinger with its family.
 type Ping struct {
-	Family int // 4 or 6
+	Family wire.Family
 	Pinger Pinger
 	// Endpoint names the function the Pinger talks to (its URL): the fleet version the
 	// state keeps for the next ping's since belongs to it.
@@ -136,7 +136,7 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 	for _, p := range a.o.Pings {
 		ans, err := a.ping(ctx, p, since.Since(state.FleetKey(p.Endpoint, p.Family)))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("ping over %s: %w", familyName(p.Family), err))
+			errs = append(errs, fmt.Errorf("ping over %s: %w", p.Family, err))
 			continue
 		}
 		answers = append(answers, ans)
@@ -236,7 +236,7 @@ func (a *Agent) peekState() *state.State {
 
 // answer is a checked ping answer.
 type answer struct {
-	family   int
+	family   wire.Family
 	self     netip.Addr
 	peers    []wire.Peer // sorted by site, no name twice; only the changed ones in a delta
 	version  int64
@@ -254,11 +254,11 @@ func (a *Agent) ping(ctx context.Context, p Ping, since *int64) (answer, error) 
 	if resp.Site != string(a.o.Site) {
 		return answer{}, fmt.Errorf("%w: answer is for site %q", ErrBadAnswer, resp.Site)
 	}
-	self, err := parseAddr(resp.IP, p.Family)
+	self, err := addrOf(resp.IP, p.Family)
 	if err != nil {
 		return answer{}, fmt.Errorf("%w: own address: %v", ErrBadAnswer, err)
 	}
-	a.o.Log.Debug("pinged", "family", familyName(p.Family), "ip", self.String(), "changed", resp.Changed, "peers", len(resp.Peers), "delta", resp.Delta)
+	a.o.Log.Debug("pinged", "family", p.Family.String(), "ip", self.String(), "changed", resp.Changed, "peers", len(resp.Peers), "delta", resp.Delta)
 	peers := slices.Clone(resp.Peers)
 	slices.SortFunc(peers, func(x, y wire.Peer) int { return strings.Compare(x.Site, y.Site) })
 	for i := 1; i < len(peers); i++ {
@@ -286,14 +286,11 @@ func (a *Agent) changes(ans answer, st *state.State) []router.Change {
 		if name == a.o.Site {
 			continue
 		}
-		raw := peer.IPv4
-		if family == 6 {
-			raw = peer.IPv6
-		}
-		if raw == "" {
+		raw := peer.Addr(family)
+		if !raw.IsValid() {
 			continue // the peer has no address in this family
 		}
-		ip, err := parseAddr(raw, family)
+		ip, err := addrOf(raw, family)
 		if err != nil {
 			a.o.Log.Warn("ignoring peer address", "peer", string(name), "err", err)
 			continue
@@ -312,21 +309,11 @@ func (a *Agent) changes(ans answer, st *state.State) []router.Change {
 	return changes
 }
 
-func parseAddr(s string, family int) (netip.Addr, error) {
-	ip, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}, err
-	}
+// addrOf returns ip, unmapped and without zone, when it is of family.
+func addrOf(ip netip.Addr, family wire.Family) (netip.Addr, error) {
 	ip = ip.Unmap().WithZone("")
-	if (family == 4) != ip.Is4() {
-		return netip.Addr{}, fmt.Errorf("%s is not an %s address", ip, familyName(family))
+	if !family.Of(ip) {
+		return netip.Addr{}, fmt.Errorf("%s is not an %s address", wire.AddrString(ip), family)
 	}
 	return ip, nil
-}
-
-func familyName(f int) string {
-	if f == 6 {
-		return wire.FamilyIPv6
-	}
-	return wire.FamilyIPv4
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,7 +51,7 @@ func (d *recDriver) Apply(_ context.Context, c router.Change) error {
 }
 
 func resp(self string, peers ...wire.Peer) wire.PingResponse {
-	return wire.PingResponse{Site: "hz", IP: self, Family: wire.FamilyIPv4, Peers: peers}
+	return wire.PingResponse{Site: "hz", IP: netip.MustParseAddr(self), Family: wire.IPv4, Peers: peers}
 }
 
 func newAgent(t *testing.T, path string, p Pinger, d router.Driver, dry bool, out *bytes.Buffer) *Agent {
@@ -62,8 +63,8 @@ func newAgent(t *testing.T, path string, p Pinger, d router.Driver, dry bool, ou
 func TestCycleFirstRunThenIdle(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	p := &fakePinger{resp: resp("203.0.113.7",
-		wire.Peer{Site: "sh", IPv4: "192.0.2.5"},
-		wire.Peer{Site: "bj", IPv4: "198.51.100.9", IPv6: "2001:db8::9"},
+		wire.Peer{Site: "sh", IPv4: netip.MustParseAddr("192.0.2.5")},
+		wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9"), IPv6: netip.MustParseAddr("2001:db8::9")},
 		wire.Peer{Site: "gz"}, // never seen: nothing to apply
 	)}
 	d := &recDriver{self: true}
@@ -96,7 +97,7 @@ func TestCycleFirstRunThenIdle(t *testing.T) {
 		t.Errorf("second identical cycle rewrote the state file (%v)", err)
 	}
 	// A peer moves: only that change is applied, with the old address.
-	p.resp.Peers[1].IPv4 = "198.51.100.10"
+	p.resp.Peers[1].IPv4 = netip.MustParseAddr("198.51.100.10")
 	if _, err := a.Cycle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestCycleFirstRunThenIdle(t *testing.T) {
 
 func TestCycleDriverFailureKeepsStateAndRetries(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: "198.51.100.9"})}
+	p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9")})}
 	d := &recDriver{fail: map[string]bool{"bj": true}}
 	a := newAgent(t, path, p, d, false, nil)
 	_, err := a.Cycle(context.Background())
@@ -128,7 +129,7 @@ func TestCycleDriverFailureKeepsStateAndRetries(t *testing.T) {
 
 func TestCyclePartialFailureSavesSuccesses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: "198.51.100.9"}, wire.Peer{Site: "sh", IPv4: "192.0.2.5"})}
+	p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9")}, wire.Peer{Site: "sh", IPv4: netip.MustParseAddr("192.0.2.5")})}
 	d := &recDriver{fail: map[string]bool{"sh": true}}
 	if _, err := newAgent(t, path, p, d, false, nil).Cycle(context.Background()); !errors.Is(err, router.ErrApply) {
 		t.Fatalf("got %v, want ErrApply", err)
@@ -163,7 +164,7 @@ func TestCyclePingFailureTouchesNothing(t *testing.T) {
 
 func TestCycleDryRunChangesNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: "198.51.100.9"})}
+	p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9")})}
 	d := &recDriver{}
 	var out bytes.Buffer
 	res, err := newAgent(t, path, p, d, true, &out).Cycle(context.Background())
@@ -186,9 +187,9 @@ func TestCycleRejectsBadAnswers(t *testing.T) {
 		name string
 		resp wire.PingResponse
 	}{
-		{name: "other site", resp: wire.PingResponse{Site: "bj", IP: "203.0.113.7"}},
-		{name: "bad own address", resp: wire.PingResponse{Site: "hz", IP: "nope"}},
-		{name: "ipv6 answer to an ipv4 ping", resp: wire.PingResponse{Site: "hz", IP: "2001:db8::1"}},
+		{name: "other site", resp: wire.PingResponse{Site: "bj", IP: netip.MustParseAddr("203.0.113.7")}},
+		{name: "no own address", resp: wire.PingResponse{Site: "hz"}},
+		{name: "ipv6 answer to an ipv4 ping", resp: wire.PingResponse{Site: "hz", IP: netip.MustParseAddr("2001:db8::1")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,9 +204,9 @@ func TestCycleRejectsBadAnswers(t *testing.T) {
 
 func TestCycleBothFamilies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	p4 := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: "198.51.100.9", IPv6: "2001:db8::9"})}
-	p6 := &fakePinger{resp: wire.PingResponse{Site: "hz", IP: "2001:db8::7", Family: wire.FamilyIPv6,
-		Peers: []wire.Peer{{Site: "bj", IPv4: "198.51.100.9", IPv6: "2001:db8::9"}}}}
+	p4 := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9"), IPv6: netip.MustParseAddr("2001:db8::9")})}
+	p6 := &fakePinger{resp: wire.PingResponse{Site: "hz", IP: netip.MustParseAddr("2001:db8::7"), Family: wire.IPv6,
+		Peers: []wire.Peer{{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9"), IPv6: netip.MustParseAddr("2001:db8::9")}}}}
 	d := &recDriver{}
 	a := New(Options{Site: "hz", Pings: []Ping{{Family: 4, Pinger: p4}, {Family: 6, Pinger: p6}}, Driver: d, StatePath: path})
 	if _, err := a.Cycle(context.Background()); err != nil {

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -44,8 +45,8 @@ func (p *deadlinePinger) Ping(ctx context.Context, since *int64) (wire.PingRespo
 func TestCycleHasADeadline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	p := &deadlinePinger{fakePinger: fakePinger{resp: resp("203.0.113.7",
-		wire.Peer{Site: "bj", IPv4: "198.51.100.9"},
-		wire.Peer{Site: "sh", IPv4: "192.0.2.5"},
+		wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9")},
+		wire.Peer{Site: "sh", IPv4: netip.MustParseAddr("192.0.2.5")},
 	)}}
 	d := &hangDriver{hang: map[string]bool{"sh": true}}
 	const timeout = 50 * time.Millisecond

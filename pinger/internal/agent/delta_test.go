@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,10 +34,10 @@ func TestDeltaAnswers(t *testing.T) {
 		d.applied = nil
 		a.Cycle(context.Background()) // failures are checked through d and the state
 	}
-	full := resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: "198.51.100.9"}, wire.Peer{Site: "sh", IPv4: "198.51.100.20"})
+	full := resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9")}, wire.Peer{Site: "sh", IPv4: netip.MustParseAddr("198.51.100.20")})
 	full.FleetVersion = 5
 	cycle(full)
-	delta := resp("203.0.113.7", wire.Peer{Site: "sh", IPv4: "198.51.100.21"})
+	delta := resp("203.0.113.7", wire.Peer{Site: "sh", IPv4: netip.MustParseAddr("198.51.100.21")})
 	delta.FleetVersion, delta.Delta = 6, true
 	cycle(delta)
 	if got, want := strings.Join(d.applied, "; "), "peer sh ipv4 198.51.100.20 -> 198.51.100.21"; got != want {
@@ -51,7 +52,7 @@ func TestDeltaAnswers(t *testing.T) {
 	}
 	// A failing change: the since stays at 6.
 	d.fail["sh"] = true
-	failing := resp("203.0.113.7", wire.Peer{Site: "sh", IPv4: "198.51.100.22"})
+	failing := resp("203.0.113.7", wire.Peer{Site: "sh", IPv4: netip.MustParseAddr("198.51.100.22")})
 	failing.FleetVersion, failing.Delta = 7, true
 	cycle(failing)
 	d.fail["sh"] = false
@@ -80,7 +81,7 @@ func TestDeltaAnswers(t *testing.T) {
 // pointed at another function sends no since.
 func TestSincePerFunction(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	r := resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: "198.51.100.9"})
+	r := resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9")})
 	r.FleetVersion = 3
 	p := &fakePinger{resp: r}
 	for _, ep := range []string{"https://a.example/", "https://a.example/", "https://b.example/"} {

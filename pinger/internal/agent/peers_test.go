@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,7 @@ func TestCycleRefusesUnsafePeerAddresses(t *testing.T) {
 	const refusedMsg = "refused peer address"
 	tests := []struct {
 		name         string
-		family       int
+		family       wire.Family
 		self, peer   string
 		allowPrivate bool
 		wantRefusal  string // empty: applied
@@ -61,16 +62,16 @@ func TestCycleRefusesUnsafePeerAddresses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			self, family := tc.self, wire.FamilyIPv4
+			self, family := tc.self, wire.IPv4
 			if self == "" {
 				self = "203.0.113.7"
 			}
-			peer := wire.Peer{Site: "bj", IPv4: tc.peer}
+			peer := wire.Peer{Site: "bj", IPv4: netip.MustParseAddr(tc.peer)}
 			if tc.family == 6 {
-				self, family = "2001:db8::7", wire.FamilyIPv6
-				peer = wire.Peer{Site: "bj", IPv6: tc.peer}
+				self, family = "2001:db8::7", wire.IPv6
+				peer = wire.Peer{Site: "bj", IPv6: netip.MustParseAddr(tc.peer)}
 			}
-			p := &fakePinger{resp: wire.PingResponse{Site: "hz", IP: self, Family: family, Peers: []wire.Peer{peer}}}
+			p := &fakePinger{resp: wire.PingResponse{Site: "hz", IP: netip.MustParseAddr(self), Family: family, Peers: []wire.Peer{peer}}}
 			d := &recDriver{}
 			var log bytes.Buffer
 			path := filepath.Join(t.TempDir(), "state.json")
@@ -99,9 +100,9 @@ func TestCycleRefusesUnsafePeerAddresses(t *testing.T) {
 func TestCycleRefusesDuplicatePeers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	p := &fakePinger{resp: resp("203.0.113.7",
-		wire.Peer{Site: "bj", IPv4: "198.51.100.9"},
-		wire.Peer{Site: "sh", IPv4: "192.0.2.5"},
-		wire.Peer{Site: "bj", IPv4: "8.8.8.8"},
+		wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9")},
+		wire.Peer{Site: "sh", IPv4: netip.MustParseAddr("192.0.2.5")},
+		wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("8.8.8.8")},
 	)}
 	d := &recDriver{}
 	_, err := newAgent(t, path, p, d, false, nil).Cycle(context.Background())
@@ -122,7 +123,7 @@ func TestCycleCapsPeerChanges(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	var peers []wire.Peer
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
-		peers = append(peers, wire.Peer{Site: n, IPv4: "198.51.100.1" + string(rune('0'+len(peers)))})
+		peers = append(peers, wire.Peer{Site: n, IPv4: netip.MustParseAddr("198.51.100.1" + string(rune('0'+len(peers))))})
 	}
 	p := &fakePinger{resp: resp("203.0.113.7", peers...)}
 	d := &recDriver{self: true}

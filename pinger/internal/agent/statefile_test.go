@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,7 @@ func TestCycleSurvivesBadStateFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: "198.51.100.9"})}
+			p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9")})}
 			d := &recDriver{}
 			var log, out bytes.Buffer
 			a := New(Options{Site: "hz", Pings: []Ping{{Family: 4, Pinger: p}}, Driver: d, StatePath: path, DryRun: tc.dryRun,
@@ -84,7 +85,7 @@ func TestCycleSurvivesBadStateFile(t *testing.T) {
 // directory) fails the cycle, but only after the ping went out; nothing is applied.
 func TestCycleStateFileUnreadable(t *testing.T) {
 	path := t.TempDir() // a directory where the state file should be
-	p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: "198.51.100.9"})}
+	p := &fakePinger{resp: resp("203.0.113.7", wire.Peer{Site: "bj", IPv4: netip.MustParseAddr("198.51.100.9")})}
 	d := &recDriver{}
 	_, err := newAgent(t, path, p, d, false, nil).Cycle(context.Background())
 	if !errors.Is(err, ErrState) {

@@ -37,34 +37,6 @@ var (
 	ErrRedirect = errors.New("function answered a redirect, which the pinger never follows")
 )
 
-// Family is an IP address family the client dials over.
-type Family int
-
-// Address families.
-const (
-	IPv4 Family = 4
-	IPv6 Family = 6
-)
-
-// String returns the wire name of the family ("ipv4" or "ipv6").
-func (f Family) String() string {
-	switch f {
-	case IPv4:
-		return wire.FamilyIPv4
-	case IPv6:
-		return wire.FamilyIPv6
-	}
-	return fmt.Sprintf("family(%d)", int(f))
-}
-
-// Network returns the dial network of the family: "tcp4" or "tcp6".
-func (f Family) Network() string {
-	if f == IPv6 {
-		return "tcp6"
-	}
-	return "tcp4"
-}
-
 // Default timeouts.
 const (
 	DefaultTimeout = 30 * time.Second
@@ -81,8 +53,8 @@ type Options struct {
 	// Site and Secret are the site's credentials. Secret is never logged or put in errors.
 	Site   site.Name
 	Secret []byte
-	// Family is the address family dialled. Ignored when HTTPClient is set.
-	Family Family
+	// Family is the address family dialled (IPv4 when zero). Ignored when HTTPClient is set.
+	Family wire.Family
 	// Agent goes into the request body, e.g. "ppter-pinger/1.0.0".
 	Agent string
 	// Timeout bounds one whole request; DefaultTimeout when zero.
@@ -134,9 +106,6 @@ func New(opts Options) (*Client, error) {
 	if opts.Nonce == nil {
 		opts.Nonce = auth.NewNonce
 	}
-	if opts.Family == 0 {
-		opts.Family = IPv4
-	}
 	hc := &http.Client{Transport: NewTransport(opts.Family)}
 	if opts.HTTPClient != nil {
 		c := *opts.HTTPClient
@@ -151,9 +120,12 @@ func New(opts Options) (*Client, error) {
 
 // NewTransport returns an HTTP transport that dials only over f, with bounded connect,
 // TLS and header timeouts, and no proxy (the function must see the office's own address).
-func NewTransport(f Family) *http.Transport {
+func NewTransport(f wire.Family) *http.Transport {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	network := f.Network()
+	network := "tcp4"
+	if f.Is(wire.IPv6) {
+		network = "tcp6"
+	}
 	return &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, network, addr)
@@ -168,9 +140,6 @@ func NewTransport(f Family) *http.Transport {
 		ForceAttemptHTTP2: true,
 	}
 }
-
-// Family returns the family the client was built for.
-func (c *Client) Family() Family { return c.opts.Family }
 
 // Ping sends one signed POST /v1/ping and returns the function's answer. When the first
 // request stays unanswered for HedgeAfter, a second one joins it (see Options.HedgeAfter);
@@ -249,7 +218,7 @@ func (c *Client) ping(ctx context.Context, since *int64) (wire.PingResponse, err
 	if err := json.Unmarshal(raw, &pr); err != nil {
 		return wire.PingResponse{}, fmt.Errorf("%w: answer is not a ping response: %v", ErrServer, err)
 	}
-	if pr.IP == "" {
+	if !pr.IP.IsValid() {
 		return wire.PingResponse{}, fmt.Errorf("%w: answer has no ip", ErrServer)
 	}
 	return pr, nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/pinger/internal/fakefn"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 const secret = "s3cret-hz-0123456789"
@@ -45,7 +46,7 @@ func TestPing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Site != "hz" || resp.IP != "127.0.0.1" || len(resp.Peers) != 1 || resp.Peers[0].IPv4 != "198.51.100.9" {
+	if resp.Site != "hz" || wire.AddrString(resp.IP) != "127.0.0.1" || len(resp.Peers) != 1 || wire.AddrString(resp.Peers[0].IPv4) != "198.51.100.9" {
 		t.Errorf("got %+v, want hz at 127.0.0.1 with peer bj at 198.51.100.9", resp)
 	}
 }
@@ -82,7 +83,7 @@ func TestPingFailures(t *testing.T) {
 		{name: "server error", setup: func(fn *fakefn.Server) string { fn.FailWith(503, "store_unavailable"); return fn.URL }, want: ErrServer, status: 503},
 		{name: "body too large", setup: func(fn *fakefn.Server) string { fn.FailWith(413, "body_too_large"); return fn.URL }, want: ErrRequest, status: 413},
 		{name: "unreachable", setup: func(fn *fakefn.Server) string { fn.Close(); return fn.URL }, want: ErrUnreachable},
-		{name: "ipv6 only cannot reach an ipv4 listener", opts: Options{Family: IPv6}, want: ErrUnreachable},
+		{name: "ipv6 only cannot reach an ipv4 listener", opts: Options{Family: wire.IPv6}, want: ErrUnreachable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,7 +215,7 @@ func TestHedgedPing(t *testing.T) {
 	c := newClient(t, srv.URL, Options{HedgeAfter: 20 * time.Millisecond, Timeout: time.Minute})
 	start := time.Now()
 	resp, err := c.Ping(context.Background(), nil)
-	if err != nil || resp.IP != "127.0.0.1" {
+	if err != nil || wire.AddrString(resp.IP) != "127.0.0.1" {
 		t.Fatalf("Ping = %+v, %v", resp, err)
 	}
 	if took := time.Since(start); took > 30*time.Second {

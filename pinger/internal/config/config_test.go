@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,22 +159,14 @@ func TestFamilies(t *testing.T) {
 	tests := []struct {
 		f    IPFamily
 		want string
-	}{{Family4, "[4]"}, {Family6, "[6]"}, {FamilyBoth, "[4 6]"}}
+	}{{Family4, "[ipv4]"}, {Family6, "[ipv6]"}, {FamilyBoth, "[ipv4 ipv6]"}}
 	for _, tc := range tests {
 		t.Run(string(tc.f), func(t *testing.T) {
-			if got := strings.TrimSpace(strings.ReplaceAll(fmtInts(tc.f.Families()), ",", " ")); got != tc.want {
+			if got := fmt.Sprint(tc.f.Families()); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
 	}
-}
-
-func fmtInts(v []int) string {
-	s := make([]string, len(v))
-	for i, x := range v {
-		s[i] = string(rune('0' + x))
-	}
-	return "[" + strings.Join(s, " ") + "]"
 }
 
 // TestFunctionURLScheme: plain http:// only to loopback unless --insecure-http (issue 11, point 10).

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // DriverName names a router driver. It implements pflag.Value; its error lists the valid names.
@@ -70,15 +72,15 @@ func (f *IPFamily) Set(s string) error {
 // Type is the placeholder shown in --help.
 func (f *IPFamily) Type() string { return "4|6|both" }
 
-// Families returns 4 and/or 6.
-func (f IPFamily) Families() []int {
+// Families returns the families to ping over.
+func (f IPFamily) Families() []wire.Family {
 	switch f {
 	case Family6:
-		return []int{6}
+		return []wire.Family{wire.IPv6}
 	case FamilyBoth:
-		return []int{4, 6}
+		return []wire.Family{wire.IPv4, wire.IPv6}
 	}
-	return []int{4}
+	return []wire.Family{wire.IPv4}
 }
 
 // LogFormat selects the log line format.

@@ -188,16 +188,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.pings++
 	s.sinces = append(s.sinces, req.Since)
 	resp := wire.PingResponse{
-		Site: string(creds.Site), IP: ip.String(), Family: wire.FamilyIPv4, Changed: changed,
+		Site: string(creds.Site), IP: ip, Family: wire.FamilyOf(ip), Changed: changed, PreviousIP: prev,
 		SeenAt: s.now().UTC(), FleetVersion: s.version, Peers: []wire.Peer{}, Targets: []wire.Target{},
 		// As the function: a since it can serve gets the peers changed after it.
 		Delta: req.Since != nil && *req.Since >= 0 && *req.Since <= s.version,
-	}
-	if ip.Is6() {
-		resp.Family = wire.FamilyIPv6
-	}
-	if prev.IsValid() {
-		resp.PreviousIP = prev.String()
 	}
 	names := make([]site.Name, 0, len(s.sites))
 	for n := range s.sites {
@@ -212,17 +206,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if resp.Delta && p.changedVer <= *req.Since {
 			continue
 		}
-		resp.Peers = append(resp.Peers, wire.Peer{Site: string(n), IPv4: str(p.ipv4), IPv6: str(p.ipv6), ChangedAt: p.changedAt, SeenAt: p.changedAt})
+		resp.Peers = append(resp.Peers, wire.Peer{Site: string(n), IPv4: p.ipv4, IPv6: p.ipv6, ChangedAt: p.changedAt, SeenAt: p.changedAt})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(resp); err != nil {
 		panic(fmt.Sprintf("fakefn: encode: %v", err))
 	}
-}
-
-func str(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
 }

@@ -112,10 +112,7 @@ func (c *Checker) Check(seen netip.Addr) {
 		return
 	}
 	c.warned[seen] = true
-	family := wire.FamilyIPv4
-	if seen.Is6() {
-		family = wire.FamilyIPv6
-	}
+	family := wire.FamilyOf(seen).String()
 	if v == proxied {
 		c.log.Warn("the function saw this office at an address that is not this host's: a transparent proxy on the router most likely sent the ping through a proxy server, and the VPN would be pointed at it; exempt the function's domain from the proxy",
 			"ip", seen.String(), "family", family, "host", strings.Join(public, ","), "help", Help)
@@ -125,8 +122,8 @@ func (c *Checker) Check(seen netip.Addr) {
 		"ip", seen.String(), "family", family, "help", Help)
 }
 
-// Wrap returns p with the address of each of its successful pings checked. An answer whose
-// ip does not parse is left to the agent to refuse.
+// Wrap returns p with the address of each of its successful pings checked. An answer
+// without an ip is left to the agent to refuse.
 func (c *Checker) Wrap(p agent.Pinger) agent.Pinger { return checked{p, c} }
 
 type checked struct {
@@ -139,8 +136,8 @@ func (p checked) Ping(ctx context.Context, since *int64) (wire.PingResponse, err
 	if err != nil {
 		return resp, err
 	}
-	if ip, perr := netip.ParseAddr(resp.IP); perr == nil {
-		p.c.Check(ip)
+	if resp.IP.IsValid() {
+		p.c.Check(resp.IP)
 	}
 	return resp, nil
 }

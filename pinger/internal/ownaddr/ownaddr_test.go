@@ -145,10 +145,10 @@ func TestWrap(t *testing.T) {
 		err      error
 		wantWarn bool
 	}{
-		{name: "own address", resp: wire.PingResponse{IP: "203.0.113.2"}},
-		{name: "proxy address", resp: wire.PingResponse{IP: "198.51.100.7"}, wantWarn: true},
-		{name: "failed ping is not checked", resp: wire.PingResponse{IP: "198.51.100.7"}, err: errDown},
-		{name: "unparsable ip is the agent's to refuse", resp: wire.PingResponse{IP: "not-an-ip"}},
+		{name: "own address", resp: wire.PingResponse{IP: netip.MustParseAddr("203.0.113.2")}},
+		{name: "proxy address", resp: wire.PingResponse{IP: netip.MustParseAddr("198.51.100.7")}, wantWarn: true},
+		{name: "failed ping is not checked", resp: wire.PingResponse{IP: netip.MustParseAddr("198.51.100.7")}, err: errDown},
+		{name: "no ip is the agent's to refuse", resp: wire.PingResponse{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

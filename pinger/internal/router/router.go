@@ -11,6 +11,7 @@ import (
 	"net/netip"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // Errors shared by drivers.
@@ -27,19 +28,14 @@ var (
 type Change struct {
 	Peer   site.Name
 	Self   bool
-	Family int        // 4 or 6
+	Family wire.Family
 	Old    netip.Addr // zero when nothing was applied before
 	New    netip.Addr
 	SelfIP netip.Addr // the office's current address in Family
 }
 
 // FamilyName returns "ipv4" or "ipv6".
-func (c Change) FamilyName() string {
-	if c.Family == 6 {
-		return "ipv6"
-	}
-	return "ipv4"
-}
+func (c Change) FamilyName() string { return c.Family.String() }
 
 func (c Change) String() string {
 	who := "peer " + string(c.Peer)
@@ -99,26 +95,5 @@ func (m peers[P]) check(driver string) error {
 	return nil
 }
 
-// Family selects the address family a mapped router object follows.
-type Family int
-
-// UnmarshalText accepts ipv4, ipv6, 4 or 6.
-func (f *Family) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "ipv4", "4", "":
-		*f = 4
-	case "ipv6", "6":
-		*f = 6
-	default:
-		return fmt.Errorf("family %q: want ipv4 or ipv6", b)
-	}
-	return nil
-}
-
-// Is reports whether f (defaulting to IPv4) is family 4 or 6.
-func (f Family) Is(family int) bool {
-	if f == 0 {
-		return family == 4
-	}
-	return int(f) == family
-}
+// Family selects the address family a mapped router object follows (IPv4 when left out).
+type Family = wire.Family

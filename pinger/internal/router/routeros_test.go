@@ -146,7 +146,7 @@ func newRouterOS(t *testing.T, url, password string) *RouterOS {
 	return d
 }
 
-func change(peer site.Name, family int, ip string) Change {
+func change(peer site.Name, family Family, ip string) Change {
 	return Change{Peer: peer, Family: family, New: netip.MustParseAddr(ip)}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ppter/ppter/pinger/internal/atomicfile"
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // Version is the format version written to the file.
@@ -29,17 +30,17 @@ type Addrs struct {
 	IPv6 netip.Addr `json:"ipv6,omitzero"`
 }
 
-// Get returns the address of family 4 or 6.
-func (a Addrs) Get(family int) netip.Addr {
-	if family == 6 {
+// Get returns the address of family.
+func (a Addrs) Get(family wire.Family) netip.Addr {
+	if family.Is(wire.IPv6) {
 		return a.IPv6
 	}
 	return a.IPv4
 }
 
-// Set sets the address of family 4 or 6.
-func (a *Addrs) Set(family int, ip netip.Addr) {
-	if family == 6 {
+// Set sets the address of family.
+func (a *Addrs) Set(family wire.Family, ip netip.Addr) {
+	if family.Is(wire.IPv6) {
 		a.IPv6 = ip
 	} else {
 		a.IPv4 = ip
@@ -60,12 +61,7 @@ type State struct {
 
 // FleetKey names a function (its URL) and an address family in State.Fleet: a version is
 // only meaningful to the function that gave it.
-func FleetKey(endpoint string, family int) string {
-	if family == 6 {
-		return "ipv6 " + endpoint
-	}
-	return "ipv4 " + endpoint
-}
+func FleetKey(endpoint string, family wire.Family) string { return family.String() + " " + endpoint }
 
 // Since returns the fleet version recorded for key, or nil.
 func (st *State) Since(key string) *int64 {
@@ -93,13 +89,13 @@ func New(s site.Name) *State {
 	return &State{Version: Version, Site: s, Peers: map[site.Name]Addrs{}}
 }
 
-// Peer returns the applied address of peer p in family 4 or 6.
-func (st *State) Peer(p site.Name, family int) netip.Addr {
+// Peer returns the applied address of peer p in family.
+func (st *State) Peer(p site.Name, family wire.Family) netip.Addr {
 	return st.Peers[p].Get(family)
 }
 
-// SetPeer records the applied address of peer p in family 4 or 6.
-func (st *State) SetPeer(p site.Name, family int, ip netip.Addr) {
+// SetPeer records the applied address of peer p in family.
+func (st *State) SetPeer(p site.Name, family wire.Family, ip netip.Addr) {
 	a := st.Peers[p]
 	a.Set(family, ip)
 	st.Peers[p] = a
