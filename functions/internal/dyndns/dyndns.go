@@ -7,7 +7,8 @@
 //
 //  1. authenticate the request with Basic site:secret; on failure answer [BadAuth]
 //     (status from [StatusCode]) without calling anything here;
-//  2. [ParseQuery] the query; on error answer [Reply] with [CodeOf] the error;
+//  2. [ParseQuery] the query; on error answer [Reply] with the code of the error
+//     ([ErrNoHostname]: notfqdn, [ErrTooManyHosts]: numhost);
 //  3. [Decide] with the authenticated [Account], the FC source address and a [Lookup];
 //  4. when [Decision.Record] is true, record [Decision.Addr] for [Decision.Site]
 //     (one store call, even when the request names the site several times) and answer
@@ -24,7 +25,7 @@
 //     empty), and the [Lookup] must map it to the authenticated site ("nohost" otherwise:
 //     a site's credentials never update another site).
 //   - The address recorded is the request's source address. myip is used only when the
-//     site's config has trust_myip and myip holds a public unicast address (see [IsPublic]);
+//     site's config has trust_myip and myip holds a public unicast address ([ipclass.Public]);
 //     a myip that is malformed, private or of no use is ignored, as dyndns2 specifies.
 //     myip may list an IPv4 and an IPv6 address separated by a comma (inadyn's dual-stack
 //     form); one address is recorded per request, preferring the source's family.
@@ -38,6 +39,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ppter/ppter/shared/ipclass"
 	"github.com/ppter/ppter/shared/site"
 )
 
@@ -59,26 +61,11 @@ const (
 	Code911 Code = "911"     // server-side failure; the client should retry later
 )
 
-// Errors of ParseQuery, mapped to codes by CodeOf.
+// Errors of ParseQuery: the answer is notfqdn and numhost.
 var (
 	ErrNoHostname   = errors.New("dyndns: hostname missing")
 	ErrTooManyHosts = errors.New("dyndns: too many hostnames")
 )
-
-// CodeOf maps an error of this package to the code to answer with; any other error is a
-// server failure (911).
-func CodeOf(err error) Code {
-	switch {
-	case err == nil:
-		return Good
-	case errors.Is(err, ErrNoHostname):
-		return NotFQDN
-	case errors.Is(err, ErrTooManyHosts):
-		return NumHost
-	default:
-		return Code911
-	}
-}
 
 // StatusCode is the HTTP status to answer a code with. dyndns2 clients read the body, so
 // every answer is 200 except badauth, which is 401 (with a WWW-Authenticate: Basic header,
@@ -160,18 +147,6 @@ func ValidHostname(h string) bool {
 
 // Lookup maps a valid hostname to the configured site it names, or reports false.
 type Lookup func(hostname string) (site.Name, bool)
-
-// SiteNames returns the Lookup where a hostname is exactly a configured site name.
-func SiteNames(names ...site.Name) Lookup {
-	set := make(map[string]site.Name, len(names))
-	for _, n := range names {
-		set[string(n)] = n
-	}
-	return func(h string) (site.Name, bool) {
-		n, ok := set[h]
-		return n, ok
-	}
-}
 
 // Account is the authenticated site and what its config allows.
 type Account struct {
@@ -280,7 +255,7 @@ func Choose(source netip.Addr, myip []netip.Addr, trust bool) (netip.Addr, bool)
 	if trust {
 		var first netip.Addr
 		for _, a := range myip {
-			if !IsPublic(a) {
+			if ipclass.Of(a) != ipclass.Public {
 				continue
 			}
 			if source.IsValid() && a.Is4() == source.Is4() {
@@ -298,43 +273,4 @@ func Choose(source netip.Addr, myip []netip.Addr, trust bool) (netip.Addr, bool)
 		return netip.Addr{}, false
 	}
 	return source, false
-}
-
-// nonPublic lists special-purpose ranges that are not globally reachable (IANA IPv4 and
-// IPv6 special-purpose registries) beyond what netip's predicates cover, plus the ranges
-// Alibaba Cloud refuses as a customer gateway address.
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"), // shared address space (CGNAT)
-	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),  // documentation
-	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-	netip.MustParsePrefix("240.0.0.0/4"), // reserved, and 255.255.255.255
-	netip.MustParsePrefix("64:ff9b::/96"),
-	netip.MustParsePrefix("64:ff9b:1::/48"),
-	netip.MustParsePrefix("100::/64"),      // discard-only
-	netip.MustParsePrefix("2001::/23"),     // IETF protocol assignments (Teredo, ORCHID…)
-	netip.MustParsePrefix("2001:db8::/32"), // documentation
-	netip.MustParsePrefix("2002::/16"),     // 6to4
-	netip.MustParsePrefix("3fff::/20"),     // documentation
-	netip.MustParsePrefix("5f00::/16"),     // SRv6 SIDs
-}
-
-// IsPublic reports whether a is a public unicast address an office line could have: global
-// unicast, not private (RFC 1918, fc00::/7), not CGNAT, documentation, benchmarking,
-// reserved, 6to4, Teredo or another special-purpose range. Documentation ranges such as
-// 203.0.113.0/24 are not public.
-func IsPublic(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.Zone() != "" || !a.IsGlobalUnicast() || a.IsPrivate() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
 }

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
+
+	"github.com/ppter/ppter/shared/ipclass"
 )
 
 // ErrPeerAddress means a peer's address in the answer is not one a router may be pointed
@@ -13,32 +14,6 @@ var ErrPeerAddress = errors.New("refused peer address")
 
 // DefaultMaxPeers is how many peer changes one cycle applies when Options.MaxPeers is zero.
 const DefaultMaxPeers = 32
-
-// addrRange is a special-purpose range and what to call it in a refusal.
-type addrRange struct {
-	prefix netip.Prefix
-	what   string
-}
-
-func ranges(what string, prefixes ...string) []addrRange {
-	out := make([]addrRange, len(prefixes))
-	for i, p := range prefixes {
-		out[i] = addrRange{netip.MustParsePrefix(p), what}
-	}
-	return out
-}
-
-// neverPeers can never be a peer's line, whatever the options: pointing a tunnel there
-// would reach this host, every host of a segment, or nothing an office owns.
-var neverPeers = ranges("reserved (this network, class E or broadcast)", "0.0.0.0/8", "240.0.0.0/4")
-
-// privatePeers are unicast but not reachable on the internet; refused unless
-// --allow-private-peers (a lab where offices meet over a private network).
-var privatePeers = slices.Concat(
-	ranges("private", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"),
-	ranges("shared CGNAT space", "100.64.0.0/10"),
-	ranges("special-purpose", "192.0.0.0/24", "198.18.0.0/15", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2002::/16", "5f00::/16"),
-)
 
 // checkPeerAddr returns why ip must not be applied as a peer's address, wrapped in
 // ErrPeerAddress, or nil. Accepted: public unicast addresses, and the documentation
@@ -50,30 +25,17 @@ var privatePeers = slices.Concat(
 // (RFC 1918, fc00::/7), CGNAT (100.64.0.0/10) and other special-purpose ranges.
 func checkPeerAddr(ip, self netip.Addr, allowPrivate bool) error {
 	refuse := func(what string) error { return fmt.Errorf("%w %s: %s", ErrPeerAddress, ip, what) }
-	switch {
-	case ip.IsUnspecified():
-		return refuse("unspecified address")
-	case ip.IsLoopback():
-		return refuse("loopback address")
-	case ip.IsLinkLocalUnicast():
+	switch c := ipclass.Of(ip); {
+	case c == ipclass.LinkLocal:
 		return refuse("link-local address (cloud metadata lives there)")
-	case ip.IsMulticast():
-		return refuse("multicast address")
+	case c > ipclass.Reserved:
+		return refuse(c.String() + " address")
 	case ip == self:
 		return refuse("the office's own address")
-	}
-	for _, r := range neverPeers {
-		if r.prefix.Contains(ip) {
-			return refuse(r.what + " address")
-		}
-	}
-	if allowPrivate {
-		return nil
-	}
-	for _, r := range privatePeers {
-		if r.prefix.Contains(ip) {
-			return refuse(r.what + " address (allowed only with --allow-private-peers)")
-		}
+	case c == ipclass.Reserved:
+		return refuse(c.String() + " address")
+	case c > ipclass.Documentation && !allowPrivate:
+		return refuse(c.String() + " address (allowed only with --allow-private-peers)")
 	}
 	return nil
 }
