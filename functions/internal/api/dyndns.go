@@ -30,54 +30,53 @@ func hostLookup(cfg *config.Config) dyndns.Lookup {
 // nicUpdate serves GET /nic/update, the dyndns2 protocol, so a router's own DDNS client can
 // act as a pinger. Answers are plain text; only Basic credentials are accepted.
 func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fcevent.Response, error) {
-	d, res, err := s.dyndns(ctx, h, out)
-	if err != nil {
+	text := func(c dyndns.Code, body string) (fcevent.Response, error) {
+		out.Code = string(c)
+		r := fcevent.Response{Status: dyndns.StatusCode(c), Body: []byte(body),
+			Header: map[string]string{"Content-Type": dyndns.ContentType, "Cache-Control": "no-store"}}
+		if c == dyndns.BadAuth {
+			r.Header["WWW-Authenticate"] = dyndns.Challenge
+		}
+		return r, nil
+	}
+	refuse := func(err error) (fcevent.Response, error) {
 		c := dyndnsCode(err)
-		return dyndnsAnswer(out, c, dyndns.Reply(dyndns.Answer{Code: c})), nil
+		return text(c, dyndns.Reply(dyndns.Answer{Code: c}))
 	}
-	if !d.Record {
-		return dyndnsAnswer(out, firstCode(d), d.Reply(false)), nil
-	}
-	code := dyndns.NoChg
-	if res.Changed {
-		code = dyndns.Good
-	}
-	return dyndnsAnswer(out, code, d.Reply(res.Changed)), nil
-}
-
-// dyndns authenticates a /nic/update request and records the address it decides on.
-func (s *Server) dyndns(ctx context.Context, h *fcevent.HTTP, out *Outcome) (dyndns.Decision, store.PingResult, error) {
 	c, err := s.authenticate(ctx, h, out, s.dyndnsBasic)
 	if err == nil && c.Kind != auth.KindBasic {
 		err = errNotBasic
 	}
 	if err != nil {
-		return dyndns.Decision{}, store.PingResult{}, err
+		return refuse(err)
 	}
 	q, err := dyndns.ParseQuery(h.Query)
 	if err != nil {
-		return dyndns.Decision{}, store.PingResult{}, err
+		return refuse(err)
 	}
 	d := dyndns.Decide(q, dyndns.Account{Site: c.Site, TrustMyIP: s.cfg.Sites[string(c.Site)].TrustMyIP}, h.Source, s.hosts)
 	if !d.Record {
-		return d, store.PingResult{}, nil
+		return text(firstCode(d), d.Reply(false))
 	}
 	res, err := s.store.Ping(ctx, store.PingInput{Site: d.Site, Addr: d.Addr})
 	if err != nil {
 		s.log.WarnContext(ctx, "dyndns store error", "request_id", h.RequestID, "err", err.Error())
-		return d, res, err
+		return refuse(err)
 	}
 	out.Changed = res.Changed
 	s.afterPing(ctx, d.Site, d.Addr, res)
-	return d, res, nil
+	code := dyndns.NoChg
+	if res.Changed {
+		code = dyndns.Good
+	}
+	return text(code, d.Reply(res.Changed))
 }
 
 // dyndnsCode is the dyndns2 answer to each error: the one place errors meet dyndns codes.
 func dyndnsCode(err error) dyndns.Code {
 	var ae *apiError
-	errors.As(err, &ae)
 	switch {
-	case ae != nil && ae.code == wire.CodeTooManyFailures:
+	case errors.As(err, &ae) && ae.code == wire.CodeTooManyFailures:
 		return dyndns.Abuse
 	case ae != nil && (ae.code == wire.CodeUnauthorized || ae.code == wire.CodeStaleTimestamp):
 		return dyndns.BadAuth
@@ -87,17 +86,6 @@ func dyndnsCode(err error) dyndns.Code {
 		return dyndns.NumHost
 	}
 	return dyndns.Code911
-}
-
-// dyndnsAnswer is the plain-text answer with code c and body.
-func dyndnsAnswer(out *Outcome, c dyndns.Code, body string) fcevent.Response {
-	out.Code = string(c)
-	r := fcevent.Response{Status: dyndns.StatusCode(c), Body: []byte(body),
-		Header: map[string]string{"Content-Type": dyndns.ContentType, "Cache-Control": "no-store"}}
-	if c == dyndns.BadAuth {
-		r.Header["WWW-Authenticate"] = dyndns.Challenge
-	}
-	return r
 }
 
 // dyndnsBasic is the rule of /nic/update: the site's dyndns_key when it has one (then its

@@ -26,7 +26,7 @@ func fail(code, format string, args ...any) *apiError {
 	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// with returns e with the header k: v added.
+// with returns a copy of e that carries the header k: v.
 func (e *apiError) with(k, v string) *apiError {
 	c := *e
 	c.header = map[string]string{k: v}
@@ -73,31 +73,23 @@ var (
 	errUnavailable    = fail(wire.CodeUnavailable, "the state store is unavailable; retry later")
 )
 
-// foreign maps the errors of other packages to the API's answers.
-var foreign = []struct {
-	err error
-	ans *apiError
-}{
-	{fcevent.ErrTooLarge, errTooLarge},
-	{fcevent.ErrBadBase64, errBase64},
-	{store.ErrReplay, errReplayed},
-	{store.ErrUnavailable, errUnavailable},
-}
-
-// answerOf is the answer to err: its own for an *apiError, foreign's for the errors it
-// lists, else unreadable for an event that did not decode, and internal (logged) for
-// anything else.
+// answerOf is the answer to err: its own for an *apiError, the API's for the errors of the
+// store and of the event decoder, bad_request for any other event that did not decode, and
+// internal (logged) for anything else.
 func (s *Server) answerOf(ctx context.Context, h *fcevent.HTTP, err error, decoding bool) *apiError {
 	var ae *apiError
-	if errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
 		return ae
-	}
-	for _, f := range foreign {
-		if errors.Is(err, f.err) {
-			return f.ans
-		}
-	}
-	if decoding {
+	case errors.Is(err, fcevent.ErrTooLarge):
+		return errTooLarge
+	case errors.Is(err, fcevent.ErrBadBase64):
+		return errBase64
+	case errors.Is(err, store.ErrReplay):
+		return errReplayed
+	case errors.Is(err, store.ErrUnavailable):
+		return errUnavailable
+	case decoding:
 		return errUnreadable
 	}
 	s.log.ErrorContext(ctx, "internal error", "request_id", h.RequestID, "err", err.Error())
