@@ -29,21 +29,26 @@ func Parse(s string) (Name, error) {
 }
 
 // Validate reports why s is not a valid site name, or nil.
-func Validate(s string) error {
+func Validate(s string) error { return validate(ErrInvalid, s) }
+
+// ErrInvalidLine is returned (wrapped) for a line name that breaks the rules.
+var ErrInvalidLine = errors.New("invalid line name")
+
+func validate(sentinel error, s string) error {
 	switch {
 	case s == "":
-		return fmt.Errorf("%w: empty", ErrInvalid)
+		return fmt.Errorf("%w: empty", sentinel)
 	case len(s) > MaxLen:
-		return fmt.Errorf("%w %q: longer than %d characters", ErrInvalid, s, MaxLen)
+		return fmt.Errorf("%w %q: longer than %d characters", sentinel, s, MaxLen)
 	case s[0] == '-':
-		return fmt.Errorf("%w %q: must start with a letter or digit", ErrInvalid, s)
+		return fmt.Errorf("%w %q: must start with a letter or digit", sentinel, s)
 	case s[len(s)-1] == '-':
-		return fmt.Errorf("%w %q: must not end with '-'", ErrInvalid, s)
+		return fmt.Errorf("%w %q: must not end with '-'", sentinel, s)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return fmt.Errorf("%w %q: character %q not allowed (use a-z, 0-9 and '-')", ErrInvalid, s, rune(c))
+			return fmt.Errorf("%w %q: character %q not allowed (use a-z, 0-9 and '-')", sentinel, s, rune(c))
 		}
 	}
 	return nil
@@ -62,3 +67,28 @@ func (n *Name) UnmarshalText(text []byte) error {
 
 // String returns the name.
 func (n Name) String() string { return string(n) }
+
+// Line is the name of one of a site's internet lines (its `lines`), under the same rules
+// as a site name. The zero value is a site's one unnamed line.
+type Line string
+
+// ParseLine validates s as a line name.
+func ParseLine(s string) (Line, error) {
+	if err := validate(ErrInvalidLine, s); err != nil {
+		return "", err
+	}
+	return Line(s), nil
+}
+
+// UnmarshalText validates text as a line name.
+func (l *Line) UnmarshalText(text []byte) error {
+	v, err := ParseLine(string(text))
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+// String returns the line's name ("" for the unnamed line).
+func (l Line) String() string { return string(l) }

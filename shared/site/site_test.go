@@ -83,3 +83,17 @@ func TestDecode(t *testing.T) {
 		})
 	}
 }
+
+func TestLine(t *testing.T) {
+	if l, err := ParseLine("unicom"); err != nil || l != "unicom" {
+		t.Fatalf("ParseLine(unicom) = %q, %v", l, err)
+	}
+	_, err := ParseLine("China-Unicom")
+	if !errors.Is(err, ErrInvalidLine) || !strings.Contains(err.Error(), `invalid line name "China-Unicom"`) {
+		t.Fatalf("ParseLine(China-Unicom) = %v, want ErrInvalidLine naming it", err)
+	}
+	var l Line
+	if err := l.UnmarshalText([]byte("a_b")); !errors.Is(err, ErrInvalidLine) {
+		t.Fatalf("UnmarshalText(a_b) = %v", err)
+	}
+}

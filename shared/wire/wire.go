@@ -99,6 +99,10 @@ type PingRequest struct {
 	// the answer may be a delta (PingResponse.Delta): only the peers whose addresses
 	// changed after that version. Absent: every peer, as for clients that predate it.
 	Since *int64 `json:"since,omitempty"`
+	// Line names the office line this ping reports (a site's `lines`). Empty: the site's
+	// default line, as for clients that predate lines. The body is signed, so the line is
+	// authenticated.
+	Line string `json:"line,omitempty"`
 }
 
 // PingResponse is the answer to a successful ping. A zero address is "" in JSON.
@@ -115,6 +119,8 @@ type PingResponse struct {
 	Delta   bool     `json:"delta"`
 	Peers   []Peer   `json:"peers"`
 	Targets []Target `json:"targets"`
+	// Line is the line that was recorded; absent for a site without declared lines.
+	Line string `json:"line,omitempty"`
 }
 
 // Peer is another site's last known addresses.
@@ -124,6 +130,19 @@ type Peer struct {
 	IPv6      netip.Addr `json:"ipv6"`
 	ChangedAt time.Time  `json:"changed_at,omitzero"` // absent when the peer never pinged
 	SeenAt    time.Time  `json:"seen_at,omitzero"`    // absent when the peer never pinged
+	Stale     bool       `json:"stale"`
+	// Lines holds every declared line of the peer, default line first; absent for a peer
+	// without declared lines. The fields above are the default line's.
+	Lines []PeerLine `json:"lines,omitempty"`
+}
+
+// PeerLine is one line of a peer that declares lines.
+type PeerLine struct {
+	Name      string     `json:"name"`
+	IPv4      netip.Addr `json:"ipv4"`
+	IPv6      netip.Addr `json:"ipv6"`
+	SeenAt    time.Time  `json:"seen_at,omitzero"`    // absent when the line never pinged
+	ChangedAt time.Time  `json:"changed_at,omitzero"` // absent when the line never pinged
 	Stale     bool       `json:"stale"`
 }
 
@@ -169,4 +188,5 @@ const (
 	CodeNotFound         = "not_found"
 	CodeUnavailable      = "store_unavailable"
 	CodeInternal         = "internal"
+	CodeUnknownLine      = "unknown_line"
 )
