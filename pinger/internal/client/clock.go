@@ -92,8 +92,7 @@ func (k *Clock) learn(skew, used time.Duration) (retry bool, err error) {
 			"skew", size.Round(time.Second).String())
 	}
 	k.offset = skew
-	d := skew - used
-	return d >= clockAgrees || -d >= clockAgrees, nil
+	return (skew - used).Abs() >= clockAgrees, nil
 }
 
 // staleAnswer is a stale_timestamp refusal that carried server_time: skew is the
