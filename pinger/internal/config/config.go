@@ -95,7 +95,7 @@ type ExecFile struct {
 	Self    bool          `yaml:"self"`
 	Timeout time.Duration `yaml:"timeout"`
 	// Peers, when set, limits the hook to these peers (an allow-list).
-	Peers []site.Name `yaml:"peers"`
+	Peers []site.Peer `yaml:"peers"`
 }
 
 // Environment variables read besides the flags' own.

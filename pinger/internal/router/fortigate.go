@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // FortiGateConfig configures the fortigate driver.
@@ -28,7 +29,7 @@ type FortiGateConfig struct {
 	VDOM       string                      `yaml:"vdom"`
 	TLS        TLSConfig                   `yaml:",inline"`
 	Timeout    time.Duration               `yaml:"timeout"`
-	Peers      map[site.Name]FortiGatePeer `yaml:"peers"`
+	Peers      map[site.Peer]FortiGatePeer `yaml:"peers"`
 	HTTPClient *http.Client                `yaml:"-"`
 }
 
@@ -37,10 +38,10 @@ type FortiGateConfig struct {
 // follows the peer.
 type FortiGatePeer struct {
 	Phase1 string `yaml:"phase1"`
-	Family Family `yaml:"family"`
+	Family wire.Family `yaml:"family"`
 }
 
-func (p FortiGatePeer) family() Family { return p.Family }
+func (p FortiGatePeer) family() wire.Family { return p.Family }
 
 func (p FortiGatePeer) check() error {
 	if err := checkName("phase1", p.Phase1); err != nil {
@@ -96,7 +97,7 @@ type fortiAnswer struct {
 
 // Apply sets the phase 1 interface's remote gateway unless it already holds the address.
 func (f *FortiGate) Apply(ctx context.Context, c Change) error {
-	name := f.peers[c.Peer].Phase1
+	name := f.peers[c.Ref()].Phase1
 	path := "/api/v2/cmdb/vpn.ipsec/phase1-interface/" + url.PathEscape(name)
 	if f.cfg.VDOM != "" {
 		path += "?vdom=" + url.QueryEscape(f.cfg.VDOM)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // OpenWrtConfig configures the openwrt driver, which runs on the OpenWrt router itself.
@@ -30,7 +31,7 @@ type OpenWrtConfig struct {
 	Swanctl string `yaml:"swanctl"`
 	// InitiateTimeout is passed to swanctl --initiate --timeout; 30 s when zero.
 	InitiateTimeout time.Duration             `yaml:"initiate_timeout"`
-	Peers           map[site.Name]OpenWrtPeer `yaml:"peers"`
+	Peers           map[site.Peer]OpenWrtPeer `yaml:"peers"`
 	Runner          Runner                    `yaml:"-"`
 }
 
@@ -42,7 +43,7 @@ type OpenWrtPeer struct {
 	PublicKey          string `yaml:"public_key"`
 	Description        string `yaml:"description"`
 	IPsecRemote        string `yaml:"ipsec_remote"`
-	Family             Family `yaml:"family"`
+	Family             wire.Family `yaml:"family"`
 }
 
 // OpenWrt drives OpenWrt (and derivatives such as ImmortalWrt) through uci, so that the
@@ -90,7 +91,7 @@ func NewOpenWrt(cfg OpenWrtConfig) (*OpenWrt, error) {
 	return &OpenWrt{peers: cfg.Peers, cfg: cfg}, nil
 }
 
-func (p OpenWrtPeer) family() Family { return p.Family }
+func (p OpenWrtPeer) family() wire.Family { return p.Family }
 
 func (p OpenWrtPeer) check() error {
 	switch {
@@ -119,7 +120,7 @@ func (p OpenWrtPeer) check() error {
 
 // Apply changes the mapped uci option unless it already holds the address.
 func (o *OpenWrt) Apply(ctx context.Context, c Change) error {
-	p := o.peers[c.Peer]
+	p := o.peers[c.Ref()]
 	if p.IPsecRemote != "" {
 		return o.applyIPsec(ctx, p.IPsecRemote, c)
 	}

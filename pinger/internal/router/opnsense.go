@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // OPNsenseConfig configures the opnsense driver.
@@ -30,7 +31,7 @@ type OPNsenseConfig struct {
 	Secret     string                     `yaml:"-"`
 	TLS        TLSConfig                  `yaml:",inline"`
 	Timeout    time.Duration              `yaml:"timeout"`
-	Peers      map[site.Name]OPNsensePeer `yaml:"peers"`
+	Peers      map[site.Peer]OPNsensePeer `yaml:"peers"`
 	HTTPClient *http.Client               `yaml:"-"`
 }
 
@@ -38,10 +39,10 @@ type OPNsenseConfig struct {
 // swanctl-based configuration of OPNsense 23.1 and later), by its UUID.
 type OPNsensePeer struct {
 	Connection string `yaml:"connection"`
-	Family     Family `yaml:"family"`
+	Family     wire.Family `yaml:"family"`
 }
 
-func (p OPNsensePeer) family() Family { return p.Family }
+func (p OPNsensePeer) family() wire.Family { return p.Family }
 
 func (p OPNsensePeer) check() error {
 	if !uuidRe.MatchString(p.Connection) {
@@ -102,7 +103,7 @@ func ParseOPNsenseKeyFile(b []byte) (key, secret string, err error) {
 // Apply sets the connection's remote_addrs unless it already holds the address, then
 // applies the configuration.
 func (o *OPNsense) Apply(ctx context.Context, c Change) error {
-	uuid := o.peers[c.Peer].Connection
+	uuid := o.peers[c.Ref()].Connection
 	var got struct {
 		Connection *struct {
 			RemoteAddrs string `json:"remote_addrs"`

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // RouterOSConfig configures the routeros driver.
@@ -29,7 +30,7 @@ type RouterOSConfig struct {
 	Password     string                     `yaml:"-"`
 	TLS          TLSConfig                  `yaml:",inline"`
 	Timeout      time.Duration              `yaml:"timeout"`
-	Peers        map[site.Name]RouterOSPeer `yaml:"peers"`
+	Peers        map[site.Peer]RouterOSPeer `yaml:"peers"`
 	HTTPClient   *http.Client               `yaml:"-"`
 }
 
@@ -40,10 +41,10 @@ type RouterOSPeer struct {
 	// WireGuardPeer is the name of an /interface/wireguard/peers entry whose
 	// endpoint-address follows the peer.
 	WireGuardPeer string `yaml:"wireguard_peer"`
-	Family        Family `yaml:"family"`
+	Family        wire.Family `yaml:"family"`
 }
 
-func (p RouterOSPeer) family() Family { return p.Family }
+func (p RouterOSPeer) family() wire.Family { return p.Family }
 
 func (p RouterOSPeer) check() error {
 	if (p.IPsecPeer == "") == (p.WireGuardPeer == "") {
@@ -88,7 +89,7 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 
 // Apply finds the mapped object and sets its address unless it already has it.
 func (r *RouterOS) Apply(ctx context.Context, c Change) error {
-	p := r.peers[c.Peer]
+	p := r.peers[c.Ref()]
 	menu, name, field := "/ip/ipsec/peer", p.IPsecPeer, "address"
 	if p.WireGuardPeer != "" {
 		menu, name, field = "/interface/wireguard/peers", p.WireGuardPeer, "endpoint-address"

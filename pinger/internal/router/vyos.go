@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // VyOSConfig configures the vyos driver.
@@ -31,7 +32,7 @@ type VyOSConfig struct {
 	// Save also writes the committed configuration to the boot configuration
 	// (/config-file op save), so the address survives a reboot.
 	Save       bool                   `yaml:"save"`
-	Peers      map[site.Name]VyOSPeer `yaml:"peers"`
+	Peers      map[site.Peer]VyOSPeer `yaml:"peers"`
 	HTTPClient *http.Client           `yaml:"-"`
 }
 
@@ -41,10 +42,10 @@ type VyOSPeer struct {
 	IPsecPeer          string `yaml:"ipsec_peer"`
 	WireGuardInterface string `yaml:"wireguard_interface"`
 	WireGuardPeer      string `yaml:"wireguard_peer"`
-	Family             Family `yaml:"family"`
+	Family             wire.Family `yaml:"family"`
 }
 
-func (p VyOSPeer) family() Family { return p.Family }
+func (p VyOSPeer) family() wire.Family { return p.Family }
 
 func (p VyOSPeer) check() error {
 	switch {
@@ -106,7 +107,7 @@ const vyosEmpty = "specified path is empty"
 
 // Apply replaces the peer's address unless it is already the only one.
 func (v *VyOS) Apply(ctx context.Context, c Change) error {
-	node, leaf := v.peers[c.Peer].path()
+	node, leaf := v.peers[c.Ref()].path()
 	where := strings.Join(node, " ")
 	var cfg map[string]any
 	if err := v.call(ctx, "/retrieve", vyosOp{Op: "showConfig", Path: node}, &cfg); err != nil {

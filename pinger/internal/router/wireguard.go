@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // WireGuardConfig configures the wireguard driver.
@@ -24,7 +25,7 @@ type WireGuardConfig struct {
 	Wg string `yaml:"wg"`
 	// Timeout bounds each wg call; CommandTimeout (30 s) when zero.
 	Timeout time.Duration               `yaml:"timeout"`
-	Peers   map[site.Name]WireGuardPeer `yaml:"peers"`
+	Peers   map[site.Peer]WireGuardPeer `yaml:"peers"`
 	Runner  Runner                      `yaml:"-"`
 }
 
@@ -33,10 +34,10 @@ type WireGuardPeer struct {
 	Interface string `yaml:"interface"`
 	PublicKey string `yaml:"public_key"`
 	Port      uint16 `yaml:"port"`
-	Family    Family `yaml:"family"`
+	Family    wire.Family `yaml:"family"`
 }
 
-func (p WireGuardPeer) family() Family { return p.Family }
+func (p WireGuardPeer) family() wire.Family { return p.Family }
 
 func (p WireGuardPeer) check() error {
 	switch {
@@ -86,7 +87,7 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 
 // Apply sets the endpoint unless the interface already uses it.
 func (w *WireGuard) Apply(ctx context.Context, c Change) error {
-	p := w.peers[c.Peer]
+	p := w.peers[c.Ref()]
 	want := netip.AddrPortFrom(c.New, p.Port).String()
 	out, err := runWithin(ctx, w.cfg.Runner, w.cfg.Timeout, w.cfg.Wg, "show", p.Interface, "endpoints")
 	if err != nil {
