@@ -37,7 +37,7 @@ type FortiGateConfig struct {
 // (config vpn ipsec phase1-interface), by name. Its remote-gw (remote-gw6 for IPv6)
 // follows the peer.
 type FortiGatePeer struct {
-	Phase1 string `yaml:"phase1"`
+	Phase1 string      `yaml:"phase1"`
 	Family wire.Family `yaml:"family"`
 }
 

@@ -51,7 +51,7 @@ type HTTPConfig struct {
 	Password     string                          `yaml:"-"`
 	TLS          TLSConfig                       `yaml:",inline"`
 	Timeout      time.Duration                   `yaml:"timeout"`
-	Family       wire.Family                          `yaml:"family"`
+	Family       wire.Family                     `yaml:"family"`
 	Peers        map[site.Peer]map[string]string `yaml:"peers"`
 	Login        []HTTPRequest                   `yaml:"login"`
 	Update       []HTTPRequest                   `yaml:"update"`

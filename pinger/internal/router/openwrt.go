@@ -39,10 +39,10 @@ type OpenWrtConfig struct {
 // (config wireguard_IFACE, found by public_key or description) or to a strongSwan remote
 // of /etc/config/ipsec.
 type OpenWrtPeer struct {
-	WireGuardInterface string `yaml:"wireguard_interface"`
-	PublicKey          string `yaml:"public_key"`
-	Description        string `yaml:"description"`
-	IPsecRemote        string `yaml:"ipsec_remote"`
+	WireGuardInterface string      `yaml:"wireguard_interface"`
+	PublicKey          string      `yaml:"public_key"`
+	Description        string      `yaml:"description"`
+	IPsecRemote        string      `yaml:"ipsec_remote"`
 	Family             wire.Family `yaml:"family"`
 }
 

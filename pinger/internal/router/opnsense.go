@@ -38,7 +38,7 @@ type OPNsenseConfig struct {
 // OPNsensePeer maps a ppter peer to an IPsec connection (VPN → IPsec → Connections, the
 // swanctl-based configuration of OPNsense 23.1 and later), by its UUID.
 type OPNsensePeer struct {
-	Connection string `yaml:"connection"`
+	Connection string      `yaml:"connection"`
 	Family     wire.Family `yaml:"family"`
 }
 

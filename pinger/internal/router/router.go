@@ -65,7 +65,7 @@ type Driver interface {
 // peer is a mapping of a ppter peer to a router object, as a driver's YAML section gives it.
 type peer interface {
 	family() wire.Family // the address family the object follows
-	check() error   // why the mapping cannot work, or nil
+	check() error        // why the mapping cannot work, or nil
 }
 
 // peers maps the peer lines a driver follows ("bj", "bj/unicom") to their router objects.

@@ -40,7 +40,7 @@ type RouterOSPeer struct {
 	IPsecPeer string `yaml:"ipsec_peer"`
 	// WireGuardPeer is the name of an /interface/wireguard/peers entry whose
 	// endpoint-address follows the peer.
-	WireGuardPeer string `yaml:"wireguard_peer"`
+	WireGuardPeer string      `yaml:"wireguard_peer"`
 	Family        wire.Family `yaml:"family"`
 }
 

@@ -46,8 +46,8 @@ type StrongSwanConfig struct {
 type StrongSwanPeer struct {
 	Connection string `yaml:"connection"`
 	// Children are the CHILD_SAs to initiate; the connection's IKE_SA alone when empty.
-	Children []string `yaml:"children"`
-	Family   wire.Family   `yaml:"family"`
+	Children []string    `yaml:"children"`
+	Family   wire.Family `yaml:"family"`
 }
 
 func (p StrongSwanPeer) family() wire.Family { return p.Family }

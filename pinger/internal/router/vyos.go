@@ -39,9 +39,9 @@ type VyOSConfig struct {
 // VyOSPeer maps a ppter peer to a site-to-site IPsec peer (its remote-address) or a
 // WireGuard peer of an interface (its address).
 type VyOSPeer struct {
-	IPsecPeer          string `yaml:"ipsec_peer"`
-	WireGuardInterface string `yaml:"wireguard_interface"`
-	WireGuardPeer      string `yaml:"wireguard_peer"`
+	IPsecPeer          string      `yaml:"ipsec_peer"`
+	WireGuardInterface string      `yaml:"wireguard_interface"`
+	WireGuardPeer      string      `yaml:"wireguard_peer"`
 	Family             wire.Family `yaml:"family"`
 }
 

@@ -31,9 +31,9 @@ type WireGuardConfig struct {
 
 // WireGuardPeer maps a ppter peer to a WireGuard peer of a local interface.
 type WireGuardPeer struct {
-	Interface string `yaml:"interface"`
-	PublicKey string `yaml:"public_key"`
-	Port      uint16 `yaml:"port"`
+	Interface string      `yaml:"interface"`
+	PublicKey string      `yaml:"public_key"`
+	Port      uint16      `yaml:"port"`
 	Family    wire.Family `yaml:"family"`
 }
 
