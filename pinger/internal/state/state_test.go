@@ -7,14 +7,16 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ppter/ppter/shared/site"
 )
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "state.json")
 	st := New("hz")
 	st.Self.Set(4, netip.MustParseAddr("203.0.113.7"))
-	st.SetPeer("bj", 4, netip.MustParseAddr("198.51.100.9"))
-	st.SetPeer("bj", 6, netip.MustParseAddr("2001:db8::9"))
+	st.SetPeer(site.Peer{Site: "bj"}, 4, netip.MustParseAddr("198.51.100.9"))
+	st.SetPeer(site.Peer{Site: "bj"}, 6, netip.MustParseAddr("2001:db8::9"))
 	st.UpdatedAt = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	if err := Save(path, st); err != nil {
 		t.Fatal(err)
@@ -30,7 +32,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Peer("bj", 4) != st.Peer("bj", 4) || got.Peer("bj", 6) != st.Peer("bj", 6) || got.Self != st.Self || !got.UpdatedAt.Equal(st.UpdatedAt) {
+	if got.Peer(site.Peer{Site: "bj"}, 4) != st.Peer(site.Peer{Site: "bj"}, 4) || got.Peer(site.Peer{Site: "bj"}, 6) != st.Peer(site.Peer{Site: "bj"}, 6) || got.Self != st.Self || !got.UpdatedAt.Equal(st.UpdatedAt) {
 		t.Errorf("got %+v, want %+v", got, st)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
