@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -308,27 +307,33 @@ func (a *Agent) changes(ans answer, st *state.State) []router.Change {
 		if peer.Stale {
 			a.o.Log.Warn("peer is stale", "peer", string(name), "seen_at", peer.SeenAt)
 		}
-		lines := map[site.Line]netip.Addr{"": peer.Addr(family)}
+		lines := []peerLine{{"", peer.Addr(family)}} // the default line, then the named ones
 		for _, l := range peer.Lines {
 			line, err := site.ParseLine(l.Name)
 			if err != nil {
 				a.o.Log.Warn("ignoring peer line with a bad name", "peer", string(name), "err", err)
 				continue
 			}
-			lines[line] = l.IPv4
+			pl := peerLine{line, l.IPv4}
 			if family.Is(wire.IPv6) {
-				lines[line] = l.IPv6
+				pl.addr = l.IPv6
 			}
+			lines = append(lines, pl)
 		}
 		a.warnUnlisted(name, lines)
-		for _, line := range slices.Sorted(maps.Keys(lines)) {
-			ref := site.Peer{Site: name, Line: line}
-			if c, ok := a.peerChange(ref, lines[line], ans, st); ok {
+		for _, l := range lines {
+			if c, ok := a.peerChange(site.Peer{Site: name, Line: l.line}, l.addr, ans, st); ok {
 				changes = append(changes, c)
 			}
 		}
 	}
 	return changes
+}
+
+// peerLine is a line of a peer's answer and its address in the answer's family.
+type peerLine struct {
+	line site.Line
+	addr netip.Addr
 }
 
 // peerChange returns the change of peer line ref to raw, if there is one to apply.
@@ -354,13 +359,14 @@ func (a *Agent) peerChange(ref site.Peer, raw netip.Addr, ans answer, st *state.
 
 // warnUnlisted warns, once per process, of each line of peer the driver maps that the
 // peer's answer does not list: it gets no address there, as a peer that never pinged.
-func (a *Agent) warnUnlisted(peer site.Name, lines map[site.Line]netip.Addr) {
+func (a *Agent) warnUnlisted(peer site.Name, lines []peerLine) {
 	m, ok := a.o.Driver.(router.Mapper)
 	if !ok {
 		return
 	}
 	for _, ref := range m.Mapped() {
-		if _, listed := lines[ref.Line]; ref.Site != peer || listed || a.warned[ref] {
+		listed := slices.ContainsFunc(lines, func(l peerLine) bool { return l.line == ref.Line })
+		if ref.Site != peer || listed || a.warned[ref] {
 			continue
 		}
 		a.warned[ref] = true

@@ -197,12 +197,13 @@ func boundResolver(src Source) (*net.Resolver, error) {
 	}
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, server string) (net.Conn, error) {
 		d := net.Dialer{Timeout: dialTimeout}
-		ap, err := netip.ParseAddrPort(server)
-		if err != nil || ap.Addr().Unmap().IsLoopback() {
+		host, _, _ := net.SplitHostPort(server)
+		ip, err := netip.ParseAddr(host)
+		if ip = ip.Unmap(); err != nil || ip.IsLoopback() {
 			return d.DialContext(ctx, network, server)
 		}
 		d.Control = ctl
-		if a := src.Address; a.IsValid() && a.Is4() == ap.Addr().Unmap().Is4() {
+		if a := src.Address; a.IsValid() && a.Is4() == ip.Is4() {
 			if strings.HasPrefix(network, "udp") {
 				d.LocalAddr = &net.UDPAddr{IP: a.AsSlice()}
 			} else {

@@ -58,6 +58,7 @@ func (p FortiGatePeer) check() error {
 // applies a CMDB change at once; there is no separate apply step.
 type FortiGate struct {
 	peers[FortiGatePeer]
+	mapped
 	cfg FortiGateConfig
 	api *apiClient
 }
@@ -74,7 +75,8 @@ func NewFortiGate(cfg FortiGateConfig) (*FortiGate, error) {
 			return nil, fmt.Errorf("fortigate: %w", err)
 		}
 	}
-	if err := peers[FortiGatePeer](cfg.Peers).check("fortigate"); err != nil {
+	m, err := peers[FortiGatePeer](cfg.Peers).check("fortigate")
+	if err != nil {
 		return nil, err
 	}
 	api, err := newAPIClient(cfg.URL, cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) {
@@ -83,7 +85,7 @@ func NewFortiGate(cfg FortiGateConfig) (*FortiGate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fortigate: %w", err)
 	}
-	return &FortiGate{peers: cfg.Peers, cfg: cfg, api: api}, nil
+	return &FortiGate{peers: cfg.Peers, mapped: m, cfg: cfg, api: api}, nil
 }
 
 // fortiAnswer is the envelope of every FortiOS REST answer.

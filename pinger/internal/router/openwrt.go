@@ -59,6 +59,7 @@ type OpenWrtPeer struct {
 // cycle repeats the whole change.
 type OpenWrt struct {
 	peers[OpenWrtPeer]
+	mapped
 	cfg OpenWrtConfig
 }
 
@@ -85,10 +86,11 @@ func NewOpenWrt(cfg OpenWrtConfig) (*OpenWrt, error) {
 	if cfg.Runner == nil {
 		cfg.Runner = ExecRunner{}
 	}
-	if err := peers[OpenWrtPeer](cfg.Peers).check("openwrt"); err != nil {
+	m, err := peers[OpenWrtPeer](cfg.Peers).check("openwrt")
+	if err != nil {
 		return nil, err
 	}
-	return &OpenWrt{peers: cfg.Peers, cfg: cfg}, nil
+	return &OpenWrt{peers: cfg.Peers, mapped: m, cfg: cfg}, nil
 }
 
 func (p OpenWrtPeer) family() wire.Family { return p.Family }

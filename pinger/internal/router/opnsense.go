@@ -58,6 +58,7 @@ func (p OPNsensePeer) check() error {
 // finding the address saved but never applied.
 type OPNsense struct {
 	peers[OPNsensePeer]
+	mapped
 	cfg OPNsenseConfig
 	api *apiClient
 }
@@ -71,14 +72,15 @@ func NewOPNsense(cfg OPNsenseConfig) (*OPNsense, error) {
 	if cfg.Key == "" || cfg.Secret == "" {
 		return nil, errors.New("opnsense: no API key and secret: set api_key_file or PPTER_ROUTER_API_KEY and PPTER_ROUTER_API_SECRET")
 	}
-	if err := peers[OPNsensePeer](cfg.Peers).check("opnsense"); err != nil {
+	m, err := peers[OPNsensePeer](cfg.Peers).check("opnsense")
+	if err != nil {
 		return nil, err
 	}
 	api, err := newAPIClient(cfg.URL, cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) { r.SetBasicAuth(cfg.Key, cfg.Secret) })
 	if err != nil {
 		return nil, fmt.Errorf("opnsense: %w", err)
 	}
-	return &OPNsense{peers: cfg.Peers, cfg: cfg, api: api}, nil
+	return &OPNsense{peers: cfg.Peers, mapped: m, cfg: cfg, api: api}, nil
 }
 
 // ParseOPNsenseKeyFile reads the key file OPNsense offers when an API key is created:

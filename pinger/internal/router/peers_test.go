@@ -36,10 +36,13 @@ func TestPeerLineMappings(t *testing.T) {
 	if got := cfg.Peers[site.Peer{Site: "bj", Line: "unicom"}].Connection; got != "to-bj-unicom" {
 		t.Errorf("bj/unicom maps to %q", got)
 	}
-	mapped := m.Mapped()
-	slices.SortFunc(mapped, func(a, b site.Peer) int { return strings.Compare(a.String(), b.String()) })
-	if got := []site.Peer{{Site: "bj"}, {Site: "bj", Line: "unicom"}}; !slices.Equal(mapped, got) {
-		t.Errorf("Mapped() = %v, want %v", mapped, got)
+	refs, err := m.check("strongswan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(refs, func(a, b site.Peer) int { return strings.Compare(a.String(), b.String()) })
+	if got := (mapped{{Site: "bj"}, {Site: "bj", Line: "unicom"}}); !slices.Equal(refs, got) {
+		t.Errorf("mapped %v, want %v", refs, got)
 	}
 	if err := yaml.Unmarshal([]byte("peers:\n  bj/China: { connection: x }\n"), &cfg); err == nil || !strings.Contains(err.Error(), "China") {
 		t.Errorf("bad line name: got %v", err)

@@ -8,9 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
-	"slices"
 
 	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
@@ -69,7 +67,7 @@ type peer interface {
 }
 
 // peers maps the peer lines a driver follows ("bj", "bj/unicom") to their router objects.
-// Embedded in a driver, it gives the driver its Wants and Mapped.
+// Embedded in a driver, it gives the driver its Wants.
 type peers[P peer] map[site.Peer]P
 
 // Wants accepts changes of mapped peer lines in their family.
@@ -78,21 +76,29 @@ func (m peers[P]) Wants(c Change) bool {
 	return ok && !c.Self && p.family().Is(c.Family)
 }
 
-// Mapped lists the peer lines mapped.
-func (m peers[P]) Mapped() []site.Peer { return slices.Collect(maps.Keys(m)) }
-
-// check refuses an empty map and the first peer whose mapping cannot work, naming driver.
-func (m peers[P]) check(driver string) error {
+// check refuses an empty map and the first peer whose mapping cannot work, naming driver;
+// it returns the peer lines mapped, for the driver's Mapped.
+func (m peers[P]) check(driver string) (mapped, error) {
 	if len(m) == 0 {
-		return fmt.Errorf("%s: no peers mapped", driver)
+		return nil, fmt.Errorf("%s: no peers mapped", driver)
 	}
+	refs := make(mapped, 0, len(m))
 	for name, p := range m {
 		if err := p.check(); err != nil {
-			return fmt.Errorf("%s: peer %s: %w", driver, name, err)
+			return nil, fmt.Errorf("%s: peer %s: %w", driver, name, err)
 		}
+		refs = append(refs, name)
 	}
-	return nil
+	return refs, nil
 }
+
+// mapped lists the peer lines a driver maps; embedded in the driver, it gives it Mapped.
+// (A slice filled once by check, not a method of the generic peers: that would be one
+// more copy per driver in a binary that must fit small routers.)
+type mapped []site.Peer
+
+// Mapped lists the peer lines mapped.
+func (m mapped) Mapped() []site.Peer { return m }
 
 // Mapper is implemented by drivers that follow named peer lines: Mapped lists them, so the
 // pinger can warn of a mapping naming a line the peer's answer does not list.

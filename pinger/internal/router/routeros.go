@@ -58,6 +58,7 @@ func (p RouterOSPeer) check() error {
 // router running RouterOS 7.1 or later with the www-ssl (or www) service enabled.
 type RouterOS struct {
 	peers[RouterOSPeer]
+	mapped
 	api *apiClient
 }
 
@@ -72,7 +73,8 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 	if cfg.Username == "" {
 		return nil, errors.New("routeros: username is required")
 	}
-	if err := peers[RouterOSPeer](cfg.Peers).check("routeros"); err != nil {
+	m, err := peers[RouterOSPeer](cfg.Peers).check("routeros")
+	if err != nil {
 		return nil, err
 	}
 	api, err := newAPIClient(strings.TrimSuffix(u.String(), "/")+"/rest", cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) {
@@ -84,7 +86,7 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 	session := *api.hc
 	session.CheckRedirect = sameHostRedirects(u)
 	api.hc = &session
-	return &RouterOS{peers: cfg.Peers, api: api}, nil
+	return &RouterOS{peers: cfg.Peers, mapped: m, api: api}, nil
 }
 
 // Apply finds the mapped object and sets its address unless it already has it.

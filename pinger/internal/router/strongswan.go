@@ -71,6 +71,7 @@ func (p StrongSwanPeer) check() error {
 // Linux hosts and routers running strongSwan 5.x with swanctl (vici).
 type StrongSwan struct {
 	peers[StrongSwanPeer]
+	mapped
 	cfg StrongSwanConfig
 }
 
@@ -101,10 +102,11 @@ func NewStrongSwan(cfg StrongSwanConfig) (*StrongSwan, error) {
 	if cfg.WriteFile == nil {
 		cfg.WriteFile = func(path string, data []byte) error { return atomicfile.WriteFile(path, data, 0o644) }
 	}
-	if err := peers[StrongSwanPeer](cfg.Peers).check("strongswan"); err != nil {
+	m, err := peers[StrongSwanPeer](cfg.Peers).check("strongswan")
+	if err != nil {
 		return nil, err
 	}
-	return &StrongSwan{peers: cfg.Peers, cfg: cfg}, nil
+	return &StrongSwan{peers: cfg.Peers, mapped: m, cfg: cfg}, nil
 }
 
 // ConfPath returns the override file of a connection.

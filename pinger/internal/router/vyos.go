@@ -74,6 +74,7 @@ func (p VyOSPeer) path() ([]string, string) {
 // then optionally saves with /config-file.
 type VyOS struct {
 	peers[VyOSPeer]
+	mapped
 	cfg VyOSConfig
 	api *apiClient
 }
@@ -85,7 +86,8 @@ func NewVyOS(cfg VyOSConfig) (*VyOS, error) {
 	if cfg.Key == "" {
 		return nil, errors.New("vyos: no API key: set api_key_file or PPTER_ROUTER_API_KEY")
 	}
-	if err := peers[VyOSPeer](cfg.Peers).check("vyos"); err != nil {
+	m, err := peers[VyOSPeer](cfg.Peers).check("vyos")
+	if err != nil {
 		return nil, err
 	}
 	// The key travels in the form body, not a header.
@@ -93,7 +95,7 @@ func NewVyOS(cfg VyOSConfig) (*VyOS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vyos: %w", err)
 	}
-	return &VyOS{peers: cfg.Peers, cfg: cfg, api: api}, nil
+	return &VyOS{peers: cfg.Peers, mapped: m, cfg: cfg, api: api}, nil
 }
 
 // vyosOp is one operation of the VyOS API.

@@ -63,6 +63,7 @@ func isWireGuardKey(k string) bool {
 // keep the endpoint in the interface config too if it must survive a reboot.
 type WireGuard struct {
 	peers[WireGuardPeer]
+	mapped
 	cfg WireGuardConfig
 }
 
@@ -79,10 +80,11 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = CommandTimeout
 	}
-	if err := peers[WireGuardPeer](cfg.Peers).check("wireguard"); err != nil {
+	m, err := peers[WireGuardPeer](cfg.Peers).check("wireguard")
+	if err != nil {
 		return nil, err
 	}
-	return &WireGuard{peers: cfg.Peers, cfg: cfg}, nil
+	return &WireGuard{peers: cfg.Peers, mapped: m, cfg: cfg}, nil
 }
 
 // Apply sets the endpoint unless the interface already uses it.
