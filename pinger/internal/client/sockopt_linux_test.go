@@ -95,3 +95,21 @@ func TestBindToInterface(t *testing.T) {
 		t.Fatalf("got %v, want a bind to interface error", err)
 	}
 }
+
+// TestDNSByTheLine checks the resolver of a bound ping: its queries to a DNS server are
+// bound to the interface too (here one that does not exist, so the dial fails), while a
+// loopback DNS server (dnsmasq, systemd-resolved) is asked unbound.
+func TestDNSByTheLine(t *testing.T) {
+	r, err := boundResolver(Source{Interface: "no-such-if0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Dial(context.Background(), "udp", "192.0.2.53:53"); err == nil || !strings.Contains(err.Error(), "bind to interface no-such-if0") {
+		t.Errorf("query to 192.0.2.53: got %v, want a bind to interface error", err)
+	}
+	c, err := r.Dial(context.Background(), "udp", "127.0.0.53:53")
+	if err != nil {
+		t.Fatalf("query to a loopback server: %v", err)
+	}
+	c.Close()
+}
