@@ -336,6 +336,15 @@ type peerLine struct {
 	addr netip.Addr
 }
 
+func listed(lines []peerLine, l site.Line) bool {
+	for _, pl := range lines {
+		if pl.line == l {
+			return true
+		}
+	}
+	return false
+}
+
 // peerChange returns the change of peer line ref to raw, if there is one to apply.
 func (a *Agent) peerChange(ref site.Peer, raw netip.Addr, ans answer, st *state.State) (router.Change, bool) {
 	if !raw.IsValid() {
@@ -365,8 +374,7 @@ func (a *Agent) warnUnlisted(peer site.Name, lines []peerLine) {
 		return
 	}
 	for _, ref := range m.Mapped() {
-		listed := slices.ContainsFunc(lines, func(l peerLine) bool { return l.line == ref.Line })
-		if ref.Site != peer || listed || a.warned[ref] {
+		if ref.Site != peer || a.warned[ref] || listed(lines, ref.Line) {
 			continue
 		}
 		a.warned[ref] = true

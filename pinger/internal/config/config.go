@@ -381,7 +381,11 @@ func (r *raw) checkLine(l Line) error {
 		case a.IsUnspecified() || a.IsMulticast():
 			return fmt.Errorf("bind address %s is not a unicast address", a)
 		case len(fams) > 1:
-			return fmt.Errorf("bind address %s is of one family, and --ip-family both pings over both: use --ip-family %s, or an interface", a, map[bool]string{true: "4", false: "6"}[a.Unmap().Is4()])
+			only := Family6
+			if a.Unmap().Is4() {
+				only = Family4
+			}
+			return fmt.Errorf("bind address %s is of one family, and --ip-family both pings over both: use --ip-family %s, or an interface", a, only)
 		case !fams[0].Of(a.Unmap()):
 			return fmt.Errorf("bind address %s is not an %s address (--ip-family %s)", a, fams[0], r.cfg.IPFamily)
 		}

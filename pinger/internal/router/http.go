@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -253,7 +252,13 @@ func (h *HTTP) Wants(c Change) bool {
 }
 
 // Mapped lists the peer lines of peers.
-func (h *HTTP) Mapped() []site.Peer { return slices.Collect(maps.Keys(h.cfg.Peers)) }
+func (h *HTTP) Mapped() []site.Peer {
+	refs := make([]site.Peer, 0, len(h.cfg.Peers))
+	for ref := range h.cfg.Peers {
+		refs = append(refs, ref)
+	}
+	return refs
+}
 
 // templateData is what templates see.
 type templateData struct {
