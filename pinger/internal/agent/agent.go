@@ -304,7 +304,7 @@ func (a *Agent) changes(ans answer, st *state.State) []router.Change {
 		if name == a.o.Site {
 			continue
 		}
-		if peer.Stale {
+		if peer.Stale && peer.Addr(family).IsValid() {
 			a.o.Log.Warn("peer is stale", "peer", string(name), "seen_at", peer.SeenAt)
 		}
 		lines := []peerLine{{"", peer.Addr(family)}} // the default line, then the named ones
