@@ -206,9 +206,9 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.BoolVar(&c.AllowPrivatePeers, "allow-private-peers", false, "accept private (RFC 1918, fc00::/7), CGNAT and other special-purpose peer addresses (a lab)")
 	fs.IntVar(&c.MaxPeers, "max-peers", c.MaxPeers, "apply at most `n` peer changes per cycle; the rest wait for the next")
 	fs.BoolVar(&c.ExpectOwnAddress, "expect-own-address", false, "warn when the address the function saw is not one of this host's (a pinger on the router: a transparent proxy or carrier NAT); config file key expect_own_address")
-	fs.StringVar(&r.line, "line", "", "the site's `line` this ping reports (a two-line office; default: the site's default line); config file key line, or lines: for several")
+	fs.StringVar(&r.line, "line", "", "`name` of the site's line this ping reports (a two-line office; default: the site's default line); config file key line, or lines: for several")
 	fs.StringVar(&r.bindAddress, "bind-address", "", "send the ping from this `address` (the line's); config file key bind_address")
-	fs.StringVar(&r.iface, "interface", "", "send the ping, and its DNS lookup, by this `interface` (Linux SO_BINDTODEVICE); config file key interface")
+	fs.StringVar(&r.iface, "interface", "", "send the ping, and its DNS lookup, by the interface `iface` (Linux SO_BINDTODEVICE); config file key interface")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.BoolVarP(&c.Help, "help", "h", false, "show this help")
 	for name, env := range flagEnv {
