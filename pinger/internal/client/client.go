@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -35,6 +36,12 @@ var (
 	// answer must come from the URL the pinger was given, not wherever a 3xx points
 	// (wrapped together with ErrRequest: fix --url).
 	ErrRedirect = errors.New("function answered a redirect, which the pinger never follows")
+	// ErrUnknownLine means the function answered unknown_line: the ping's line is not one
+	// the site declares (a configuration error on one side; wraps ErrRequest).
+	ErrUnknownLine = fmt.Errorf("%w: the line is not one of the site's lines in the function's config (fix --line or the site's lines)", ErrRequest)
+	// ErrNoInterfaceBinding means Options.Interface was set on a system without
+	// SO_BINDTODEVICE (not Linux).
+	ErrNoInterfaceBinding = errors.New("cannot bind to an interface")
 )
 
 // Default timeouts.
@@ -55,6 +62,12 @@ type Options struct {
 	Secret []byte
 	// Family is the address family dialled (IPv4 when zero). Ignored when HTTPClient is set.
 	Family wire.Family
+	// Line is the site's line the ping reports (sent as the body's line; empty: the
+	// site's default line).
+	Line site.Line
+	// Source makes the ping leave by one line: its source address and interface.
+	// Ignored when HTTPClient is set.
+	Source Source
 	// Agent goes into the request body, e.g. "ppter-pinger/1.0.0".
 	Agent string
 	// Timeout bounds one whole request; DefaultTimeout when zero.
@@ -112,10 +125,16 @@ func New(opts Options) (*Client, error) {
 	if opts.Clock == nil {
 		opts.Clock = NewClock(nil)
 	}
-	hc := &http.Client{Transport: NewTransport(opts.Family)}
+	var hc *http.Client
 	if opts.HTTPClient != nil {
 		c := *opts.HTTPClient
 		hc = &c
+	} else {
+		t, err := NewTransport(opts.Family, opts.Source)
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+		hc = &http.Client{Transport: t}
 	}
 	hc.CheckRedirect = noRedirects
 	u := *opts.BaseURL
@@ -124,13 +143,38 @@ func New(opts Options) (*Client, error) {
 	return &Client{opts: opts, hc: hc, url: u.String(), path: u.EscapedPath()}, nil
 }
 
-// NewTransport returns an HTTP transport that dials only over f, with bounded connect,
-// TLS and header timeouts, and no proxy (the function must see the office's own address).
-func NewTransport(f wire.Family) *http.Transport {
-	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+// Source is where a ping leaves from: a line of a two-line office.
+type Source struct {
+	// Address, when valid, is the source address of the ping (of the ping's family).
+	Address netip.Addr
+	// Interface, when not empty, binds the ping's socket to that interface (Linux
+	// SO_BINDTODEVICE); elsewhere NewTransport refuses it with ErrNoInterfaceBinding.
+	Interface string
+}
+
+func (s Source) bound() bool { return s.Address.IsValid() || s.Interface != "" }
+
+// NewTransport returns an HTTP transport that dials only over f, from src, with bounded
+// connect, TLS and header timeouts, and no proxy (the function must see the office's own
+// address). Over IPv6 it asks Linux for a stable source address, not a temporary privacy
+// one (IPV6_ADDR_PREFERENCES): the address of a host, not of one of its connections.
+func NewTransport(f wire.Family, src Source) (*http.Transport, error) {
+	ctl, err := control(src.Interface, f.Is(wire.IPv6))
+	if err != nil {
+		return nil, err
+	}
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second, Control: ctl}
 	network := "tcp4"
 	if f.Is(wire.IPv6) {
 		network = "tcp6"
+	}
+	if src.Address.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: src.Address.AsSlice()}
+	}
+	if src.bound() {
+		if d.Resolver, err = boundResolver(src); err != nil {
+			return nil, err
+		}
 	}
 	return &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
@@ -144,7 +188,36 @@ func NewTransport(f wire.Family) *http.Transport {
 		// address). The function must see the address the office has now.
 		DisableKeepAlives: true,
 		ForceAttemptHTTP2: true,
+	}, nil
+}
+
+// boundResolver looks the function's host up by the line of src too (Go's own resolver,
+// its queries bound to src's interface, and from src's address when the DNS server is
+// of its family): a line's own DNS servers answer for that line, and a query that left
+// by the other line would fail when that one is down. A loopback DNS server (dnsmasq on
+// the router, systemd-resolved) is asked unbound: it forwards by its own routes.
+func boundResolver(src Source) (*net.Resolver, error) {
+	ctl, err := control(src.Interface, false)
+	if err != nil {
+		return nil, err
 	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, server string) (net.Conn, error) {
+		d := net.Dialer{Timeout: dialTimeout}
+		host, _, _ := net.SplitHostPort(server)
+		ip, err := netip.ParseAddr(host)
+		if ip = ip.Unmap(); err != nil || ip.IsLoopback() {
+			return d.DialContext(ctx, network, server)
+		}
+		d.Control = ctl
+		if a := src.Address; a.IsValid() && a.Is4() == ip.Is4() {
+			if strings.HasPrefix(network, "udp") {
+				d.LocalAddr = &net.UDPAddr{IP: a.AsSlice()}
+			} else {
+				d.LocalAddr = &net.TCPAddr{IP: a.AsSlice()}
+			}
+		}
+		return d.DialContext(ctx, network, server)
+	}}, nil
 }
 
 // hedged sends one signed POST /v1/ping and returns the function's answer. When the first
@@ -190,7 +263,7 @@ func (c *Client) hedged(ctx context.Context, since *int64) (wire.PingResponse, e
 
 // ping sends one signed request on its own connection.
 func (c *Client) ping(ctx context.Context, since *int64) (wire.PingResponse, error) {
-	body, err := json.Marshal(wire.PingRequest{Agent: c.opts.Agent, Since: since})
+	body, err := json.Marshal(wire.PingRequest{Agent: c.opts.Agent, Since: since, Line: string(c.opts.Line)})
 	if err != nil {
 		return wire.PingResponse{}, fmt.Errorf("encode ping: %w", err)
 	}
@@ -263,7 +336,8 @@ func (e *StatusError) Error() string {
 	return s
 }
 
-// Unwrap returns one of ErrRejected, ErrServer or ErrRequest.
+// Unwrap returns one of ErrRejected, ErrServer, ErrRequest or ErrUnknownLine (which wraps
+// ErrRequest).
 func (e *StatusError) Unwrap() error { return e.kind }
 
 func statusError(status int, raw []byte) error {
@@ -273,6 +347,8 @@ func statusError(status int, raw []byte) error {
 		e.Code, e.Message, e.ServerTime = er.Error.Code, truncate(er.Error.Message, 200), er.Error.ServerTime
 	}
 	switch {
+	case status == http.StatusBadRequest && e.Code == wire.CodeUnknownLine:
+		e.kind = ErrUnknownLine
 	case status == http.StatusUnauthorized, status == http.StatusConflict, status == http.StatusTooManyRequests:
 		e.kind = ErrRejected
 	case status >= 500:
