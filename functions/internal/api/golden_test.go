@@ -49,7 +49,7 @@ func (goldenCloud) Resume(context.Context, func(context.Context) ([]store.Record
 	panic("Resume called by a request")
 }
 
-func (goldenCloud) Reconcile(_ context.Context, s site.Name, v4, _ netip.Addr) []wire.Target {
+func (goldenCloud) Reconcile(_ context.Context, s site.Name, _ site.Line, v4, _ netip.Addr) []wire.Target {
 	return []wire.Target{
 		{Kind: wire.KindDNS, Name: string(s) + ".example.com A", State: wire.StateApplied, IP: v4},
 		{Kind: wire.KindVPN, Name: "vco-" + string(s), State: wire.StateError, Error: "the gateway is busy"},

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -143,12 +144,88 @@ type Site struct {
 	Peers []string `yaml:"peers"`
 	// TrustMyIP lets /nic/update record the myip parameter instead of the source address.
 	TrustMyIP bool `yaml:"trust_myip"`
+	// Lines names the office's internet lines, the default line first; empty: one unnamed
+	// line. A ping names its line, and each line's addresses are kept apart.
+	Lines []string `yaml:"lines"`
+	// IPv6Suffix, an interface ID like "::1", makes an IPv6 address taken from a
+	// connection's source be recorded as the source's /64 prefix with this interface ID
+	// (the router's, when the pinger runs on a LAN host). An explicit myip is kept as given.
+	IPv6Suffix string `yaml:"ipv6_suffix"`
 	// Targets are the DNS records (dns) and VPN Gateway connections (vpn) that follow the
 	// site's address.
 	cloud.Targets `yaml:",inline"`
 
 	// PeerNames is Peers resolved (filled by validation).
 	PeerNames []site.Name `yaml:"-"`
+	// LineNames is Lines checked (filled by validation).
+	LineNames []site.Line `yaml:"-"`
+	// Suffix is IPv6Suffix parsed (filled by validation; invalid when unset).
+	Suffix netip.Addr `yaml:"-"`
+}
+
+// DefaultLine is the site's default line: its first declared line, or "" (the one unnamed
+// line of a site without lines).
+func (s Site) DefaultLine() site.Line {
+	if len(s.LineNames) == 0 {
+		return ""
+	}
+	return s.LineNames[0]
+}
+
+// StoredLine maps the line a ping names to the line the store keeps it under: "" (the
+// site's default line, kept where a site without lines keeps its record) for an empty name
+// or the default line's name, the name itself for another declared line. ok is false for
+// a line the site does not declare.
+func (s Site) StoredLine(name string) (l site.Line, ok bool) {
+	switch {
+	case name == "" || name == string(s.DefaultLine()):
+		return "", true
+	case slices.Contains(s.LineNames, site.Line(name)):
+		return site.Line(name), true
+	}
+	return "", false
+}
+
+// LineName is the name a stored line has on the wire: the default line's name for "".
+func (s Site) LineName(stored site.Line) site.Line { return cmp.Or(stored, s.DefaultLine()) }
+
+// OtherLines are the site's declared lines besides its default one (store.PingInput.Lines).
+func (s Site) OtherLines() []site.Line {
+	if len(s.LineNames) < 2 {
+		return nil
+	}
+	return s.LineNames[1:]
+}
+
+// Following returns the site's targets that follow its stored line l (see StoredLine): the
+// DNS records whose line_of_site is that line, and, on the default line, the VPN
+// connections.
+func (s Site) Following(l site.Line) cloud.Targets { return s.Follow(s.Targets, l) }
+
+// Follow returns those of t (the site's targets, or some of them) that follow its stored
+// line l.
+func (s Site) Follow(t cloud.Targets, l site.Line) cloud.Targets {
+	var out cloud.Targets
+	for _, r := range t.DNS {
+		if got, _ := s.StoredLine(r.LineOfSite); got == l {
+			out.DNS = append(out.DNS, r)
+		}
+	}
+	if l == "" {
+		out.VPN = t.VPN
+	}
+	return out
+}
+
+// Recorded is the address to record for a source address a: with an ipv6_suffix, an IPv6
+// source's /64 prefix with that interface ID; else a itself.
+func (s Site) Recorded(a netip.Addr) netip.Addr {
+	if !s.Suffix.IsValid() || !a.Is6() || a.Is4In6() {
+		return a
+	}
+	b, id := a.As16(), s.Suffix.As16()
+	copy(b[8:], id[8:])
+	return netip.AddrFrom16(b)
 }
 
 // Env looks up environment variables; os.LookupEnv in production, a map in tests.
@@ -514,9 +591,15 @@ func (s *Site) validate(key, name string, all []string, warnings *[]string) erro
 	if err := s.resolvePeers(key, name, all); err != nil {
 		return err
 	}
+	if err := s.resolveLines(key); err != nil {
+		return err
+	}
 	for i, r := range s.DNS {
 		if err := r.Validate(); err != nil {
 			return fmt.Errorf("%w: %s.dns[%d].%w", ErrInvalid, key, i, err)
+		}
+		if _, ok := s.StoredLine(r.LineOfSite); !ok {
+			return invalid(fmt.Sprintf("%s.dns[%d].line_of_site", key, i), "line %q is not declared in %s.lines%s", r.LineOfSite, key, declared(s.LineNames))
 		}
 	}
 	for i, v := range s.VPN {
@@ -552,6 +635,38 @@ func (s *Site) resolvePeers(key, name string, all []string) error {
 		s.PeerNames = append(s.PeerNames, site.Name(p))
 	}
 	return nil
+}
+
+// resolveLines fills LineNames and Suffix.
+func (s *Site) resolveLines(key string) error {
+	for i, l := range s.Lines {
+		at := fmt.Sprintf("%s.lines[%d]", key, i)
+		n, err := site.ParseLine(l)
+		if err != nil {
+			return invalid(at, "%v", err)
+		}
+		if slices.Contains(s.LineNames, n) {
+			return invalid(at, "line %q listed twice", l)
+		}
+		s.LineNames = append(s.LineNames, n)
+	}
+	if s.IPv6Suffix == "" {
+		return nil
+	}
+	a, err := netip.ParseAddr(s.IPv6Suffix)
+	if b := a.As16(); err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" || [8]byte(b[:8]) != [8]byte{} {
+		return invalid(key+".ipv6_suffix", "%q is not an interface ID: want an IPv6 address whose upper 64 bits are zero, like ::1", s.IPv6Suffix)
+	}
+	s.Suffix = a
+	return nil
+}
+
+// declared tells which lines a site declares, for an error.
+func declared(ls []site.Line) string {
+	if len(ls) == 0 {
+		return " (the site declares none)"
+	}
+	return fmt.Sprintf(" (declared: %v)", ls)
 }
 
 // Peers returns the configured peers of s.
