@@ -115,7 +115,7 @@ func StateOptions(cfg *config.Config) cloud.RedisOptions {
 	return o
 }
 
-// configID names the sites and each one's peers: another configuration gets another id,
+// configID names the sites, each one's peers and lines: another configuration gets another id,
 // and a since given under the old one a full answer.
 func configID(cfg *config.Config) string {
 	names := make([]string, 0, len(cfg.Sites))
@@ -128,6 +128,9 @@ func configID(cfg *config.Config) string {
 		fmt.Fprintf(h, "%s:", n)
 		for _, p := range cfg.Peers(site.Name(n)) {
 			fmt.Fprintf(h, "%s,", p)
+		}
+		if ls := cfg.Sites[n].LineNames; len(ls) > 0 {
+			fmt.Fprintf(h, "lines:%v", ls) // a peer's lines are its slots in a delta
 		}
 		h.Write([]byte{'\n'})
 	}
