@@ -238,6 +238,7 @@ func TestGoldenAnswers(t *testing.T) {
 const goldenLinesConfig = `
 redis: { url: "memory://" }
 aliyun: { region: cn-hangzhou }
+admin: { token: "admin-token-0123456789abcdef" }
 sites:
   hz: { key: "hz-secret-0123456789abcdef" }
   gz:
@@ -250,7 +251,8 @@ sites:
 
 // TestGoldenLines pins the answers about lines: a ping per line, the default line for a
 // ping without one, a peer's lines (in full and in a delta), ipv6_suffix, /nic/update on
-// a record that follows a line, and unknown_line, which writes nothing.
+// a record that follows a line, the status page's lines, and unknown_line, which writes
+// nothing.
 func TestGoldenLines(t *testing.T) {
 	ctx := context.Background()
 	cfg, err := config.Parse([]byte(goldenLinesConfig), func(string) (string, bool) { return "", false }, nil)
@@ -298,6 +300,12 @@ func TestGoldenLines(t *testing.T) {
 	nic.Query.Set("hostname", "gz")
 	nic.Source = netip.MustParseAddr("2001:db8:1:3::99")
 	serve("lines_nic_default_ipv6_suffix", nic)
+	status := &fcevent.HTTP{RequestID: "req-1", Method: "GET", Path: wire.PathStatus, Query: url.Values{"events": {"3"}}, Header: http.Header{},
+		Source: netip.MustParseAddr("192.0.2.1")}
+	status.Header.Set("Authorization", "Bearer admin-token-0123456789abcdef")
+	serve("lines_status_json", status)
+	status.Header.Set("Accept", "text/html")
+	serve("lines_status_html", status)
 	recs, _, _ := mem.Fleet(ctx)
 	var got []string
 	for _, r := range recs {
