@@ -46,16 +46,16 @@ type Cloud interface {
 
 // Server answers HTTP trigger events.
 type Server struct {
-	cfg      *config.Config
-	store    store.Store
-	cloud    Cloud
-	now      func() time.Time
-	log      *slog.Logger
-	hosts    dyndns.Lookup
+	cfg   *config.Config
+	store store.Store
+	cloud Cloud
+	now   func() time.Time
+	log   *slog.Logger
+	hosts dyndns.Lookup
 	// hostLines is hostLines(cfg), the lines /nic/update hostnames name.
 	hostLines map[string]site.Line
-	notifier *notify.Notifier
-	table    map[string]route
+	notifier  *notify.Notifier
+	table     map[string]route
 	// lines holds the other lines of each site with more than one (store.PingInput.Lines).
 	lines map[site.Name][]site.Line
 }

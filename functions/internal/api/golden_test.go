@@ -289,7 +289,9 @@ func TestGoldenLines(t *testing.T) {
 	before, ver, _ := mem.Fleet(ctx)
 	serve("err_unknown_line", ping("gz", `{"line":"mobile"}`, "198.51.100.99"))
 	serve("err_unknown_line_no_lines", ping("hz", `{"line":"telecom"}`, "192.0.2.99"))
-	if after, v, _ := mem.Fleet(ctx); v != ver || !slices.EqualFunc(before, after, func(a, b store.Record) bool { return a.Site == b.Site && a.Line == b.Line && a.IPv4 == b.IPv4 && a.Seen4.Equal(b.Seen4) }) {
+	if after, v, _ := mem.Fleet(ctx); v != ver || !slices.EqualFunc(before, after, func(a, b store.Record) bool {
+		return a.Site == b.Site && a.Line == b.Line && a.IPv4 == b.IPv4 && a.Seen4.Equal(b.Seen4)
+	}) {
 		t.Errorf("unknown_line wrote: fleet %v at %d, was %v at %d", after, v, before, ver)
 	}
 

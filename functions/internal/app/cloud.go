@@ -68,10 +68,9 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 	}
 	var units []unit
 	for _, r := range recs {
-		conf := c.cfg.Sites[string(r.Site)]
-		for i, t := range conf.Split() {
-			if len(conf.Follow(t, r.Line).List()) > 0 {
-				units = append(units, unit{r, t, i})
+		for i, u := range c.cfg.Sites[string(r.Site)].Units() {
+			if u.Line == r.Line {
+				units = append(units, unit{r, u.Targets, i})
 			}
 		}
 	}
@@ -92,8 +91,7 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 		cancel()
 		name := string(u.rec.Site)
 		if slots[name] == nil {
-			all := c.cfg.Sites[name]
-			slots[name] = make([]wire.Target, len(all.DNS)+len(all.VPN))
+			slots[name] = make([]wire.Target, len(c.cfg.Sites[name].Units()))
 		}
 		for _, r := range res {
 			slots[name][u.slot] = r.Wire()
@@ -253,7 +251,7 @@ func (c *cloudTargets) record(ctx context.Context, s site.Name, l site.Line, res
 func (c *cloudTargets) Targets(ctx context.Context) ([]statuspage.Target, error) {
 	var out []statuspage.Target
 	for _, s := range c.cfg.SiteNames {
-		for _, x := range c.cfg.Sites[string(s)].List() {
+		for _, x := range c.cfg.Sites[string(s)].AllTargets() {
 			k := x.Key()
 			st, ok, err := c.state.GetTarget(ctx, k)
 			if err != nil {

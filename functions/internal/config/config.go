@@ -197,22 +197,58 @@ func (s Site) OtherLines() []site.Line {
 	return s.LineNames[1:]
 }
 
-// Following returns the site's targets that follow its stored line l (see StoredLine): the
-// DNS records whose line_of_site is that line, and, on the default line, the VPN
-// connections.
-func (s Site) Following(l site.Line) cloud.Targets { return s.Follow(s.Targets, l) }
+// Unit is one of a site's targets with the stored line (see StoredLine) it follows.
+type Unit struct {
+	Line    site.Line
+	Targets cloud.Targets // one target
+}
 
-// Follow returns those of t (the site's targets, or some of them) that follow its stored
-// line l.
-func (s Site) Follow(t cloud.Targets, l site.Line) cloud.Targets {
-	var out cloud.Targets
-	for _, r := range t.DNS {
-		if got, _ := s.StoredLine(r.LineOfSite); got == l {
-			out.DNS = append(out.DNS, r)
+// Units returns each of the site's targets alone with the line it follows, in the order of
+// its List: a DNS record follows its line_of_site; a VPN connection whose tunnels follow
+// two lines is two targets, one per tunnel (cloud.VPNConn.Roles).
+func (s Site) Units() []Unit {
+	var out []Unit
+	for _, r := range s.DNS {
+		l, _ := s.StoredLine(r.LineOfSite)
+		out = append(out, Unit{l, cloud.Targets{DNS: []cloud.DNSRecord{r}}})
+	}
+	for _, v := range s.VPN {
+		m, _ := s.StoredLine(v.Tunnels.Master)
+		sl, _ := s.StoredLine(v.Tunnels.Slave)
+		if m == sl {
+			out = append(out, Unit{m, cloud.Targets{VPN: []cloud.VPNConn{v}}})
+			continue
+		}
+		for _, t := range []struct {
+			l    site.Line
+			role string
+		}{{m, cloud.RoleMaster}, {sl, cloud.RoleSlave}} {
+			one := v
+			one.Roles = []string{t.role}
+			out = append(out, Unit{t.l, cloud.Targets{VPN: []cloud.VPNConn{one}}})
 		}
 	}
-	if l == "" {
-		out.VPN = t.VPN
+	return out
+}
+
+// Following returns the site's targets that follow its stored line l.
+func (s Site) Following(l site.Line) cloud.Targets {
+	var out cloud.Targets
+	for _, u := range s.Units() {
+		if u.Line == l {
+			out.DNS = append(out.DNS, u.Targets.DNS...)
+			out.VPN = append(out.VPN, u.Targets.VPN...)
+		}
+	}
+	return out
+}
+
+// AllTargets is every target of the site, a connection whose tunnels follow two lines
+// once per tunnel (the targets that have a state of their own).
+func (s Site) AllTargets() []cloud.Target {
+	var out []cloud.Target
+	for _, u := range s.Units() {
+		out = append(out, u.Targets.List()...)
 	}
 	return out
 }
@@ -605,6 +641,11 @@ func (s *Site) validate(key, name string, all []string, warnings *[]string) erro
 	for i, v := range s.VPN {
 		if err := v.Validate(); err != nil {
 			return fmt.Errorf("%w: %s.vpn[%d].%w", ErrInvalid, key, i, err)
+		}
+		for _, t := range []struct{ key, line string }{{"master", v.Tunnels.Master}, {"slave", v.Tunnels.Slave}} {
+			if _, ok := s.StoredLine(t.line); !ok {
+				return invalid(fmt.Sprintf("%s.vpn[%d].tunnels.%s", key, i, t.key), "line %q is not declared in %s.lines%s", t.line, key, declared(s.LineNames))
+			}
 		}
 		if v.Strategy != "" {
 			*warnings = append(*warnings, fmt.Sprintf("%s.vpn[%d].strategy is ignored: a dual-tunnel connection is re-pointed in place, a single-tunnel one is recreated (remove the key)", key, i))

@@ -21,11 +21,11 @@ type Memory struct {
 	sites   map[string]Record // by slot
 	version int64
 	changed map[string]int64 // the fleet version of each slot's last change
-	events  []Event             // oldest first
+	events  []Event          // oldest first
 	seq     int64
 	nonces  map[string]time.Time // expiry
 	fails   map[FailKey]failCount
-	stale   map[string]time.Time // by slot
+	stale   map[string]time.Time  // by slot
 	handled map[string]netip.Addr // site:family → address last handled
 	leases  map[string]lease      // site:family → the address being handled
 }
