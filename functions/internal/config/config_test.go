@@ -140,6 +140,10 @@ func TestInvalid(t *testing.T) {
 		{"line_of_site without lines", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: example.com, rr: bj, type: A, line_of_site: unicom}] }`, 1), baseEnv, `sites.bj.dns[0].line_of_site: line "unicom" is not declared in sites.bj.lines (the site declares none)`},
 		{"ipv6_suffix with a prefix", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", ipv6_suffix: "2001:db8::1" }`, 1), baseEnv, `sites.bj.ipv6_suffix: "2001:db8::1" is not an interface ID: want an IPv6 address whose upper 64 bits are zero`},
 		{"ipv6_suffix IPv4", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", ipv6_suffix: "0.0.0.1" }`, 1), baseEnv, `sites.bj.ipv6_suffix: "0.0.0.1" is not an interface ID`},
+		{"undeclared tunnel line", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom, unicom], vpn: [{gateway: vpn-bp1, connection: to-bj, tunnels: {master: telecom, slave: mobile}}] }`, 1), baseEnv, `sites.bj.vpn[0].tunnels.slave: line "mobile" is not declared in sites.bj.lines (declared: [telecom unicom])`},
+		{"tunnels without lines", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: vpn-bp1, connection: to-bj, tunnels: {master: telecom}}] }`, 1), baseEnv, `sites.bj.vpn[0].tunnels.master: line "telecom" is not declared in sites.bj.lines (the site declares none)`},
+		{"tunnels on a DNS record", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom], dns: [{zone: example.com, rr: bj, type: A, tunnels: {master: telecom}}] }`, 1), baseEnv, `field tunnels not found`},
+		{"unknown tunnel role", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom], vpn: [{gateway: vpn-bp1, connection: to-bj, tunnels: {backup: telecom}}] }`, 1), baseEnv, `field backup not found`},
 		{"ipv6_suffix not an address", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", ipv6_suffix: "router" }`, 1), baseEnv, `sites.bj.ipv6_suffix: "router" is not an interface ID`},
 	}
 	for _, tt := range tests {
@@ -402,6 +406,21 @@ func TestLines(t *testing.T) {
 	}
 	if got, want := names(bj.Following("unicom")), []string{"bj-cu.example.com/A"}; !slices.Equal(got, want) {
 		t.Errorf("unicom's targets = %v, want %v", got, want)
+	}
+	bj.VPN = append(bj.VPN, cloud.VPNConn{Gateway: "vpn-bp1", Connection: "to-bj2", Tunnels: cloud.TunnelLines{Slave: "unicom"}},
+		cloud.VPNConn{Gateway: "vpn-bp1", Connection: "to-bj3", Tunnels: cloud.TunnelLines{Master: "unicom", Slave: "unicom"}})
+	if got, want := names(bj.Following("")), []string{"bj.example.com/A", "bj-ct.example.com/A", "to-bj", "to-bj2/master"}; !slices.Equal(got, want) {
+		t.Errorf("with tunnels, the default line's targets = %v, want %v", got, want)
+	}
+	if got, want := names(bj.Following("unicom")), []string{"bj-cu.example.com/A", "to-bj2/slave", "to-bj3"}; !slices.Equal(got, want) {
+		t.Errorf("with tunnels, unicom's targets = %v, want %v", got, want)
+	}
+	var keys []string
+	for _, x := range bj.AllTargets() {
+		keys = append(keys, x.Key().Name)
+	}
+	if want := []string{"bj.example.com/A", "bj-cu.example.com/A", "bj-ct.example.com/A", "vpn-bp1/to-bj", "vpn-bp1/to-bj2#master", "vpn-bp1/to-bj2#slave", "vpn-bp1/to-bj3"}; !slices.Equal(keys, want) {
+		t.Errorf("state keys = %v, want %v", keys, want)
 	}
 	for in, want := range map[string]string{"2001:db8:1:2:aaaa:bbbb:cccc:dddd": "2001:db8:1:2::1", "203.0.113.7": "203.0.113.7", "::ffff:203.0.113.7": "::ffff:203.0.113.7"} {
 		if got := bj.Recorded(netip.MustParseAddr(in)); got.String() != want {
