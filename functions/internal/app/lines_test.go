@@ -86,10 +86,21 @@ sites:
 	}
 
 	ali.ResetCalls()
+	clock.Advance(time.Hour) // past min_interval: a wrong re-point would not be deferred
 	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(5*time.Minute))
 	defer cancel()
-	if _, err := a.Handle(ctx, json.RawMessage(`{"triggerTime":"x","triggerName":"reconcile","payload":""}`)); err != nil {
+	out, err := a.Handle(ctx, json.RawMessage(`{"triggerTime":"x","triggerName":"reconcile","payload":""}`))
+	if err != nil {
 		t.Fatal(err)
+	}
+	b, _ := json.Marshal(out)
+	var rep api.TickReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if ts := rep.Targets["gz"]; len(ts) != 2 || ts[0].Name != "to-gz/master" || ts[0].State != wire.StateApplied || ts[0].IP.String() != "198.51.100.2" ||
+		ts[1].Name != "to-gz/slave" || ts[1].State != wire.StateApplied || ts[1].IP.String() != "203.0.113.9" {
+		t.Fatalf("timer: %s", b)
 	}
 	if ali.TotalCalls() == 0 {
 		t.Fatal("the timer read no tunnel")
