@@ -367,7 +367,7 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 		return wire.StateError, wrap(err)
 	}
 	if len(t.Roles) > 0 && len(conn.Tunnels) == 0 {
-		return wire.StateError, wrap(fmt.Errorf("%w: its tunnels: name two lines, and it is a single-tunnel connection (one tunnel, one address): name one line for both, or remove tunnels:", ErrBadTarget))
+		return wire.StateError, wrap(fmt.Errorf("%w: its tunnels: name two lines, and it is a single-tunnel connection (one tunnel, one address): name one line for both or remove tunnels", ErrBadTarget))
 	}
 	used := conn.cgwsOf(t) // the customer gateways of the tunnels this target moves
 	cgws := map[string]CGWSettings{}
