@@ -79,7 +79,7 @@ func New(cfg *config.Config, st store.Store, opt Options) *Server {
 	s := &Server{cfg: cfg, store: st, cloud: opt.Cloud, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), hostLines: hostLines(cfg), notifier: opt.Notifier}
 	s.table = s.routes()
 	for _, n := range cfg.SiteNames {
-		if ls := cfg.Sites[string(n)].OtherLines(); len(ls) > 0 {
+		if ls := cfg.Sites[n].OtherLines(); len(ls) > 0 {
 			if s.lines == nil {
 				s.lines = map[site.Name][]site.Line{}
 			}
@@ -161,7 +161,7 @@ type basicKey func(site.Name) (secret []byte, credential string, enabled bool)
 
 // pingBasic is the rule of /v1/ping: the site key, when the site has basic: true.
 func (s *Server) pingBasic(n site.Name) ([]byte, string, bool) {
-	st, ok := s.cfg.Sites[string(n)]
+	st, ok := s.cfg.Sites[n]
 	return []byte(st.Key), store.CredentialSite(n), ok && st.Basic
 }
 
@@ -204,7 +204,7 @@ func (s *Server) authenticate(ctx context.Context, h *fcevent.HTTP, out *Outcome
 		secret = unknownKey
 	}
 	if err := c.VerifySecret(secret, h.Method, h.Path, h.Body); err != nil || !enabled {
-		if _, known := s.cfg.Sites[string(c.Site)]; known && !enabled {
+		if _, known := s.cfg.Sites[c.Site]; known && !enabled {
 			s.log.WarnContext(ctx, "Basic credentials for a site that does not accept them here (basic: true enables the key; dyndns_key is for /nic/update only)",
 				"request_id", h.RequestID, "site", string(c.Site), "route", h.Method+" "+h.Path)
 		}
@@ -244,7 +244,7 @@ func (s *Server) failed(ctx context.Context, h *fcevent.HTTP, k store.FailKey, e
 		default:
 			ev.Credential = "admin token"
 		}
-		if _, known := s.cfg.Sites[string(ev.Site)]; ev.Site != "" && !known {
+		if _, known := s.cfg.Sites[ev.Site]; ev.Site != "" && !known {
 			ev.Site, ev.Credential = "", "unknown site "+string(ev.Site)
 		}
 		s.log.WarnContext(ctx, "failure limit reached", "request_id", h.RequestID, "credential", ev.Credential, "source", ev.Source, "failures", n)
@@ -273,7 +273,7 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fceve
 	if !h.Source.IsValid() {
 		return fcevent.Response{}, errNoSource
 	}
-	conf := s.cfg.Sites[string(c.Site)]
+	conf := s.cfg.Sites[c.Site]
 	line, ok := conf.StoredLine(req.Line)
 	if !ok {
 		return fcevent.Response{}, fail(wire.CodeUnknownLine, "site %s declares no line %q%s", c.Site, req.Line, declaredLines(conf))
@@ -317,7 +317,7 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fceve
 // ping rather than never.
 func (s *Server) afterPing(ctx context.Context, st site.Name, line site.Line, addr netip.Addr, res store.PingResult) []wire.Target {
 	now := s.now()
-	named := s.cfg.Sites[string(st)].LineName(line)
+	named := s.cfg.Sites[st].LineName(line)
 	if !res.PrevSeen.IsZero() && now.Sub(res.PrevSeen) > s.cfg.Ping.StaleAfter {
 		s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteBack, Site: st, Line: named, At: now, IP: addr, SeenAt: now})
 	}
@@ -382,7 +382,7 @@ func (s *Server) peer(r store.Record, now time.Time) wire.Peer {
 		SeenAt:    r.SeenAt(),
 		Stale:     s.stale(r, now),
 	}
-	names := s.cfg.Sites[string(r.Site)].LineNames
+	names := s.cfg.Sites[r.Site].LineNames
 	for i, l := range names {
 		lr := r
 		if i > 0 {

@@ -20,7 +20,7 @@ func hostLookup(cfg *config.Config) dyndns.Lookup {
 	m := map[string]site.Name{}
 	for _, n := range cfg.SiteNames {
 		m[string(n)] = n
-		for _, r := range cfg.Sites[string(n)].DNS {
+		for _, r := range cfg.Sites[n].DNS {
 			m[strings.ToLower(r.FQDN())] = n
 		}
 	}
@@ -32,7 +32,7 @@ func hostLookup(cfg *config.Config) dyndns.Lookup {
 func hostLines(cfg *config.Config) map[string]site.Line {
 	m := map[string]site.Line{}
 	for _, n := range cfg.SiteNames {
-		st := cfg.Sites[string(n)]
+		st := cfg.Sites[n]
 		for _, r := range st.DNS {
 			if l, _ := st.StoredLine(r.LineOfSite); l != "" {
 				m[strings.ToLower(r.FQDN())] = l
@@ -83,7 +83,7 @@ func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (
 	if err != nil {
 		return refuse(err)
 	}
-	conf := s.cfg.Sites[string(c.Site)]
+	conf := s.cfg.Sites[c.Site]
 	d := dyndns.Decide(q, dyndns.Account{Site: c.Site, TrustMyIP: conf.TrustMyIP}, h.Source, s.hosts)
 	if !d.Record {
 		return text(firstCode(d), d.Reply(false))
@@ -126,7 +126,7 @@ func dyndnsCode(err error) dyndns.Code {
 // key is refused here, so a router never needs the HMAC secret), else the site key when
 // the site has basic: true.
 func (s *Server) dyndnsBasic(n site.Name) ([]byte, string, bool) {
-	st, ok := s.cfg.Sites[string(n)]
+	st, ok := s.cfg.Sites[n]
 	if ok && st.DynDNSKey != "" {
 		return []byte(st.DynDNSKey), store.CredentialDynDNS(n), true
 	}

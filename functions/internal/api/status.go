@@ -131,7 +131,7 @@ func (s *Server) fleet(ctx context.Context, n int) (statuspage.Fleet, error) {
 			return statuspage.Fleet{}, err
 		}
 		for _, e := range evs {
-			line := s.cfg.Sites[string(e.Site)].LineName(e.Line)
+			line := s.cfg.Sites[e.Site].LineName(e.Line)
 			f.Events = append(f.Events, statuspage.Event{At: e.At, Site: e.Site, Line: line, Kind: e.Kind, Detail: eventDetail(e)})
 		}
 	}

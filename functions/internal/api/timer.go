@@ -33,7 +33,7 @@ func (s *Server) Tick(ctx context.Context) (TickReport, error) {
 	rep := TickReport{Sites: sites(recs), Stale: []string{}, Targets: map[string][]wire.Target{}}
 	var configured []store.Record
 	for _, r := range recs {
-		conf, ok := s.cfg.Sites[string(r.Site)]
+		conf, ok := s.cfg.Sites[r.Site]
 		if _, declared := conf.StoredLine(string(r.Line)); !ok || !declared {
 			continue // a site or line removed from the config keeps its record but is left alone
 		}

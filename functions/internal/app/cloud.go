@@ -47,7 +47,7 @@ var _ api.Cloud = (*cloudTargets)(nil)
 
 // Reconcile implements api.Reconciler: the ping that saw a change.
 func (c *cloudTargets) Reconcile(ctx context.Context, s site.Name, l site.Line, v4, v6 netip.Addr) []wire.Target {
-	conf := c.cfg.Sites[string(s)]
+	conf := c.cfg.Sites[s]
 	return cloud.WireTargets(c.runTargets(ctx, s, l, cloud.Addrs{IPv4: v4, IPv6: v6}, conf.Following(l), cloud.ModePing))
 }
 
@@ -68,7 +68,7 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 	}
 	var units []unit
 	for _, r := range recs {
-		for i, u := range c.cfg.Sites[string(r.Site)].Units() {
+		for i, u := range c.cfg.Sites[r.Site].Units() {
 			if u.Line == r.Line {
 				units = append(units, unit{r, u.Targets, i})
 			}
@@ -91,7 +91,7 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 		cancel()
 		name := string(u.rec.Site)
 		if slots[name] == nil {
-			slots[name] = make([]wire.Target, len(c.cfg.Sites[name].Units()))
+			slots[name] = make([]wire.Target, len(c.cfg.Sites[u.rec.Site].Units()))
 		}
 		for _, r := range res {
 			slots[name][u.slot] = r.Wire()
@@ -151,7 +151,7 @@ func (c *cloudTargets) Resume(ctx context.Context, fleet func(context.Context) (
 	}
 	var hits []store.Record
 	for _, r := range recs {
-		s, ok := c.cfg.Sites[string(r.Site)]
+		s, ok := c.cfg.Sites[r.Site]
 		if !ok {
 			continue
 		}
@@ -223,7 +223,7 @@ func (c *cloudTargets) runTargets(ctx context.Context, s site.Name, l site.Line,
 // notifies failures and recoveries; l is the stored line the targets follow.
 func (c *cloudTargets) record(ctx context.Context, s site.Name, l site.Line, res []cloud.Result, prior map[string]cloud.TargetState) {
 	now := c.now()
-	named := c.cfg.Sites[string(s)].LineName(l)
+	named := c.cfg.Sites[s].LineName(l)
 	for _, r := range res {
 		before, seen := prior[r.Name]
 		if seen && before.State == r.State && (r.State != wire.StateApplied || before.AppliedIP == r.IP) {
@@ -251,7 +251,7 @@ func (c *cloudTargets) record(ctx context.Context, s site.Name, l site.Line, res
 func (c *cloudTargets) Targets(ctx context.Context) ([]statuspage.Target, error) {
 	var out []statuspage.Target
 	for _, s := range c.cfg.SiteNames {
-		for _, x := range c.cfg.Sites[string(s)].AllTargets() {
+		for _, x := range c.cfg.Sites[s].AllTargets() {
 			k := x.Key()
 			st, ok, err := c.state.GetTarget(ctx, k)
 			if err != nil {

@@ -51,14 +51,14 @@ const (
 
 // Config is the validated configuration of the function.
 type Config struct {
-	Redis  Redis            `yaml:"redis"`
-	Admin  Admin            `yaml:"admin"`
-	Aliyun Aliyun           `yaml:"aliyun"`
-	Ping   Ping             `yaml:"ping"`
-	Auth   Auth             `yaml:"auth"`
-	Events Events           `yaml:"events"`
-	Sites  map[string]Site  `yaml:"sites"`
-	Notify []notify.Webhook `yaml:"notify"`
+	Redis  Redis              `yaml:"redis"`
+	Admin  Admin              `yaml:"admin"`
+	Aliyun Aliyun             `yaml:"aliyun"`
+	Ping   Ping               `yaml:"ping"`
+	Auth   Auth               `yaml:"auth"`
+	Events Events             `yaml:"events"`
+	Sites  map[site.Name]Site `yaml:"sites"`
+	Notify []notify.Webhook   `yaml:"notify"`
 
 	// SiteNames lists the sites in sorted order (filled by validation).
 	SiteNames []site.Name `yaml:"-"`
@@ -140,8 +140,9 @@ type Site struct {
 	// DynDNSKey, when set, is the only password /nic/update accepts for the site, so a
 	// router's DDNS client never holds the HMAC secret. It is never accepted on /v1/ping.
 	DynDNSKey string `yaml:"dyndns_key"`
-	// Peers lists the sites whose addresses this site receives; empty means every other site.
-	Peers []string `yaml:"peers"`
+	// Peers lists the sites whose addresses this site receives; left empty, validation fills
+	// it with every other site.
+	Peers []site.Name `yaml:"peers"`
 	// TrustMyIP lets /nic/update record the myip parameter instead of the source address.
 	TrustMyIP bool `yaml:"trust_myip"`
 	// Lines names the office's internet lines, the default line first; empty: one unnamed
@@ -155,8 +156,6 @@ type Site struct {
 	// site's address.
 	cloud.Targets `yaml:",inline"`
 
-	// PeerNames is Peers resolved (filled by validation).
-	PeerNames []site.Name `yaml:"-"`
 	// LineNames is Lines checked (filled by validation).
 	LineNames []site.Line `yaml:"-"`
 	// Suffix is IPv6Suffix parsed (filled by validation; invalid when unset).
@@ -494,22 +493,16 @@ func (c *Config) validate() error {
 			return invalid(v.key, "%s", v.msg)
 		}
 	}
-	names := slices.Sorted(maps.Keys(c.Sites))
-	for _, name := range names {
-		n, err := site.Parse(name)
-		if err != nil {
-			return invalid("sites", "%v", err)
-		}
-		c.SiteNames = append(c.SiteNames, n)
-	}
+	names := slices.Sorted(maps.Keys(c.Sites)) // each a valid name: decoding checked it
+	c.SiteNames = names
 	for _, name := range names {
 		s := c.Sites[name]
-		if err := s.validate("sites."+name, name, names, &c.Warnings); err != nil {
+		if err := s.validate("sites."+string(name), name, names, &c.Warnings); err != nil {
 			return err
 		}
 		c.Sites[name] = s
 	}
-	for _, check := range []func([]string) error{c.distinctTargets, c.cloudNeeds, c.distinctSecrets} {
+	for _, check := range []func([]site.Name) error{c.distinctTargets, c.cloudNeeds, c.distinctSecrets} {
 		if err := check(names); err != nil {
 			return err
 		}
@@ -549,7 +542,7 @@ func (r *Redis) validate() error {
 
 // distinctTargets refuses a DNS record or VPN connection configured twice (two sites would
 // pull it back and forth).
-func (c *Config) distinctTargets(names []string) error {
+func (c *Config) distinctTargets(names []site.Name) error {
 	seen := map[string]string{}
 	dup := func(k, at string) (string, bool) {
 		other, ok := seen[k]
@@ -575,7 +568,7 @@ func (c *Config) distinctTargets(names []string) error {
 
 // cloudNeeds checks that a site with cloud targets has a region, and with VPN targets a
 // state key.
-func (c *Config) cloudNeeds(names []string) error {
+func (c *Config) cloudNeeds(names []site.Name) error {
 	for _, name := range names {
 		if s := c.Sites[name]; len(s.DNS)+len(s.VPN) > 0 && c.Aliyun.Region == "" {
 			return invalid("aliyun.region", "missing (sites.%s has cloud targets; or set FC_REGION)", name)
@@ -591,14 +584,14 @@ func (c *Config) cloudNeeds(names []string) error {
 // and the admin token, a dyndns_key and any other): a leak of one would give away the other,
 // and the failure limiter could not tell them apart. The error names the keys, never the
 // secret.
-func (c *Config) distinctSecrets(names []string) error {
+func (c *Config) distinctSecrets(names []site.Name) error {
 	type secret struct{ key, value string }
 	var all []secret
 	for _, name := range names {
 		s := c.Sites[name]
-		all = append(all, secret{"sites." + name + ".key", s.Key})
+		all = append(all, secret{"sites." + string(name) + ".key", s.Key})
 		if s.DynDNSKey != "" {
-			all = append(all, secret{"sites." + name + ".dyndns_key", s.DynDNSKey})
+			all = append(all, secret{"sites." + string(name) + ".dyndns_key", s.DynDNSKey})
 		}
 	}
 	if c.Admin.Token != "" {
@@ -614,9 +607,9 @@ func (c *Config) distinctSecrets(names []string) error {
 	return nil
 }
 
-func (s *Site) validate(key, name string, all []string, warnings *[]string) error {
+func (s *Site) validate(key string, name site.Name, all []site.Name, warnings *[]string) error {
 	if s.Key == "" {
-		return invalid(key+".key", "missing (the site's secret; use ${PPTER_KEY_%s})", strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+		return invalid(key+".key", "missing (the site's secret; use ${PPTER_KEY_%s})", strings.ToUpper(strings.ReplaceAll(string(name), "-", "_")))
 	}
 	if len(s.Key) < 16 {
 		return invalid(key+".key", "shorter than 16 characters")
@@ -654,14 +647,15 @@ func (s *Site) validate(key, name string, all []string, warnings *[]string) erro
 	return nil
 }
 
-// resolvePeers fills PeerNames: Peers, checked, or else every other site.
-func (s *Site) resolvePeers(key, name string, all []string) error {
+// resolvePeers checks Peers, or fills it with every other site.
+func (s *Site) resolvePeers(key string, name site.Name, all []site.Name) error {
 	if len(s.Peers) == 0 {
 		for _, o := range all {
 			if o != name {
-				s.PeerNames = append(s.PeerNames, site.Name(o))
+				s.Peers = append(s.Peers, o)
 			}
 		}
+		return nil
 	}
 	for i, p := range s.Peers {
 		at := fmt.Sprintf("%s.peers[%d]", key, i)
@@ -673,7 +667,6 @@ func (s *Site) resolvePeers(key, name string, all []string) error {
 		case slices.Contains(s.Peers[:i], p):
 			return invalid(at, "site %q listed twice", p)
 		}
-		s.PeerNames = append(s.PeerNames, site.Name(p))
 	}
 	return nil
 }
@@ -711,11 +704,11 @@ func declared(ls []site.Line) string {
 }
 
 // Peers returns the configured peers of s.
-func (c *Config) Peers(s site.Name) []site.Name { return c.Sites[string(s)].PeerNames }
+func (c *Config) Peers(s site.Name) []site.Name { return c.Sites[s].Peers }
 
 // Key returns the secret of s and whether s is configured.
 func (c *Config) Key(s site.Name) ([]byte, bool) {
-	st, ok := c.Sites[string(s)]
+	st, ok := c.Sites[s]
 	if !ok {
 		return nil, false
 	}

@@ -125,6 +125,7 @@ func TestInvalid(t *testing.T) {
 		{"missing key", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ peers: [hz] }`, 1), baseEnv, "sites.bj.key: missing"},
 		{"short key", strings.Replace(base, "0123456789abcdef-bj", "short", 1), baseEnv, "sites.bj.key: shorter than 16"},
 		{"unknown peer", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", peers: [sh] }`, 1), baseEnv, `sites.bj.peers[0]: unknown site "sh"`},
+		{"bad peer name", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", peers: [Hz] }`, 1), baseEnv, `invalid config: invalid site name "Hz"`},
 		{"self peer", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", peers: [bj] }`, 1), baseEnv, "own peer"},
 		{"ttl too small", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: example.com, rr: bj, type: A, ttl: 60}] }`, 1), baseEnv, "sites.bj.dns[0].ttl: 60 is outside 600"},
 		{"bad record type", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: example.com, rr: bj, type: CNAME}] }`, 1), baseEnv, "sites.bj.dns[0].type: must be A or AAAA"},
@@ -177,7 +178,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted an incomplete config: %+v", c)
 		}
 		for _, n := range c.SiteNames {
-			if len(c.Sites[string(n)].Key) < 16 {
+			if len(c.Sites[n].Key) < 16 {
 				t.Fatalf("accepted a short key for %s", n)
 			}
 		}
@@ -270,7 +271,7 @@ func TestBasicAndDynDNSKey(t *testing.T) {
 // TestExampleEnablesBasic: make run's README line (curl -u hz:…) needs Basic on hz and bj.
 func TestExampleEnablesBasic(t *testing.T) {
 	c := parseExample(t)
-	for _, n := range []string{"hz", "bj"} {
+	for _, n := range []site.Name{"hz", "bj"} {
 		if !c.Sites[n].Basic {
 			t.Errorf("example site %s has basic off", n)
 		}
