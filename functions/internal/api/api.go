@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -276,7 +275,7 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fceve
 	conf := s.cfg.Sites[c.Site]
 	line, ok := conf.StoredLine(req.Line)
 	if !ok {
-		return fcevent.Response{}, fail(wire.CodeUnknownLine, "site %s declares no line %q%s", c.Site, req.Line, declaredLines(conf))
+		return fcevent.Response{}, fail(wire.CodeUnknownLine, "site %s declares no line %q%s", c.Site, req.Line, conf.Declared())
 	}
 	addr := conf.Recorded(h.Source)
 	in := store.PingInput{Site: c.Site, Line: line, Addr: addr, Nonce: c.Nonce, Peers: s.cfg.Peers(c.Site), Lines: s.lines}
@@ -400,14 +399,6 @@ func (s *Server) peer(r store.Record, now time.Time) wire.Peer {
 func (s *Server) stale(r store.Record, now time.Time) bool {
 	seen := r.SeenAt()
 	return seen.IsZero() || now.Sub(seen) > s.cfg.Ping.StaleAfter
-}
-
-// declaredLines tells which lines a site declares, for an error.
-func declaredLines(c config.Site) string {
-	if len(c.LineNames) == 0 {
-		return " (it declares no lines)"
-	}
-	return fmt.Sprintf(" (lines: %v)", c.LineNames)
 }
 
 func seenAt(r store.Record, a netip.Addr) time.Time {

@@ -628,7 +628,7 @@ func (s *Site) validate(key string, name site.Name, all []site.Name, warnings *[
 			return fmt.Errorf("%w: %s.dns[%d].%w", ErrInvalid, key, i, err)
 		}
 		if _, ok := s.StoredLine(r.LineOfSite); !ok {
-			return invalid(fmt.Sprintf("%s.dns[%d].line_of_site", key, i), "line %q is not declared in %s.lines%s", r.LineOfSite, key, declared(s.LineNames))
+			return invalid(fmt.Sprintf("%s.dns[%d].line_of_site", key, i), "line %q is not declared in %s.lines%s", r.LineOfSite, key, s.Declared())
 		}
 	}
 	for i, v := range s.VPN {
@@ -637,7 +637,7 @@ func (s *Site) validate(key string, name site.Name, all []site.Name, warnings *[
 		}
 		for _, t := range []struct{ key, line string }{{"master", v.Tunnels.Master}, {"slave", v.Tunnels.Slave}} {
 			if _, ok := s.StoredLine(t.line); !ok {
-				return invalid(fmt.Sprintf("%s.vpn[%d].tunnels.%s", key, i, t.key), "line %q is not declared in %s.lines%s", t.line, key, declared(s.LineNames))
+				return invalid(fmt.Sprintf("%s.vpn[%d].tunnels.%s", key, i, t.key), "line %q is not declared in %s.lines%s", t.line, key, s.Declared())
 			}
 		}
 		if v.Strategy != "" {
@@ -695,12 +695,13 @@ func (s *Site) resolveLines(key string) error {
 	return nil
 }
 
-// declared tells which lines a site declares, for an error.
-func declared(ls []site.Line) string {
-	if len(ls) == 0 {
+// Declared tells which lines the site declares, for an error: " (declared: [telecom
+// unicom])", or " (the site declares none)".
+func (s Site) Declared() string {
+	if len(s.LineNames) == 0 {
 		return " (the site declares none)"
 	}
-	return fmt.Sprintf(" (declared: %v)", ls)
+	return fmt.Sprintf(" (declared: %v)", s.LineNames)
 }
 
 // Peers returns the configured peers of s.

@@ -435,7 +435,15 @@ func TestOneRoundTrip(t *testing.T) {
 			t.Fatalf("ping since %d: changed=%v delta=%v", since, r.Changed, r.Delta)
 		}
 	}
-	const pings = n + 3
+	// A line's ping, with a peer that has lines, in full and as a delta: still one trip each.
+	lines := map[site.Name][]site.Line{"bj": {"unicom"}}
+	for i, delta := range []bool{false, true} {
+		in := PingInput{Site: "hz", Line: "unicom", Addr: src, Nonce: fmt.Sprintf("nonce-line-%05d", i), Peers: peers, Lines: lines, Delta: delta, Since: 1}
+		if _, err := s.Ping(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const pings = n + 3 + 2
 	if got := hook.n.Load(); got != pings {
 		t.Fatalf("%d round trips for %d pings, want %d", got, pings, pings)
 	}
