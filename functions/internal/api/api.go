@@ -105,15 +105,24 @@ func (s *Server) Serve(ctx context.Context, h *fcevent.HTTP, decodeErr error) (f
 	if err == nil {
 		r, err = s.route(ctx, h, &out)
 	}
+	now := s.now()
 	if err != nil {
 		ae := s.answerOf(ctx, h, err, decodeErr != nil)
 		out.Code = ae.code
-		return errorResponse(ae), out
-	}
-	if out.Code == "" {
+		r = errorResponse(ae, now)
+	} else if out.Code == "" {
 		out.Code = "ok"
 	}
-	return r, out
+	return dated(r, now), out
+}
+
+// dated gives r the standard Date header of its time (every answer, not only errors).
+func dated(r fcevent.Response, now time.Time) fcevent.Response {
+	if r.Header == nil {
+		r.Header = map[string]string{}
+	}
+	r.Header["Date"] = now.UTC().Format(http.TimeFormat)
+	return r
 }
 
 type handler func(context.Context, *fcevent.HTTP, *Outcome) (fcevent.Response, error)

@@ -86,8 +86,9 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	if cfg.ExpectOwnAddress {
 		own = ownaddr.New(hostAddrs, log)
 	}
+	clock := client.NewClock(log) // the host's clock, for every family's pings
 	for _, f := range cfg.IPFamily.Families() {
-		p, err := newPinger(cfg, f)
+		p, err := newPinger(cfg, f, clock)
 		if err != nil {
 			return fmt.Errorf("%w: %w", config.ErrUsage, err)
 		}
@@ -128,10 +129,10 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-func newPinger(cfg *config.Config, family wire.Family) (agent.Pinger, error) {
+func newPinger(cfg *config.Config, family wire.Family, clock *client.Clock) (agent.Pinger, error) {
 	return client.New(client.Options{
 		BaseURL: cfg.URL, Site: cfg.Site, Secret: cfg.Secret,
-		Family: family, Agent: "ppter-pinger/" + version,
+		Family: family, Agent: "ppter-pinger/" + version, Clock: clock,
 	})
 }
 

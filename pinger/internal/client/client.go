@@ -70,6 +70,9 @@ type Options struct {
 	// Now and Nonce replace the clock and nonce source (tests).
 	Now   func() time.Time
 	Nonce func() string
+	// Clock is the correction of the local clock, shared by the process's clients (see
+	// Ping); nil: the client's own, which logs nowhere.
+	Clock *Clock
 }
 
 // Client pings the function.
@@ -106,6 +109,9 @@ func New(opts Options) (*Client, error) {
 	if opts.Nonce == nil {
 		opts.Nonce = auth.NewNonce
 	}
+	if opts.Clock == nil {
+		opts.Clock = NewClock(nil)
+	}
 	hc := &http.Client{Transport: NewTransport(opts.Family)}
 	if opts.HTTPClient != nil {
 		c := *opts.HTTPClient
@@ -141,13 +147,10 @@ func NewTransport(f wire.Family) *http.Transport {
 	}
 }
 
-// Ping sends one signed POST /v1/ping and returns the function's answer. When the first
+// hedged sends one signed POST /v1/ping and returns the function's answer. When the first
 // request stays unanswered for HedgeAfter, a second one joins it (see Options.HedgeAfter);
 // an answer, good or bad, that arrives before then is final.
-//
-// since, when not nil, is the fleet version of the last answer applied in full: the answer
-// may then be a delta (wire.PingResponse.Delta).
-func (c *Client) Ping(ctx context.Context, since *int64) (wire.PingResponse, error) {
+func (c *Client) hedged(ctx context.Context, since *int64) (wire.PingResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	if c.opts.HedgeAfter < 0 {
@@ -197,7 +200,8 @@ func (c *Client) ping(ctx context.Context, since *int64) (wire.PingResponse, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", c.opts.Agent)
-	req.Header.Set("Authorization", auth.Header(c.opts.Site, c.opts.Secret, http.MethodPost, c.path, c.opts.Now().Unix(), c.opts.Nonce(), body))
+	sent, used := c.opts.Now(), c.opts.Clock.Offset()
+	req.Header.Set("Authorization", auth.Header(c.opts.Site, c.opts.Secret, http.MethodPost, c.path, sent.Add(used).Unix(), c.opts.Nonce(), body))
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return wire.PingResponse{}, fmt.Errorf("%w: %s", ErrUnreachable, describeTransport(err))
@@ -212,7 +216,7 @@ func (c *Client) ping(ctx context.Context, since *int64) (wire.PingResponse, err
 		return wire.PingResponse{}, fmt.Errorf("%w: reading answer: %s", ErrUnreachable, describeTransport(err))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return wire.PingResponse{}, statusError(resp.StatusCode, raw)
+		return wire.PingResponse{}, c.measured(statusError(resp.StatusCode, raw), sent, used)
 	}
 	var pr wire.PingResponse
 	if err := json.Unmarshal(raw, &pr); err != nil {
@@ -242,7 +246,10 @@ type StatusError struct {
 	Status  int
 	Code    string // wire error code, if the body was a JSON error
 	Message string // the function's message (never contains secrets)
-	kind    error
+	// ServerTime is the function's clock, when the error object carried it (a hint: the
+	// answer is not signed).
+	ServerTime time.Time
+	kind       error
 }
 
 func (e *StatusError) Error() string {
@@ -263,7 +270,7 @@ func statusError(status int, raw []byte) error {
 	e := &StatusError{Status: status}
 	var er wire.ErrorResponse
 	if json.Unmarshal(raw, &er) == nil {
-		e.Code, e.Message = er.Error.Code, truncate(er.Error.Message, 200)
+		e.Code, e.Message, e.ServerTime = er.Error.Code, truncate(er.Error.Message, 200), er.Error.ServerTime
 	}
 	switch {
 	case status == http.StatusUnauthorized, status == http.StatusConflict, status == http.StatusTooManyRequests:

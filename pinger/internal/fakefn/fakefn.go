@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,8 +27,9 @@ import (
 // Server is the fake function.
 type Server struct {
 	*httptest.Server
-	t   testing.TB
-	now func() time.Time
+	t      testing.TB
+	now    func() time.Time
+	offset atomic.Int64 // nanoseconds added to now: the fake's clock is off (SetClockOffset)
 
 	mu      sync.Mutex
 	sites   map[site.Name]*siteState
@@ -61,6 +63,13 @@ func New(t testing.TB, secrets map[site.Name]string, now func() time.Time) *Serv
 	t.Cleanup(s.Close)
 	return s
 }
+
+// SetClockOffset puts the fake's clock d away from now's (d > 0: ahead), as if the office's
+// clock were d behind: the signatures' timestamps, the Date header and the error objects'
+// server_time all follow it.
+func (s *Server) SetClockOffset(d time.Duration) { s.offset.Store(int64(d)) }
+
+func (s *Server) clock() time.Time { return s.now().Add(time.Duration(s.offset.Load())) }
 
 // SetAddr records ip as site n's address, as if n had pinged from it.
 func (s *Server) SetAddr(n site.Name, ip string) {
@@ -112,31 +121,33 @@ func (s *Server) record(st *siteState, ip netip.Addr) (changed bool, prev netip.
 	}
 	if prev != ip {
 		s.version++
-		st.changedAt, st.changedVer = s.now(), s.version
+		st.changedAt, st.changedVer = s.clock(), s.version
 	}
 	return prev != ip, prev
 }
 
-func writeErr(w http.ResponseWriter, status int, code, msg string) {
+// writeErr answers an error as the function does, with its clock in server_time.
+func (s *Server) writeErr(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(wire.ErrorResponse{Error: wire.ErrorBody{Code: code, Message: msg}})
+	_ = json.NewEncoder(w).Encode(wire.ErrorResponse{Error: wire.ErrorBody{Code: code, Message: msg, ServerTime: wire.ServerTime(s.clock())}})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Date", s.clock().UTC().Format(http.TimeFormat))
 	if r.URL.Path != wire.PathPing {
 		s.t.Errorf("fakefn: unexpected path %s", r.URL.Path)
-		writeErr(w, http.StatusNotFound, wire.CodeNotFound, "no such path")
+		s.writeErr(w, http.StatusNotFound, wire.CodeNotFound, "no such path")
 		return
 	}
 	if r.Method != http.MethodPost {
 		s.t.Errorf("fakefn: unexpected method %s", r.Method)
-		writeErr(w, http.StatusMethodNotAllowed, wire.CodeMethodNotAllowed, "POST only")
+		s.writeErr(w, http.StatusMethodNotAllowed, wire.CodeMethodNotAllowed, "POST only")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxBodyBytes+1))
 	if err != nil || len(body) > wire.MaxBodyBytes {
-		writeErr(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "body too large")
+		s.writeErr(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "body too large")
 		return
 	}
 	s.mu.Lock()
@@ -144,31 +155,31 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	creds, err := auth.Parse(r.Header.Get("Authorization"))
 	if err != nil || creds.Kind != auth.KindHMAC {
 		s.refused++
-		writeErr(w, http.StatusUnauthorized, wire.CodeUnauthorized, "bad credentials")
+		s.writeErr(w, http.StatusUnauthorized, wire.CodeUnauthorized, "bad credentials")
 		return
 	}
 	st, ok := s.sites[creds.Site]
 	if !ok || creds.VerifySecret(st.secret, r.Method, r.URL.EscapedPath(), body) != nil {
 		s.refused++
-		writeErr(w, http.StatusUnauthorized, wire.CodeUnauthorized, "bad credentials")
+		s.writeErr(w, http.StatusUnauthorized, wire.CodeUnauthorized, "bad credentials")
 		return
 	}
-	if err := creds.CheckTime(s.now()); err != nil {
+	if err := creds.CheckTime(s.clock()); err != nil {
 		s.refused++
-		writeErr(w, http.StatusUnauthorized, wire.CodeStaleTimestamp, "timestamp outside the window")
+		s.writeErr(w, http.StatusUnauthorized, wire.CodeStaleTimestamp, "timestamp outside the window")
 		return
 	}
 	key := string(creds.Site) + "/" + creds.Nonce
 	if s.nonces[key] {
 		s.refused++
-		writeErr(w, http.StatusConflict, wire.CodeReplayed, "nonce already used")
+		s.writeErr(w, http.StatusConflict, wire.CodeReplayed, "nonce already used")
 		return
 	}
 	s.nonces[key] = true
 	var req wire.PingRequest
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			writeErr(w, http.StatusBadRequest, wire.CodeBadJSON, "body is not JSON")
+			s.writeErr(w, http.StatusBadRequest, wire.CodeBadJSON, "body is not JSON")
 			return
 		}
 	}
@@ -176,7 +187,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.t.Errorf("fakefn: unexpected agent %q", req.Agent)
 	}
 	if s.fail != 0 {
-		writeErr(w, s.fail, s.failErr, "failing on purpose")
+		s.writeErr(w, s.fail, s.failErr, "failing on purpose")
 		return
 	}
 	ip := st.source
@@ -189,7 +200,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.sinces = append(s.sinces, req.Since)
 	resp := wire.PingResponse{
 		Site: string(creds.Site), IP: ip, Family: wire.FamilyOf(ip), Changed: changed, PreviousIP: prev,
-		SeenAt: s.now().UTC(), FleetVersion: s.version, Peers: []wire.Peer{}, Targets: []wire.Target{},
+		SeenAt: s.clock().UTC(), FleetVersion: s.version, Peers: []wire.Peer{}, Targets: []wire.Target{},
 		// As the function: a since it can serve gets the peers changed after it.
 		Delta: req.Since != nil && *req.Since >= 0 && *req.Since <= s.version,
 	}
