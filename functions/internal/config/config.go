@@ -688,8 +688,8 @@ func (s *Site) resolveLines(key string) error {
 		return nil
 	}
 	a, err := netip.ParseAddr(s.IPv6Suffix)
-	if b := a.As16(); err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" || [8]byte(b[:8]) != [8]byte{} {
-		return invalid(key+".ipv6_suffix", "%q is not an interface ID: want an IPv6 address whose upper 64 bits are zero, like ::1", s.IPv6Suffix)
+	if b := a.As16(); err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" || [8]byte(b[:8]) != [8]byte{} || a.IsUnspecified() {
+		return invalid(key+".ipv6_suffix", "%q is not an interface ID: want a non-zero IPv6 address whose upper 64 bits are zero, like ::1", s.IPv6Suffix)
 	}
 	s.Suffix = a
 	return nil
