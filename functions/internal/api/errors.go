@@ -48,6 +48,7 @@ var httpStatus = map[string]int{
 	wire.CodeNotFound:         http.StatusNotFound,
 	wire.CodeUnavailable:      http.StatusServiceUnavailable,
 	wire.CodeInternal:         http.StatusInternalServerError,
+	wire.CodeUnknownLine:      http.StatusBadRequest,
 }
 
 // siteChallenge is the WWW-Authenticate header of a refused site credential.
