@@ -178,16 +178,47 @@ func StringToSign(method, path string, ts int64, nonce string, body []byte) stri
 
 // Sign returns the signature of a request.
 func Sign(secret []byte, method, path string, ts int64, nonce string, body []byte) []byte {
-	// StringToSign written straight into the MAC, without building the string.
-	m := hmac.New(sha256.New, secret)
-	b := make([]byte, 0, 128+len(method)+len(path)+len(nonce))
+	sum := sign(secret, method, path, ts, nonce, body)
+	return sum[:]
+}
+
+// sign is HMAC-SHA256 (RFC 2104) of StringToSign under secret, computed with
+// sha256.Sum256 on buffers on the stack: crypto/hmac's MAC allocates its two digests and
+// pads on every request, and a ping checks one signature. TestSignIsHMAC holds it to
+// crypto/hmac.
+func sign(secret []byte, method, path string, ts int64, nonce string, body []byte) [sha256.Size]byte {
+	const block = 64 // SHA-256's block size
+	var key [sha256.Size]byte
+	k := secret
+	if len(k) > block {
+		key = sha256.Sum256(k)
+		k = key[:]
+	}
+	// inner = H((K ^ ipad) || StringToSign), written straight after the pad.
+	var buf [block + 256]byte
+	b := buf[:block]
+	for i := range b {
+		b[i] = 0x36
+	}
+	for i, c := range k {
+		b[i] ^= c
+	}
 	b = append(append(append(append(b, "PPTER1\n"...), method...), '\n'), path...)
 	b = append(strconv.AppendInt(append(b, '\n'), ts, 10), '\n')
 	b = append(append(b, nonce...), '\n')
-	sum := sha256.Sum256(body)
-	b = hex.AppendEncode(b, sum[:])
-	m.Write(b)
-	return m.Sum(nil)
+	bodySum := sha256.Sum256(body)
+	b = hex.AppendEncode(b, bodySum[:])
+	inner := sha256.Sum256(b)
+	// outer = H((K ^ opad) || inner).
+	var o [block + sha256.Size]byte
+	for i := range block {
+		o[i] = 0x5c
+	}
+	for i, c := range k {
+		o[i] ^= c
+	}
+	copy(o[block:], inner[:])
+	return sha256.Sum256(o[:])
 }
 
 // Header returns the Authorization header value for a signed request.
@@ -208,7 +239,8 @@ func NewNonce() string {
 func (c Credentials) VerifySecret(secret []byte, method, path string, body []byte) error {
 	switch c.Kind {
 	case KindHMAC:
-		if !hmac.Equal(c.Sig, Sign(secret, method, path, c.TS, c.Nonce, body)) {
+		sum := sign(secret, method, path, c.TS, c.Nonce, body)
+		if !hmac.Equal(c.Sig, sum[:]) {
 			return ErrBadSignature
 		}
 		return nil

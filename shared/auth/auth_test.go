@@ -1,11 +1,15 @@
 package auth
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +60,39 @@ func TestVectors(t *testing.T) {
 		if err := c.VerifySecret([]byte(v.Secret), "GET", v.Path, []byte(v.Body)); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("VerifySecret(other method) = %v, want ErrBadSignature", err)
 		}
+	}
+}
+
+// TestSignIsHMAC holds Sign to crypto/hmac over StringToSign, for secrets shorter than,
+// as long as and longer than SHA-256's block (hashed first), and for messages that do and
+// do not fit sign's buffer on the stack.
+func TestSignIsHMAC(t *testing.T) {
+	for _, n := range []int{0, 1, 16, 32, 63, 64, 65, 100, 200} {
+		secret := bytes.Repeat([]byte{byte(n + 1), 0xa5}, n)[:n]
+		for _, path := range []string{"/v1/ping", "/" + strings.Repeat("p", 300)} {
+			nonce := "nonce-" + strconv.Itoa(n) + "-0123456789"
+			body := []byte(`{"since":` + strconv.Itoa(n) + `}`)
+			m := hmac.New(sha256.New, secret)
+			m.Write([]byte(StringToSign("POST", path, 1700000000+int64(n), nonce, body)))
+			want := m.Sum(nil)
+			if got := Sign(secret, "POST", path, 1700000000+int64(n), nonce, body); !bytes.Equal(got, want) {
+				t.Errorf("secret of %d bytes, path of %d: Sign = %x, want %x", n, len(path), got, want)
+			}
+		}
+	}
+}
+
+func TestSignAllocs(t *testing.T) {
+	secret, body := []byte("hz-secret-0123456789abcdef"), []byte(`{}`)
+	c := Credentials{Kind: KindHMAC, Site: "hz", TS: 1700000000, Nonce: "nonce-0123456789ab"}
+	c.Sig = Sign(secret, "POST", "/v1/ping", c.TS, c.Nonce, body)
+	got := testing.AllocsPerRun(100, func() {
+		if err := c.VerifySecret(secret, "POST", "/v1/ping", body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got != 0 {
+		t.Errorf("VerifySecret allocates %v times, want 0", got)
 	}
 }
 

@@ -314,7 +314,8 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fceve
 		resp.Peers = append(resp.Peers, s.peer(p, now))
 	}
 	resp.Targets = s.afterPing(ctx, c.Site, line, addr, res)
-	return jsonResponse(http.StatusOK, resp), nil
+	b, err := marshalPing(&resp)
+	return bodyResponse(http.StatusOK, b, err), nil
 }
 
 // afterPing does what a recorded ping may call for, none of it on a steady ping: the
@@ -419,6 +420,11 @@ func seenAt(r store.Record, a netip.Addr) time.Time {
 
 func jsonResponse(status int, v any) fcevent.Response {
 	b, err := json.Marshal(v)
+	return bodyResponse(status, b, err)
+}
+
+// bodyResponse is the JSON answer b (err: the encoding failed).
+func bodyResponse(status int, b []byte, err error) fcevent.Response {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding failed"}}`)
 	}

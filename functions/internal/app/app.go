@@ -151,9 +151,10 @@ func (a *App) Handle(ctx context.Context, payload json.RawMessage) (any, error) 
 	if fc, ok := fccontext.FromContext(ctx); ok {
 		reqID = fc.RequestID
 	}
-	ev, err := fcevent.Decode(payload)
-	switch ev := ev.(type) {
-	case *fcevent.HTTP:
+	e, err := fcevent.Decode(payload)
+	switch {
+	case e.HTTP != nil:
+		ev := e.HTTP
 		if ev.RequestID == "" {
 			ev.RequestID = reqID
 		}
@@ -170,7 +171,8 @@ func (a *App) Handle(ctx context.Context, payload json.RawMessage) (any, error) 
 			slog.Float64("latency_ms", float64(a.now().Sub(start).Microseconds())/1000),
 		)
 		return fcevent.Encode(resp), nil
-	case *fcevent.Timer:
+	case e.Timer != nil:
+		ev := e.Timer
 		run := a.api.Tick
 		if ev.Payload == api.ResumePayload {
 			run = a.api.Resume

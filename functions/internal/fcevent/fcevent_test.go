@@ -34,19 +34,19 @@ func TestDecode(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}
-			switch ev := ev.(type) {
-			case *HTTP:
+			switch {
+			case ev.HTTP != nil:
 				if tt.kind != "http" {
 					t.Fatalf("got HTTP, want %s", tt.kind)
 				}
-				if err == nil && (ev.Method != "POST" || ev.Path != "/v1/ping" || !ev.Source.IsValid() || string(ev.Body) != "{}") {
-					t.Fatalf("decoded %+v", ev)
+				if h := ev.HTTP; err == nil && (h.Method != "POST" || h.Path != "/v1/ping" || !h.Source.IsValid() || string(h.Body) != "{}") {
+					t.Fatalf("decoded %+v", h)
 				}
-			case *Timer:
-				if tt.kind != "timer" || ev.TriggerName != "reconcile" {
-					t.Fatalf("got timer %+v, want %s", ev, tt.kind)
+			case ev.Timer != nil:
+				if tt.kind != "timer" || ev.Timer.TriggerName != "reconcile" {
+					t.Fatalf("got timer %+v, want %s", ev.Timer, tt.kind)
 				}
-			case nil:
+			default:
 				if tt.kind != "" {
 					t.Fatalf("got nothing, want %s", tt.kind)
 				}
@@ -54,7 +54,7 @@ func TestDecode(t *testing.T) {
 		})
 	}
 	ev, _ := Decode([]byte(`{"headers":{"X-Many":"a,b"},"requestContext":{"http":{"method":"GET","path":"/healthz","sourceIp":"::ffff:203.0.113.7"}}}`))
-	h := ev.(*HTTP)
+	h := ev.HTTP
 	if h.Source.String() != "203.0.113.7" || h.Header.Get("x-many") != "a,b" {
 		t.Fatalf("source %v header %q: want the unmapped IPv4 and the comma-joined header", h.Source, h.Header.Get("x-many"))
 	}
@@ -66,10 +66,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ev, err := Decode(raw)
-		if h, ok := ev.(*HTTP); ok && len(h.Body) > wire.MaxBodyBytes {
+		if h := ev.HTTP; h != nil && len(h.Body) > wire.MaxBodyBytes {
 			t.Fatalf("accepted a %d-byte body", len(h.Body))
 		}
-		if err == nil && ev == nil {
+		if err == nil && (ev.HTTP == nil) == (ev.Timer == nil) {
 			t.Fatal("nil event without an error")
 		}
 	})
@@ -101,8 +101,8 @@ func TestOversizeBodyNotDecoded(t *testing.T) {
 			if !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("error = %v, want ErrTooLarge", err)
 			}
-			h, ok := ev.(*HTTP)
-			if !ok || h.Body != nil || h.Path != "/v1/ping" || h.Method != "POST" || h.RequestID != "r" || h.Source.String() != "203.0.113.7" {
+			h := ev.HTTP
+			if h == nil || h.Body != nil || h.Path != "/v1/ping" || h.Method != "POST" || h.RequestID != "r" || h.Source.String() != "203.0.113.7" {
 				t.Fatalf("event = %+v, want the request without its body (to answer 413)", ev)
 			}
 			if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
@@ -138,9 +138,39 @@ func TestBodyLimitIsExact(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}
-			if h, ok := got.(*HTTP); ok && err == nil && len(h.Body) > wire.MaxBodyBytes {
+			if h := got.HTTP; h != nil && err == nil && len(h.Body) > wire.MaxBodyBytes {
 				t.Fatalf("accepted %d bytes", len(h.Body))
 			}
 		})
+	}
+}
+
+// TestDecodeAllocs caps what decoding a ping's event allocates: the payload's copy (its
+// strings are slices of it), the event's request context, the header pairs and map, the
+// HTTP value and the body.
+func TestDecodeAllocs(t *testing.T) {
+	raw := []byte(`{"version":"v1","rawPath":"/v1/ping","body":"{}","isBase64Encoded":false,"headers":{"Authorization":"PPTER-HMAC-SHA256 site=hz, ts=1700000000, nonce=n","Content-Type":"application/json"},"queryParameters":{},"requestContext":{"requestId":"req-1","http":{"method":"POST","path":"/v1/ping","protocol":"HTTP/1.1","sourceIp":"203.0.113.7"}}}`)
+	got := testing.AllocsPerRun(100, func() {
+		if ev, err := Decode(raw); err != nil || ev.HTTP == nil {
+			t.Fatal(ev, err)
+		}
+	})
+	if got > 6+raceAllocs {
+		t.Errorf("Decode allocates %v times, want at most %d", got, 6+raceAllocs)
+	}
+}
+
+func TestEncodeBase64(t *testing.T) {
+	b := make([]byte, 3000)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	for n := range len(b) {
+		if got, want := encodeBase64(b[:n]), base64.StdEncoding.EncodeToString(b[:n]); got != want {
+			t.Fatalf("%d bytes: %q, want %q", n, got, want)
+		}
+	}
+	if got := testing.AllocsPerRun(100, func() { _ = encodeBase64(b) }); got != 1 {
+		t.Errorf("encodeBase64 allocates %v times, want 1", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // Memory is the in-process store for local runs and logic tests. It has the same semantics
@@ -93,7 +94,7 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 		m.version++
 		m.changed[sl] = m.version
 		m.appendLocked(Event{At: ms, Kind: EventAddressChanged, Site: in.Site, Line: in.Line, Family: "ipv" + Family(addr),
-			IP: addr.String(), Previous: addrString(res.Previous)})
+			IP: addr.String(), Previous: wire.AddrString(res.Previous)})
 	}
 	*seen = ms
 	m.sites[sl] = r

@@ -209,10 +209,22 @@ return n
 type Redis struct {
 	c   *redis.Client
 	opt Options
-	// The ping's fixed keys and arguments, made once (a steady ping allocates little).
+	// The ping's fixed keys and arguments, made once and held as the any values the
+	// command's arguments are (each string or number boxed per ping would allocate).
 	kSites, kVersion, kEvents, kHandled, kChanges string
+	aSites, aVersion, aEvents, aHandled, aChanges any
 	aNonceTTL, aBasicTTL, aEventsMax, aLease      any
+	aConfigID                                     any
 }
+
+// The script's command and the family arguments, boxed once.
+var (
+	argEvalSha, argPingSHA, argKeys  any = "evalsha", pingScript.Hash(), pingKeys
+	argFamily4, argFamily6, argEmpty any = "4", "6", ""
+)
+
+// pingKeys is how many of the ping script's arguments are keys.
+const pingKeys = 7
 
 var _ Store = (*Redis)(nil)
 
@@ -239,6 +251,8 @@ func NewRedis(ctx context.Context, rawURL string, opt Options) (*Redis, error) {
 func NewRedisClient(c *redis.Client, opt Options) *Redis {
 	s := &Redis{c: c, opt: opt}
 	s.kSites, s.kVersion, s.kEvents, s.kHandled, s.kChanges = s.key("sites"), s.key("version"), s.key("events"), s.key("handled"), s.key("changes")
+	s.aSites, s.aVersion, s.aEvents, s.aHandled, s.aChanges = s.kSites, s.kVersion, s.kEvents, s.kHandled, s.kChanges
+	s.aConfigID = opt.ConfigID
 	s.aNonceTTL, s.aBasicTTL = NonceTTL.Milliseconds(), basicRunTTL.Milliseconds()
 	s.aEventsMax, s.aLease = opt.EventsMax, opt.HandleLease.Milliseconds()
 	return s
@@ -266,7 +280,10 @@ func unavailable(err error) error {
 // Ping implements Store.
 func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	now := s.opt.Now()
-	fam := Family(in.Addr)
+	fam, aFam := Family(in.Addr), argFamily4
+	if fam == "6" {
+		aFam = argFamily6
+	}
 	token := newToken()
 	addr := in.Addr.Unmap().String()
 	sl := slot(in.Site, in.Line)
@@ -274,27 +291,31 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	if in.Nonce != "" {
 		runKey, runTTL = s.opt.Prefix+":nonce:"+string(in.Site)+":"+in.Nonce, s.aNonceTTL
 	}
-	keys := []string{s.kSites, s.kVersion, s.kEvents, runKey, s.kHandled, s.opt.Prefix + ":handling:" + sl + ":" + fam, s.kChanges}
-	args := make([]any, 0, 10+len(in.Peers))
-	args = append(args, sl, fam, addr, now.UnixMilli(), runTTL, s.aEventsMax, token, s.aLease)
+	handling := s.opt.Prefix + ":handling:" + sl + ":" + fam
+	// EVALSHA sha numkeys KEYS… ARGV…, built here rather than by Script.Run, which boxes
+	// every key and argument anew.
+	args := make([]any, 0, 3+pingKeys+10+len(in.Peers))
+	args = append(args, argEvalSha, argPingSHA, argKeys,
+		s.aSites, s.aVersion, s.aEvents, runKey, s.aHandled, handling, s.aChanges,
+		sl, aFam, addr, now.UnixMilli(), runTTL, s.aEventsMax, token, s.aLease)
 	if in.Delta {
-		args = append(args, in.Since, s.opt.ConfigID) // the script reads the peers from the changes set
+		args = append(args, in.Since, s.aConfigID) // the script reads the peers from the changes set
 		for _, p := range in.Peers {
 			if ls := in.Lines[p]; len(ls) > 0 {
 				args = appendSlots(args, p, ls)
 			}
 		}
 	} else {
-		args = append(args, "", s.opt.ConfigID)
+		args = append(args, argEmpty, s.aConfigID)
 		for _, p := range in.Peers {
 			args = appendSlots(args, p, in.Lines[p])
 		}
 	}
-	v, err := pingScript.Run(ctx, s.c, keys, args...).Text()
+	v, err := s.runPing(ctx, args)
 	if err != nil {
 		// The script may have run and taken the handling lease for this request, which
 		// will never see its answer: give the lease back (best effort; else it expires).
-		_ = releaseScript.Run(ctx, s.c, keys[5:6], addr+"|"+token).Err()
+		_ = releaseScript.Run(ctx, s.c, []string{handling}, addr+"|"+token).Err()
 		return PingResult{}, unavailable(err)
 	}
 	if v == "replay" {
@@ -422,6 +443,19 @@ func namedPeers(in PingInput, v string, more, delta bool) ([]Record, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// runPing sends the ping script's EVALSHA (args) and answers its string; a server that
+// does not hold the script (new, restarted, flushed) is given it once with SCRIPT LOAD.
+func (s *Redis) runPing(ctx context.Context, args []any) (string, error) {
+	v, err := s.c.Do(ctx, args...).Text()
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := pingScript.Load(ctx, s.c).Err(); err != nil {
+			return "", err
+		}
+		v, err = s.c.Do(ctx, args...).Text()
+	}
+	return v, err
 }
 
 // basicRunTTL is how long the run key of a ping without a nonce is kept: long enough for

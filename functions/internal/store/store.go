@@ -16,6 +16,7 @@ import (
 
 	"github.com/ppter/ppter/shared/auth"
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // Errors returned (wrapped) by stores.
@@ -261,13 +262,6 @@ func decodeRecord(s site.Name, l site.Line, v string) (Record, error) {
 	return r, nil
 }
 
-func addrString(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
-}
-
 func parseAddr(s string) (netip.Addr, error) {
 	if s == "" {
 		return netip.Addr{}, nil
@@ -290,10 +284,11 @@ func fromMS(s string) time.Time {
 	return time.UnixMilli(n).UTC()
 }
 
-// Family returns "4" or "6" for a.
+// Family returns "4" or "6" for a: the digit of its wire.Family, as the keys and records
+// of the store spell it.
 func Family(a netip.Addr) string {
-	if a.Unmap().Is4() {
-		return "4"
+	if wire.FamilyOf(a) == wire.IPv6 {
+		return "6"
 	}
-	return "6"
+	return "4"
 }

@@ -453,6 +453,20 @@ func TestOneRoundTrip(t *testing.T) {
 	_ = ctx
 }
 
+// TestRedisScriptFlushed: a server that lost the ping script (restarted, SCRIPT FLUSH) is
+// given it again, and the ping is answered.
+func TestRedisScriptFlushed(t *testing.T) {
+	c := redistest.Client(t)
+	s := NewRedisClient(c, options(time.Now, redistest.Namespace()))
+	ping(t, s, "hz", src, "nonce-before-flush-1")
+	if err := c.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if r := ping(t, s, "hz", src, "nonce-after-flush-01"); r.Changed || r.Version != 1 {
+		t.Fatalf("after SCRIPT FLUSH: changed=%v version=%d, want a steady ping at version 1", r.Changed, r.Version)
+	}
+}
+
 func evalshaCalls(t *testing.T, c *redis.Client) int64 {
 	t.Helper()
 	info, err := c.Info(context.Background(), "commandstats").Result()
