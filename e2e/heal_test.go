@@ -76,8 +76,10 @@ type heals struct {
 	l       *lab
 	name    string
 	summary []string
-	// probe reports whether traffic passes the tunnel being healed; nil: l.lanPing.
+	// probe reports whether traffic passes the tunnel being healed, what names that
+	// traffic in the log; nil and "": l.lanPing, LAN-to-LAN traffic.
 	probe func() bool
+	what  string
 }
 
 // report logs the SUMMARY line that the README's heal-time table is built from.
@@ -101,13 +103,13 @@ func (h *heals) measure(name string, timeout time.Duration, movers ...*office) t
 	l, t := h.l, h.l.t
 	t.Helper()
 	start := time.Now()
-	probe := h.probe
+	probe, what := h.probe, h.what
 	if probe == nil {
-		probe = l.lanPing
+		probe, what = l.lanPing, "LAN-to-LAN traffic"
 	}
 	d, ok := poll(timeout, 250*time.Millisecond, probe)
 	if !ok {
-		t.Errorf("%s: LAN-to-LAN traffic did not flow again within %s", name, timeout)
+		t.Errorf("%s: %s did not flow again within %s", name, what, timeout)
 		h.summary = append(h.summary, name+"=no-heal-in-"+timeout.String())
 		return d
 	}
@@ -145,7 +147,7 @@ func (h *heals) measure(name string, timeout time.Duration, movers ...*office) t
 		t.Errorf("%s: healed at +%.1fs (%s): the re-point took %.1fs after the learning ping, want ≤ %s",
 			name, d.Seconds(), why, healedAt.Sub(learned.At).Seconds(), handshake)
 	default:
-		t.Logf("%s: LAN-to-LAN traffic flows again after %.1fs (%s)", name, d.Seconds(), why)
+		t.Logf("%s: %s flows again after %.1fs (%s)", name, what, d.Seconds(), why)
 	}
 	h.summary = append(h.summary, fmt.Sprintf("%s=%.1fs", name, d.Seconds()))
 	return d

@@ -352,7 +352,7 @@ func TestTwoLines(t *testing.T) {
 	if _, ok := poll(10*time.Second, 100*time.Millisecond, func() bool { return len(echoes(echo)) > 0 }); !ok {
 		t.Fatal("no echo reply through the telecom tunnel within 10s")
 	}
-	h := &heals{l: l, name: "two-lines", probe: probe(uni)}
+	h := &heals{l: l, name: "two-lines", probe: probe(uni), what: "traffic through the unicom tunnel"}
 	defer h.report()
 
 	from := unicom.wan
