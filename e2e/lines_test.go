@@ -208,6 +208,13 @@ func (e *endpointLog) of(iface string) []string {
 	return slices.Clone(e.held[iface])
 }
 
+// failed returns how many reads failed so far, and the first error.
+func (e *endpointLog) failed() (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.fails, e.err
+}
+
 // echoReply is a reply line of `ping -D`: the time it came and its sequence number.
 var echoReply = regexp.MustCompile(`^\[(\d+\.\d+)\] \d+ bytes from [0-9.]+: icmp_seq=(\d+) `)
 
@@ -386,8 +393,8 @@ func TestTwoLines(t *testing.T) {
 	if got := eps.of(tel.hz.name); !slices.Equal(got, []string{telAt}) {
 		t.Errorf("hz's telecom tunnel endpoints over the run: %q, want only %s", got, telAt)
 	}
-	if eps.fails > 0 {
-		t.Logf("%d endpoint reads failed, the first: %v", eps.fails, eps.err)
+	if n, err := eps.failed(); n > 0 {
+		t.Logf("%d endpoint reads failed, the first: %v", n, err)
 	}
 
 	// (c) The function's record of bj/telecom never changed, nor did what follows bj's
