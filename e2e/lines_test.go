@@ -70,9 +70,10 @@ type lineTunnel struct {
 // lineTunnels builds hz's two tunnels to bj, one per line, as a router with two WireGuard
 // interfaces does: hz's peer endpoint is the line's address (bj's telecom address, and
 // unicom's address), bj's interface carries the line's fwmark so its packets leave by that
-// line. hz keeps the tunnels alive; bj only answers, so when a line of bj moves nothing but
-// ppter re-points hz (WireGuard's roaming would follow bj's first packet from the new
-// address and hide a driver that did nothing).
+// line. hz keeps the tunnels alive; bj has no keepalive of its own, so when a line of bj
+// moves, WireGuard's roaming (hz following bj's first packet from the new address) comes
+// only with bj's next handshake, 15 s after its last packet that got no answer: later than
+// a heal by ppter may take, which the test tells apart also by the driver's log.
 func (l *lab) lineTunnels(unicom *office) []*lineTunnel {
 	t, hz, bj := l.t, l.a, l.b
 	var tunnels []*lineTunnel
