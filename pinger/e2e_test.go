@@ -55,7 +55,11 @@ type office struct {
 func newOffice(t *testing.T, base *url.URL, name site.Name, secret, ip string) *office {
 	t.Helper()
 	dir := t.TempDir()
-	o := &office{t: t, src: &sourceRT{ip: ip, base: client.NewTransport(wire.IPv4)}, hook: filepath.Join(dir, "hook.log")}
+	tr, err := client.NewTransport(wire.IPv4, client.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &office{t: t, src: &sourceRT{ip: ip, base: tr}, hook: filepath.Join(dir, "hook.log")}
 	c, err := client.New(client.Options{
 		BaseURL: base, Site: name, Secret: []byte(secret), Agent: "ppter-pinger/e2e",
 		HTTPClient: &http.Client{Transport: o.src},

@@ -8,6 +8,7 @@ package site
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MaxLen is the longest site name accepted.
@@ -92,3 +93,48 @@ func (l *Line) UnmarshalText(text []byte) error {
 
 // String returns the line's name ("" for the unnamed line).
 func (l Line) String() string { return string(l) }
+
+// Peer names one line of a site, as a router driver's mapping does: "bj" is bj's default
+// line (Line empty), "bj/unicom" its line unicom.
+type Peer struct {
+	Site Name
+	Line Line // empty: the site's default line
+}
+
+// ParsePeer parses "site" or "site/line".
+func ParsePeer(s string) (Peer, error) {
+	name, line, named := strings.Cut(s, "/")
+	n, err := Parse(name)
+	if err != nil {
+		return Peer{}, err
+	}
+	p := Peer{Site: n}
+	if named {
+		if p.Line, err = ParseLine(line); err != nil {
+			return Peer{}, err
+		}
+	}
+	return p, nil
+}
+
+// UnmarshalText parses text as ParsePeer does, so that YAML map keys like bj/unicom are
+// checked when decoded.
+func (p *Peer) UnmarshalText(text []byte) error {
+	v, err := ParsePeer(string(text))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// MarshalText returns the peer as String does.
+func (p Peer) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// String returns "site" or "site/line".
+func (p Peer) String() string {
+	if p.Line == "" {
+		return string(p.Site)
+	}
+	return string(p.Site) + "/" + string(p.Line)
+}

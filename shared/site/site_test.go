@@ -97,3 +97,50 @@ func TestLine(t *testing.T) {
 		t.Fatalf("UnmarshalText(a_b) = %v", err)
 	}
 }
+
+func TestParsePeer(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Peer
+		wantErr error
+	}{
+		{"bj", Peer{Site: "bj"}, nil},
+		{"bj/unicom", Peer{Site: "bj", Line: "unicom"}, nil},
+		{"", Peer{}, ErrInvalid},
+		{"BJ/unicom", Peer{}, ErrInvalid},
+		{"bj/", Peer{}, ErrInvalidLine},
+		{"bj/Unicom", Peer{}, ErrInvalidLine},
+		{"bj/unicom/2", Peer{}, ErrInvalidLine},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParsePeer(tt.in)
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Fatalf("ParsePeer(%q) = %+v, %v; want %+v, %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+			if err == nil && got.String() != tt.in {
+				t.Fatalf("String() = %q, want %q", got.String(), tt.in)
+			}
+		})
+	}
+}
+
+// TestPeerMapKey checks that a YAML map keyed by Peer parses site/line keys and refuses a
+// bad one with its name.
+func TestPeerMapKey(t *testing.T) {
+	var m map[Peer]int
+	if err := yaml.Unmarshal([]byte("bj: 1\nbj/unicom: 2\n"), &m); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m[Peer{Site: "bj", Line: "unicom"}], 2; got != want || m[Peer{Site: "bj"}] != 1 {
+		t.Fatalf("got %v, want bj=1 and bj/unicom=%d", m, want)
+	}
+	err := yaml.Unmarshal([]byte("bj/Unicom: 1\n"), &m)
+	if !errors.Is(err, ErrInvalidLine) && (err == nil || !strings.Contains(err.Error(), "Unicom")) {
+		t.Fatalf("got %v, want an error naming the bad line", err)
+	}
+	raw, err := json.Marshal(map[Peer]int{{Site: "bj", Line: "unicom"}: 2})
+	if err != nil || string(raw) != `{"bj/unicom":2}` {
+		t.Fatalf("json = %s, %v", raw, err)
+	}
+}

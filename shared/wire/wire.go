@@ -172,7 +172,16 @@ type ErrorResponse struct {
 type ErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// ServerTime is the function's clock when it answered, in UTC and whole seconds
+	// (RFC 3339). The function puts it in every error it makes; an error made elsewhere (a
+	// gateway, an older function) may lack it, hence omitzero: a client reads the zero time
+	// as no hint. It is not signed: a client may use it to correct its own clock only
+	// within a bound of its own (the pinger's is in pinger/README.md).
+	ServerTime time.Time `json:"server_time,omitzero"`
 }
+
+// ServerTime is t as ErrorBody.ServerTime carries it: UTC, whole seconds.
+func ServerTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 // Error codes of ErrorBody.Code.
 const (

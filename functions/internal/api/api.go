@@ -29,7 +29,9 @@ import (
 // Reconciler brings a site's cloud targets (DNS records, VPN connections) in line with its
 // addresses. Ping calls it only when an address changed.
 type Reconciler interface {
-	Reconcile(ctx context.Context, s site.Name, v4, v6 netip.Addr) []wire.Target
+	// Reconcile brings the targets following line l of s (store.PingInput.Line: "" for
+	// the default line) to v4 and v6.
+	Reconcile(ctx context.Context, s site.Name, l site.Line, v4, v6 netip.Addr) []wire.Target
 }
 
 // Cloud is the function's cloud targets: reconciled by the ping that saw a change and by
@@ -43,14 +45,18 @@ type Cloud interface {
 
 // Server answers HTTP trigger events.
 type Server struct {
-	cfg      *config.Config
-	store    store.Store
-	cloud    Cloud
-	now      func() time.Time
-	log      *slog.Logger
-	hosts    dyndns.Lookup
-	notifier *notify.Notifier
-	table    map[string]route
+	cfg   *config.Config
+	store store.Store
+	cloud Cloud
+	now   func() time.Time
+	log   *slog.Logger
+	hosts dyndns.Lookup
+	// hostLines is hostLines(cfg), the lines /nic/update hostnames name.
+	hostLines map[string]site.Line
+	notifier  *notify.Notifier
+	table     map[string]route
+	// lines holds the other lines of each site with more than one (store.PingInput.Lines).
+	lines map[site.Name][]site.Line
 }
 
 // Options are a Server's optional parts.
@@ -69,8 +75,16 @@ func New(cfg *config.Config, st store.Store, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: st, cloud: opt.Cloud, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), notifier: opt.Notifier}
+	s := &Server{cfg: cfg, store: st, cloud: opt.Cloud, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), hostLines: hostLines(cfg), notifier: opt.Notifier}
 	s.table = s.routes()
+	for _, n := range cfg.SiteNames {
+		if ls := cfg.Sites[n].OtherLines(); len(ls) > 0 {
+			if s.lines == nil {
+				s.lines = map[site.Name][]site.Line{}
+			}
+			s.lines[n] = ls
+		}
+	}
 	return s
 }
 
@@ -91,15 +105,24 @@ func (s *Server) Serve(ctx context.Context, h *fcevent.HTTP, decodeErr error) (f
 	if err == nil {
 		r, err = s.route(ctx, h, &out)
 	}
+	now := s.now()
 	if err != nil {
 		ae := s.answerOf(ctx, h, err, decodeErr != nil)
 		out.Code = ae.code
-		return errorResponse(ae), out
-	}
-	if out.Code == "" {
+		r = errorResponse(ae, now)
+	} else if out.Code == "" {
 		out.Code = "ok"
 	}
-	return r, out
+	return dated(r, now), out
+}
+
+// dated gives r the standard Date header of its time (every answer, not only errors).
+func dated(r fcevent.Response, now time.Time) fcevent.Response {
+	if r.Header == nil {
+		r.Header = map[string]string{}
+	}
+	r.Header["Date"] = now.UTC().Format(http.TimeFormat)
+	return r
 }
 
 type handler func(context.Context, *fcevent.HTTP, *Outcome) (fcevent.Response, error)
@@ -146,7 +169,7 @@ type basicKey func(site.Name) (secret []byte, credential string, enabled bool)
 
 // pingBasic is the rule of /v1/ping: the site key, when the site has basic: true.
 func (s *Server) pingBasic(n site.Name) ([]byte, string, bool) {
-	st, ok := s.cfg.Sites[string(n)]
+	st, ok := s.cfg.Sites[n]
 	return []byte(st.Key), store.CredentialSite(n), ok && st.Basic
 }
 
@@ -189,7 +212,7 @@ func (s *Server) authenticate(ctx context.Context, h *fcevent.HTTP, out *Outcome
 		secret = unknownKey
 	}
 	if err := c.VerifySecret(secret, h.Method, h.Path, h.Body); err != nil || !enabled {
-		if _, known := s.cfg.Sites[string(c.Site)]; known && !enabled {
+		if _, known := s.cfg.Sites[c.Site]; known && !enabled {
 			s.log.WarnContext(ctx, "Basic credentials for a site that does not accept them here (basic: true enables the key; dyndns_key is for /nic/update only)",
 				"request_id", h.RequestID, "site", string(c.Site), "route", h.Method+" "+h.Path)
 		}
@@ -229,7 +252,7 @@ func (s *Server) failed(ctx context.Context, h *fcevent.HTTP, k store.FailKey, e
 		default:
 			ev.Credential = "admin token"
 		}
-		if _, known := s.cfg.Sites[string(ev.Site)]; ev.Site != "" && !known {
+		if _, known := s.cfg.Sites[ev.Site]; ev.Site != "" && !known {
 			ev.Site, ev.Credential = "", "unknown site "+string(ev.Site)
 		}
 		s.log.WarnContext(ctx, "failure limit reached", "request_id", h.RequestID, "credential", ev.Credential, "source", ev.Source, "failures", n)
@@ -258,7 +281,13 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fceve
 	if !h.Source.IsValid() {
 		return fcevent.Response{}, errNoSource
 	}
-	in := store.PingInput{Site: c.Site, Addr: h.Source, Nonce: c.Nonce, Peers: s.cfg.Peers(c.Site)}
+	conf := s.cfg.Sites[c.Site]
+	line, ok := conf.StoredLine(req.Line)
+	if !ok {
+		return fcevent.Response{}, fail(wire.CodeUnknownLine, "site %s declares no line %q%s", c.Site, req.Line, conf.Declared())
+	}
+	addr := conf.Recorded(h.Source)
+	in := store.PingInput{Site: c.Site, Line: line, Addr: addr, Nonce: c.Nonce, Peers: s.cfg.Peers(c.Site), Lines: s.lines}
 	if req.Since != nil {
 		in.Delta, in.Since = true, *req.Since
 	}
@@ -270,20 +299,21 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fceve
 	now := s.now()
 	resp := wire.PingResponse{
 		Site:         string(c.Site),
-		IP:           h.Source,
-		Family:       wire.FamilyOf(h.Source),
+		IP:           addr,
+		Family:       wire.FamilyOf(addr),
 		Changed:      res.Changed,
 		PreviousIP:   res.Previous,
-		SeenAt:       seenAt(res.Self, h.Source),
+		SeenAt:       seenAt(res.Self, addr),
 		FleetVersion: res.Version,
 		Delta:        res.Delta,
 		Peers:        make([]wire.Peer, 0, len(res.Peers)),
 		Targets:      []wire.Target{},
+		Line:         string(conf.LineName(line)),
 	}
 	for _, p := range res.Peers {
 		resp.Peers = append(resp.Peers, s.peer(p, now))
 	}
-	resp.Targets = s.afterPing(ctx, c.Site, h.Source, res)
+	resp.Targets = s.afterPing(ctx, c.Site, line, addr, res)
 	return jsonResponse(http.StatusOK, resp), nil
 }
 
@@ -293,24 +323,25 @@ func (s *Server) ping(ctx context.Context, h *fcevent.HTTP, out *Outcome) (fceve
 // hands it to (res.Handle), which follows from the state (the address recorded against the
 // one last handled), so a change whose first answer was lost is carried out by a later
 // ping rather than never.
-func (s *Server) afterPing(ctx context.Context, st site.Name, addr netip.Addr, res store.PingResult) []wire.Target {
+func (s *Server) afterPing(ctx context.Context, st site.Name, line site.Line, addr netip.Addr, res store.PingResult) []wire.Target {
 	now := s.now()
+	named := s.cfg.Sites[st].LineName(line)
 	if !res.PrevSeen.IsZero() && now.Sub(res.PrevSeen) > s.cfg.Ping.StaleAfter {
-		s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteBack, Site: st, At: now, IP: addr, SeenAt: now})
+		s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteBack, Site: st, Line: named, At: now, IP: addr, SeenAt: now})
 	}
 	if !res.Handle {
 		return []wire.Target{}
 	}
-	s.notifier.Notify(ctx, notify.Event{Kind: notify.AddressChanged, Site: st, At: now, IP: addr, PreviousIP: res.Announced})
+	s.notifier.Notify(ctx, notify.Event{Kind: notify.AddressChanged, Site: st, Line: named, At: now, IP: addr, PreviousIP: res.Announced})
 	targets := []wire.Target{}
 	if s.cloud != nil {
 		// The reconciler stops its margin before the deadline; add it so the budget is
 		// the time it may work.
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.Aliyun.PingBudget+cloud.DefaultMargin)
-		targets = s.cloud.Reconcile(rctx, st, res.Self.IPv4, res.Self.IPv6)
+		targets = s.cloud.Reconcile(rctx, st, line, res.Self.IPv4, res.Self.IPv6)
 		cancel()
 	}
-	if err := s.store.Handled(ctx, st, addr); err != nil {
+	if err := s.store.Handled(ctx, st, line, addr); err != nil {
 		// The next ping handles the change again (the reconcile is idempotent).
 		s.log.WarnContext(ctx, "could not record the change as handled", "site", string(st), "err", err.Error())
 	}
@@ -351,15 +382,32 @@ func decodePing(body []byte) (wire.PingRequest, error) {
 }
 
 func (s *Server) peer(r store.Record, now time.Time) wire.Peer {
-	seen := r.SeenAt()
-	return wire.Peer{
+	p := wire.Peer{
 		Site:      string(r.Site),
 		IPv4:      r.IPv4,
 		IPv6:      r.IPv6,
 		ChangedAt: r.ChangedAt(),
-		SeenAt:    seen,
-		Stale:     seen.IsZero() || now.Sub(seen) > s.cfg.Ping.StaleAfter,
+		SeenAt:    r.SeenAt(),
+		Stale:     s.stale(r, now),
 	}
+	names := s.cfg.Sites[r.Site].LineNames
+	for i, l := range names {
+		lr := r
+		if i > 0 {
+			lr = store.Record{}
+			if i-1 < len(r.Lines) {
+				lr = r.Lines[i-1]
+			}
+		}
+		p.Lines = append(p.Lines, wire.PeerLine{Name: string(l), IPv4: lr.IPv4, IPv6: lr.IPv6, SeenAt: lr.SeenAt(), ChangedAt: lr.ChangedAt(), Stale: s.stale(lr, now)})
+	}
+	return p
+}
+
+// stale tells whether r's line has not pinged within ping.stale_after (or never).
+func (s *Server) stale(r store.Record, now time.Time) bool {
+	seen := r.SeenAt()
+	return seen.IsZero() || now.Sub(seen) > s.cfg.Ping.StaleAfter
 }
 
 func seenAt(r store.Record, a netip.Addr) time.Time {

@@ -20,11 +20,40 @@ func hostLookup(cfg *config.Config) dyndns.Lookup {
 	m := map[string]site.Name{}
 	for _, n := range cfg.SiteNames {
 		m[string(n)] = n
-		for _, r := range cfg.Sites[string(n)].DNS {
+		for _, r := range cfg.Sites[n].DNS {
 			m[strings.ToLower(r.FQDN())] = n
 		}
 	}
 	return func(h string) (site.Name, bool) { n, ok := m[h]; return n, ok }
+}
+
+// hostLines maps the full name of each DNS record that follows a line other than its
+// site's default (line_of_site) to that line as the store keeps it.
+func hostLines(cfg *config.Config) map[string]site.Line {
+	m := map[string]site.Line{}
+	for _, n := range cfg.SiteNames {
+		st := cfg.Sites[n]
+		for _, r := range st.DNS {
+			if l, _ := st.StoredLine(r.LineOfSite); l != "" {
+				m[strings.ToLower(r.FQDN())] = l
+			}
+		}
+	}
+	return m
+}
+
+// dyndnsLine is the line an update records: the line of the first hostname naming a DNS
+// record of the site that follows a line of its own, else the default line.
+func (s *Server) dyndnsLine(st site.Name, hosts []string) site.Line {
+	for _, h := range hosts {
+		h = strings.ToLower(h)
+		if n, ok := s.hosts(h); ok && n == st {
+			if l, ok := s.hostLines[h]; ok {
+				return l
+			}
+		}
+	}
+	return ""
 }
 
 // nicUpdate serves GET /nic/update, the dyndns2 protocol, so a router's own DDNS client can
@@ -54,17 +83,22 @@ func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (
 	if err != nil {
 		return refuse(err)
 	}
-	d := dyndns.Decide(q, dyndns.Account{Site: c.Site, TrustMyIP: s.cfg.Sites[string(c.Site)].TrustMyIP}, h.Source, s.hosts)
+	conf := s.cfg.Sites[c.Site]
+	d := dyndns.Decide(q, dyndns.Account{Site: c.Site, TrustMyIP: conf.TrustMyIP}, h.Source, s.hosts)
 	if !d.Record {
 		return text(firstCode(d), d.Reply(false))
 	}
-	res, err := s.store.Ping(ctx, store.PingInput{Site: d.Site, Addr: d.Addr})
+	if !d.FromMyIP {
+		d.Addr = conf.Recorded(d.Addr) // an explicit myip is recorded as given
+	}
+	line := s.dyndnsLine(d.Site, q.Hostnames)
+	res, err := s.store.Ping(ctx, store.PingInput{Site: d.Site, Line: line, Addr: d.Addr})
 	if err != nil {
 		s.log.WarnContext(ctx, "dyndns store error", "request_id", h.RequestID, "err", err.Error())
 		return refuse(err)
 	}
 	out.Changed = res.Changed
-	s.afterPing(ctx, d.Site, d.Addr, res)
+	s.afterPing(ctx, d.Site, line, d.Addr, res)
 	code := dyndns.NoChg
 	if res.Changed {
 		code = dyndns.Good
@@ -92,7 +126,7 @@ func dyndnsCode(err error) dyndns.Code {
 // key is refused here, so a router never needs the HMAC secret), else the site key when
 // the site has basic: true.
 func (s *Server) dyndnsBasic(n site.Name) ([]byte, string, bool) {
-	st, ok := s.cfg.Sites[string(n)]
+	st, ok := s.cfg.Sites[n]
 	if ok && st.DynDNSKey != "" {
 		return []byte(st.DynDNSKey), store.CredentialDynDNS(n), true
 	}

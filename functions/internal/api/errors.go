@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/ppter/ppter/functions/internal/fcevent"
 	"github.com/ppter/ppter/functions/internal/store"
@@ -47,6 +48,7 @@ var httpStatus = map[string]int{
 	wire.CodeNotFound:         http.StatusNotFound,
 	wire.CodeUnavailable:      http.StatusServiceUnavailable,
 	wire.CodeInternal:         http.StatusInternalServerError,
+	wire.CodeUnknownLine:      http.StatusBadRequest,
 }
 
 // siteChallenge is the WWW-Authenticate header of a refused site credential.
@@ -96,8 +98,11 @@ func (s *Server) answerOf(ctx context.Context, h *fcevent.HTTP, err error, decod
 	return fail(wire.CodeInternal, "internal error (request %s)", h.RequestID)
 }
 
-func errorResponse(e *apiError) fcevent.Response {
-	r := jsonResponse(httpStatus[e.code], wire.ErrorResponse{Error: wire.ErrorBody{Code: e.code, Message: e.msg}})
+// errorResponse is the JSON answer of e at now: its status, its headers and an error
+// object that carries the function's clock (server_time), so a client whose clock is off
+// can tell by how much.
+func errorResponse(e *apiError, now time.Time) fcevent.Response {
+	r := jsonResponse(httpStatus[e.code], wire.ErrorResponse{Error: wire.ErrorBody{Code: e.code, Message: e.msg, ServerTime: wire.ServerTime(now)}})
 	for k, v := range e.header {
 		r.Header[k] = v
 	}

@@ -49,7 +49,10 @@ func (goldenCloud) Resume(context.Context, func(context.Context) ([]store.Record
 	panic("Resume called by a request")
 }
 
-func (goldenCloud) Reconcile(_ context.Context, s site.Name, v4, _ netip.Addr) []wire.Target {
+func (goldenCloud) Reconcile(_ context.Context, s site.Name, l site.Line, v4, _ netip.Addr) []wire.Target {
+	if l != "" {
+		return []wire.Target{{Kind: wire.KindDNS, Name: string(s) + "-" + string(l) + ".example.com A", State: wire.StateApplied, IP: v4}}
+	}
 	return []wire.Target{
 		{Kind: wire.KindDNS, Name: string(s) + ".example.com A", State: wire.StateApplied, IP: v4},
 		{Kind: wire.KindVPN, Name: "vco-" + string(s), State: wire.StateError, Error: "the gateway is busy"},
@@ -230,4 +233,87 @@ func TestGoldenAnswers(t *testing.T) {
 	noAdmin.Admin.Token = ""
 	s = New(&noAdmin, mem, Options{Now: clock})
 	serve("err_status_disabled", req("GET", wire.PathStatus, "Bearer x", "", "203.0.113.7"), nil)
+}
+
+const goldenLinesConfig = `
+redis: { url: "memory://" }
+aliyun: { region: cn-hangzhou }
+admin: { token: "admin-token-0123456789abcdef" }
+sites:
+  hz: { key: "hz-secret-0123456789abcdef" }
+  gz:
+    key: "gz-secret-0123456789abcdef"
+    dyndns_key: "gz-ddns-key-0123456789abcdef"
+    lines: [telecom, unicom]
+    ipv6_suffix: "::1"
+    dns: [{zone: example.com, rr: gz-cu, type: A, line_of_site: unicom}]
+`
+
+// TestGoldenLines pins the answers about lines: a ping per line, the default line for a
+// ping without one, a peer's lines (in full and in a delta), ipv6_suffix, /nic/update on
+// a record that follows a line, the status page's lines, and unknown_line, which writes
+// nothing.
+func TestGoldenLines(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.Parse([]byte(goldenLinesConfig), func(string) (string, bool) { return "", false }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	mem := store.NewMemory(store.Options{Prefix: cfg.Redis.Prefix, EventsMax: cfg.Events.Max, FailureWindow: cfg.Auth.FailureWindow,
+		HandleLease: time.Minute, Timeout: time.Second, Now: clock})
+	s := New(cfg, mem, Options{Cloud: goldenCloud{}, Now: clock})
+	nonce := 0
+	ping := func(n site.Name, body, source string) *fcevent.HTTP {
+		nonce++
+		h := &fcevent.HTTP{RequestID: "req-1", Method: "POST", Path: wire.PathPing, Query: url.Values{}, Header: http.Header{}, Body: []byte(body), Source: netip.MustParseAddr(source)}
+		h.Header.Set("Authorization", auth.Header(n, []byte(string(n)+"-secret-0123456789abcdef"), "POST", wire.PathPing, now.Unix(), fmt.Sprintf("golden-nonce-%04d", nonce), []byte(body)))
+		return h
+	}
+	serve := func(name string, h *fcevent.HTTP) {
+		t.Helper()
+		r, out := s.Serve(ctx, h, nil)
+		golden(t, name, r, out)
+		now = now.Add(time.Second)
+	}
+	serve("lines_ping_telecom", ping("gz", `{"line":"telecom"}`, "198.51.100.20"))
+	serve("lines_ping_unicom", ping("gz", `{"line":"unicom"}`, "203.0.113.30"))
+	serve("lines_ping_default", ping("gz", `{}`, "198.51.100.20"))
+	serve("lines_ping_ipv6_suffix", ping("gz", `{"line":"unicom"}`, "2001:db8:1:2:aaaa:bbbb:cccc:dddd"))
+	serve("lines_peer", ping("hz", `{}`, "192.0.2.1"))
+	_, ver, _ := mem.Fleet(ctx)
+	serve("lines_ping_unicom_moves", ping("gz", `{"line":"unicom"}`, "203.0.113.31"))
+	serve("lines_peer_delta", ping("hz", fmt.Sprintf(`{"since":%d}`, ver), "192.0.2.1"))
+
+	before, ver, _ := mem.Fleet(ctx)
+	serve("err_unknown_line", ping("gz", `{"line":"mobile"}`, "198.51.100.99"))
+	serve("err_unknown_line_no_lines", ping("hz", `{"line":"telecom"}`, "192.0.2.99"))
+	if after, v, _ := mem.Fleet(ctx); v != ver || !slices.EqualFunc(before, after, func(a, b store.Record) bool {
+		return a.Site == b.Site && a.Line == b.Line && a.IPv4 == b.IPv4 && a.Seen4.Equal(b.Seen4)
+	}) {
+		t.Errorf("unknown_line wrote: fleet %v at %d, was %v at %d", after, v, before, ver)
+	}
+
+	nic := &fcevent.HTTP{RequestID: "req-1", Method: "GET", Path: wire.PathDynDNS2, Query: url.Values{"hostname": {"gz-cu.example.com"}}, Header: http.Header{},
+		Source: netip.MustParseAddr("203.0.113.32")}
+	nic.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("gz:gz-ddns-key-0123456789abcdef")))
+	serve("lines_nic_line_of_site", nic)
+	nic.Query.Set("hostname", "gz")
+	nic.Source = netip.MustParseAddr("2001:db8:1:3::99")
+	serve("lines_nic_default_ipv6_suffix", nic)
+	status := &fcevent.HTTP{RequestID: "req-1", Method: "GET", Path: wire.PathStatus, Query: url.Values{"events": {"3"}}, Header: http.Header{},
+		Source: netip.MustParseAddr("192.0.2.1")}
+	status.Header.Set("Authorization", "Bearer admin-token-0123456789abcdef")
+	serve("lines_status_json", status)
+	status.Header.Set("Accept", "text/html")
+	serve("lines_status_html", status)
+	recs, _, _ := mem.Fleet(ctx)
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%s/%s %s %s", r.Site, r.Line, wire.AddrString(r.IPv4), wire.AddrString(r.IPv6)))
+	}
+	if want := []string{"gz/ 198.51.100.20 2001:db8:1:3::1", "gz/unicom 203.0.113.32 2001:db8:1:2::1", "hz/ 192.0.2.1 "}; !slices.Equal(got, want) {
+		t.Errorf("fleet = %q, want %q", got, want)
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/ppter/ppter/functions/internal/fcevent"
 	"github.com/ppter/ppter/functions/internal/statuspage"
 	"github.com/ppter/ppter/functions/internal/store"
-	"github.com/ppter/ppter/shared/site"
 )
 
 // TargetLister lists the current state of every cloud target, for the status page.
@@ -105,15 +104,19 @@ func (s *Server) fleet(ctx context.Context, n int) (statuspage.Fleet, error) {
 	if err != nil {
 		return statuspage.Fleet{}, err
 	}
-	byName := map[site.Name]store.Record{}
+	bySlot := map[[2]string]store.Record{}
 	for _, r := range recs {
-		byName[r.Site] = r
+		bySlot[[2]string{string(r.Site), string(r.Line)}] = r
 	}
 	f := statuspage.Fleet{GeneratedAt: now.UTC(), Sites: []statuspage.Site{}, Targets: []statuspage.Target{}, Events: []statuspage.Event{}}
 	for _, name := range s.cfg.SiteNames {
-		p := s.peer(byName[name], now)
-		r := byName[name]
-		f.Sites = append(f.Sites, statuspage.Site{Name: name, IPv4: r.IPv4, IPv6: r.IPv6, SeenAt: p.SeenAt, ChangedAt: p.ChangedAt, Stale: p.Stale})
+		r := bySlot[[2]string{string(name), ""}]
+		r.Site = name
+		for _, l := range s.lines[name] {
+			r.Lines = append(r.Lines, bySlot[[2]string{string(name), string(l)}])
+		}
+		p := s.peer(r, now)
+		f.Sites = append(f.Sites, statuspage.Site{Name: name, IPv4: r.IPv4, IPv6: r.IPv6, SeenAt: p.SeenAt, ChangedAt: p.ChangedAt, Stale: p.Stale, Lines: p.Lines})
 	}
 	if s.cloud != nil {
 		ts, err := s.cloud.Targets(ctx)
@@ -128,7 +131,8 @@ func (s *Server) fleet(ctx context.Context, n int) (statuspage.Fleet, error) {
 			return statuspage.Fleet{}, err
 		}
 		for _, e := range evs {
-			f.Events = append(f.Events, statuspage.Event{At: e.At, Site: e.Site, Kind: e.Kind, Detail: eventDetail(e)})
+			line := s.cfg.Sites[e.Site].LineName(e.Line)
+			f.Events = append(f.Events, statuspage.Event{At: e.At, Site: e.Site, Line: line, Kind: e.Kind, Detail: eventDetail(e)})
 		}
 	}
 	return f, nil

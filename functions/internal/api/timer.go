@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/shared/wire"
@@ -29,19 +30,20 @@ func (s *Server) Tick(ctx context.Context) (TickReport, error) {
 	if err != nil {
 		return TickReport{}, err
 	}
-	rep := TickReport{Sites: len(recs), Stale: []string{}, Targets: map[string][]wire.Target{}}
+	rep := TickReport{Sites: sites(recs), Stale: []string{}, Targets: map[string][]wire.Target{}}
 	var configured []store.Record
 	for _, r := range recs {
-		if _, configured := s.cfg.Sites[string(r.Site)]; !configured {
-			continue // a site removed from the config keeps its record but is left alone
+		conf, ok := s.cfg.Sites[r.Site]
+		if _, declared := conf.StoredLine(string(r.Line)); !ok || !declared {
+			continue // a site or line removed from the config keeps its record but is left alone
 		}
 		configured = append(configured, r)
 		seen := r.SeenAt()
 		if seen.IsZero() || now.Sub(seen) <= s.cfg.Ping.StaleAfter {
 			continue
 		}
-		rep.Stale = append(rep.Stale, string(r.Site))
-		news, err := s.store.MarkStale(ctx, r.Site, seen)
+		rep.Stale = append(rep.Stale, lineOf(conf, r))
+		news, err := s.store.MarkStale(ctx, r.Site, r.Line, seen)
 		if err != nil {
 			return rep, err
 		}
@@ -50,7 +52,7 @@ func (s *Server) Tick(ctx context.Context) (TickReport, error) {
 			if !ip.IsValid() {
 				ip = r.IPv6
 			}
-			s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteStale, Site: r.Site, At: now, IP: ip, SeenAt: seen})
+			s.notifier.Notify(ctx, notify.Event{Kind: notify.SiteStale, Site: r.Site, Line: conf.LineName(r.Line), At: now, IP: ip, SeenAt: seen})
 		}
 	}
 	if s.cloud != nil {
@@ -77,7 +79,7 @@ func (s *Server) Resume(ctx context.Context) (TickReport, error) {
 	}
 	fleet := func(ctx context.Context) ([]store.Record, error) {
 		recs, _, err := s.store.Fleet(ctx)
-		rep.Sites = len(recs)
+		rep.Sites = sites(recs)
 		return recs, err
 	}
 	t, err := s.cloud.Resume(ctx, fleet)
@@ -85,4 +87,24 @@ func (s *Server) Resume(ctx context.Context) (TickReport, error) {
 		rep.Targets = t
 	}
 	return rep, err
+}
+
+// sites counts the sites of recs (Fleet's records, one per line, sorted by site).
+func sites(recs []store.Record) int {
+	n := 0
+	for i, r := range recs {
+		if i == 0 || r.Site != recs[i-1].Site {
+			n++
+		}
+	}
+	return n
+}
+
+// lineOf names a record in the timer's report: "hz", or "hz/unicom" for a line of a site
+// that declares lines.
+func lineOf(conf config.Site, r store.Record) string {
+	if l := conf.LineName(r.Line); l != "" {
+		return string(r.Site) + "/" + string(l)
+	}
+	return string(r.Site)
 }

@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
@@ -24,7 +23,6 @@ import (
 	"github.com/ppter/ppter/functions/internal/fcevent"
 	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/functions/internal/store"
-	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -115,19 +113,17 @@ func StateOptions(cfg *config.Config) cloud.RedisOptions {
 	return o
 }
 
-// configID names the sites and each one's peers: another configuration gets another id,
+// configID names the sites, each one's peers and lines: another configuration gets another id,
 // and a since given under the old one a full answer.
 func configID(cfg *config.Config) string {
-	names := make([]string, 0, len(cfg.Sites))
-	for n := range cfg.Sites {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	h := sha256.New()
-	for _, n := range names {
+	for _, n := range cfg.SiteNames {
 		fmt.Fprintf(h, "%s:", n)
-		for _, p := range cfg.Peers(site.Name(n)) {
+		for _, p := range cfg.Peers(n) {
 			fmt.Fprintf(h, "%s,", p)
+		}
+		if ls := cfg.Sites[n].LineNames; len(ls) > 0 {
+			fmt.Fprintf(h, "lines:%v", ls) // a peer's lines are its slots in a delta
 		}
 		h.Write([]byte{'\n'})
 	}

@@ -46,8 +46,9 @@ type cloudTargets struct {
 var _ api.Cloud = (*cloudTargets)(nil)
 
 // Reconcile implements api.Reconciler: the ping that saw a change.
-func (c *cloudTargets) Reconcile(ctx context.Context, s site.Name, v4, v6 netip.Addr) []wire.Target {
-	return cloud.WireTargets(c.run(ctx, s, cloud.Addrs{IPv4: v4, IPv6: v6}, cloud.ModePing))
+func (c *cloudTargets) Reconcile(ctx context.Context, s site.Name, l site.Line, v4, v6 netip.Addr) []wire.Target {
+	conf := c.cfg.Sites[s]
+	return cloud.WireTargets(c.runTargets(ctx, s, l, cloud.Addrs{IPv4: v4, IPv6: v6}, conf.Following(l), cloud.ModePing))
 }
 
 // ReconcileAll implements api.FleetReconciler: the timer's retries and drift repair.
@@ -55,7 +56,8 @@ func (c *cloudTargets) ReconcileAll(ctx context.Context, recs []store.Record) ma
 	return c.walk(ctx, recs, cloud.ModeTimer)
 }
 
-// walk reconciles every target of recs' sites in mode, for a timer. Each target gets a share
+// walk reconciles every target of recs' sites (each record a line) that follows the
+// record's line, in mode, for a timer. Each target gets a share
 // of the run (what is left of it, divided by the targets left), so one stuck target cannot
 // starve the others, and each run starts its walk one target further on.
 func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud.Mode) map[string][]wire.Target {
@@ -66,8 +68,10 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 	}
 	var units []unit
 	for _, r := range recs {
-		for i, t := range c.cfg.Sites[string(r.Site)].Split() {
-			units = append(units, unit{r, t, i})
+		for i, u := range c.cfg.Sites[r.Site].Units() {
+			if u.Line == r.Line {
+				units = append(units, unit{r, u.Targets, i})
+			}
 		}
 	}
 	out := map[string][]wire.Target{}
@@ -83,12 +87,11 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 	slots := map[string][]wire.Target{}
 	for i, u := range units {
 		tctx, cancel := context.WithDeadline(ctx, c.clockNow().Add(c.share(ctx, len(units)-i)))
-		res := c.runTargets(tctx, u.rec.Site, recordAddrs(u.rec), u.t, mode)
+		res := c.runTargets(tctx, u.rec.Site, u.rec.Line, recordAddrs(u.rec), u.t, mode)
 		cancel()
 		name := string(u.rec.Site)
 		if slots[name] == nil {
-			all := c.cfg.Sites[name]
-			slots[name] = make([]wire.Target, len(all.DNS)+len(all.VPN))
+			slots[name] = make([]wire.Target, len(c.cfg.Sites[u.rec.Site].Units()))
 		}
 		for _, r := range res {
 			slots[name][u.slot] = r.Wire()
@@ -148,12 +151,12 @@ func (c *cloudTargets) Resume(ctx context.Context, fleet func(context.Context) (
 	}
 	var hits []store.Record
 	for _, r := range recs {
-		s, ok := c.cfg.Sites[string(r.Site)]
+		s, ok := c.cfg.Sites[r.Site]
 		if !ok {
 			continue
 		}
 		hit := false
-		for _, t := range s.List() {
+		for _, t := range s.Following(r.Line).List() {
 			hit = hit || left[t.Key()]
 			delete(left, t.Key())
 		}
@@ -177,12 +180,8 @@ func (c *cloudTargets) credentials(ctx context.Context) cloud.Credentials {
 	return c.cfg.Credentials
 }
 
-func (c *cloudTargets) run(ctx context.Context, s site.Name, addrs cloud.Addrs, mode cloud.Mode) []cloud.Result {
-	return c.runTargets(ctx, s, addrs, c.cfg.Sites[string(s)].Targets, mode)
-}
-
-// runTargets reconciles targets t of site s.
-func (c *cloudTargets) runTargets(ctx context.Context, s site.Name, addrs cloud.Addrs, t cloud.Targets, mode cloud.Mode) []cloud.Result {
+// runTargets reconciles targets t of site s, which follow its stored line l.
+func (c *cloudTargets) runTargets(ctx context.Context, s site.Name, l site.Line, addrs cloud.Addrs, t cloud.Targets, mode cloud.Mode) []cloud.Result {
 	list := t.List()
 	if len(list) == 0 {
 		return nil
@@ -216,14 +215,15 @@ func (c *cloudTargets) runTargets(ctx context.Context, s site.Name, addrs cloud.
 	if err != nil {
 		res = t.Results(cloud.Addrs{}, wire.StateError, fmt.Errorf("cloud clients: %w", err))
 	}
-	c.record(ctx, s, res, prior)
+	c.record(ctx, s, l, res, prior)
 	return res
 }
 
 // record appends a result to the event stream when a target's state or address moved, and
-// notifies failures and recoveries.
-func (c *cloudTargets) record(ctx context.Context, s site.Name, res []cloud.Result, prior map[string]cloud.TargetState) {
+// notifies failures and recoveries; l is the stored line the targets follow.
+func (c *cloudTargets) record(ctx context.Context, s site.Name, l site.Line, res []cloud.Result, prior map[string]cloud.TargetState) {
 	now := c.now()
+	named := c.cfg.Sites[s].LineName(l)
 	for _, r := range res {
 		before, seen := prior[r.Name]
 		if seen && before.State == r.State && (r.State != wire.StateApplied || before.AppliedIP == r.IP) {
@@ -232,16 +232,16 @@ func (c *cloudTargets) record(ctx context.Context, s site.Name, res []cloud.Resu
 		w := r.Wire()
 		switch r.State {
 		case wire.StateError:
-			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetFailed, Site: s, IP: wire.AddrString(w.IP), Detail: string(r.Kind) + " " + r.Name + ": " + w.Error})
+			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetFailed, Site: s, Line: l, IP: wire.AddrString(w.IP), Detail: string(r.Kind) + " " + r.Name + ": " + w.Error})
 			kind := notify.TargetFailed
 			if errors.Is(r.Err, cloud.ErrVanished) {
 				kind = notify.TargetVanished
 			}
-			c.notifier.Notify(ctx, notify.Event{Kind: kind, Site: s, At: now, IP: r.IP, TargetKind: string(r.Kind), Target: r.Name, Error: w.Error})
+			c.notifier.Notify(ctx, notify.Event{Kind: kind, Site: s, Line: named, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name, Error: w.Error})
 		case wire.StateApplied:
-			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetApplied, Site: s, IP: wire.AddrString(w.IP), Detail: string(r.Kind) + " " + r.Name + " → " + wire.AddrString(w.IP)})
+			_ = c.store.AppendEvent(ctx, store.Event{At: now, Kind: EventTargetApplied, Site: s, Line: l, IP: wire.AddrString(w.IP), Detail: string(r.Kind) + " " + r.Name + " → " + wire.AddrString(w.IP)})
 			if seen && before.State == wire.StateError {
-				c.notifier.Notify(ctx, notify.Event{Kind: notify.TargetRecovered, Site: s, At: now, IP: r.IP, TargetKind: string(r.Kind), Target: r.Name})
+				c.notifier.Notify(ctx, notify.Event{Kind: notify.TargetRecovered, Site: s, Line: named, At: now, IP: r.IP, TargetKind: r.Kind, Target: r.Name})
 			}
 		}
 	}
@@ -251,7 +251,7 @@ func (c *cloudTargets) record(ctx context.Context, s site.Name, res []cloud.Resu
 func (c *cloudTargets) Targets(ctx context.Context) ([]statuspage.Target, error) {
 	var out []statuspage.Target
 	for _, s := range c.cfg.SiteNames {
-		for _, x := range c.cfg.Sites[string(s)].List() {
+		for _, x := range c.cfg.Sites[s].AllTargets() {
 			k := x.Key()
 			st, ok, err := c.state.GetTarget(ctx, k)
 			if err != nil {

@@ -129,7 +129,7 @@ sites:
 	if _, err := st.Ping(ctx, store.PingInput{Site: "hz", Addr: netip.MustParseAddr("203.0.113.7")}); err != nil {
 		t.Fatal(err)
 	}
-	if v := ct.Reconcile(ctx, "hz", netip.MustParseAddr("203.0.113.7"), netip.Addr{})[0]; v.State == wire.StateApplied {
+	if v := ct.Reconcile(ctx, "hz", "", netip.MustParseAddr("203.0.113.7"), netip.Addr{})[0]; v.State == wire.StateApplied {
 		t.Fatalf("ping: got %+v, want the re-point cut short", v)
 	}
 	clock.Advance(time.Minute)
@@ -240,7 +240,7 @@ sites:
 		want := []wire.Target{{Kind: wire.KindDNS, Name: "hz.example.com/A", State: state, IP: netip.MustParseAddr("203.0.113.7")},
 			{Kind: wire.KindDNS, Name: "hz.example.com/AAAA", State: state, IP: netip.MustParseAddr("2001:db8::7")},
 			{Kind: wire.KindVPN, Name: "to-hz", State: state, IP: netip.MustParseAddr("203.0.113.7")}}
-		got := ct.Reconcile(context.Background(), "hz", netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("2001:db8::7"))
+		got := ct.Reconcile(context.Background(), "hz", "", netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("2001:db8::7"))
 		for i := range got {
 			if !strings.Contains(got[i].Error, "no Alibaba Cloud credentials") {
 				t.Errorf("dry_run %v: %s: error %q", dry, got[i].Name, got[i].Error)

@@ -141,10 +141,10 @@ func TestVanishedNotified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct := &cloudTargets{store: store.NewMemory(StoreOptions(cfg)), notifier: n, now: time.Now}
+	ct := &cloudTargets{cfg: cfg, store: store.NewMemory(StoreOptions(cfg)), notifier: n, now: time.Now}
 	ip := netip.MustParseAddr("203.0.113.7")
 	applied := cloud.TargetState{State: wire.StateApplied, AppliedIP: ip, DesiredIP: ip}
-	ct.record(context.Background(), "hz", []cloud.Result{
+	ct.record(context.Background(), "hz", "", []cloud.Result{
 		{Kind: wire.KindVPN, Name: "to-hz", State: wire.StateError, IP: ip, Err: fmt.Errorf("vpn to-hz: %w", cloud.ErrVanished)},
 		{Kind: wire.KindVPN, Name: "to-bj", State: wire.StateError, IP: ip, Err: errors.New("other")},
 	}, map[string]cloud.TargetState{"to-hz": applied, "to-bj": applied})

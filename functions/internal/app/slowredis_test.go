@@ -33,7 +33,7 @@ type reconciles struct {
 	calls []string
 }
 
-func (r *reconciles) Reconcile(_ context.Context, s site.Name, v4, _ netip.Addr) []wire.Target {
+func (r *reconciles) Reconcile(_ context.Context, s site.Name, _ site.Line, v4, _ netip.Addr) []wire.Target {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, string(s)+" "+v4.String())

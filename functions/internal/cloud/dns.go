@@ -37,6 +37,9 @@ type DNSRecord struct {
 	Type RecordType `yaml:"type"`
 	TTL  int64      `yaml:"ttl"`  // seconds (default DefaultTTL)
 	Line string     `yaml:"line"` // resolution line (default "default")
+	// LineOfSite names the site's line (its lines) whose address the record follows;
+	// empty: the site's default line. The config checks it is declared.
+	LineOfSite string `yaml:"line_of_site"`
 	// Edition of the zone's Alidns plan: free, personal (TTL ≥ 600), enterprise (≥ 60) or
 	// ultimate (≥ 1). Default free.
 	Edition Edition `yaml:"edition"`

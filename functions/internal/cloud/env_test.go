@@ -81,9 +81,20 @@ const (
 // the office's address, the slave's an FQDN.
 func newDualEnv(t *testing.T, state func(*aliyunemu.Clock) State) *env {
 	t.Helper()
+	return newDualEnvOn(t, state, "")
+}
+
+// newDualEnvOn is newDualEnv with the slave tunnel on a customer gateway of its own with
+// slaveIP (an office with two lines), unless slaveIP is empty.
+func newDualEnvOn(t *testing.T, state func(*aliyunemu.Clock) State, slaveIP string) *env {
+	t.Helper()
 	e := newBareEnv(t, state)
 	e.emu.AddDualTunnelVpnGateway(gwID, "47.0.0.1", "47.0.0.2")
 	cgw := e.emu.PutBgpCustomerGateway(oldIP, "hz", cgwAsn, cgwAuthKey)
+	slaveCGW := cgw
+	if slaveIP != "" {
+		slaveCGW = e.emu.PutBgpCustomerGateway(slaveIP, "hz-2", cgwAsn, cgwAuthKey)
+	}
 	orig := aliyunemu.Connection{Name: connNm, GatewayID: gwID, LocalSubnet: "10.0.0.0/16", RemoteSubnet: "192.168.1.0/24",
 		EffectImmediately: true, EnableDpd: true, EnableNatTraversal: true, AutoConfigRoute: true, EnableTunnelsBgp: true,
 		Health: aliyunemu.HealthCheck{Enable: true, Dip: "192.168.1.1", Sip: "10.0.0.1", Interval: 3, Retry: 5, Policy: "revoke_route"},
@@ -94,7 +105,7 @@ func newDualEnv(t *testing.T, state func(*aliyunemu.Clock) State) *env {
 					IkeLifetime: 28800, LocalId: "47.0.0.1", RemoteId: oldIP, Psk: "master!psk"},
 				Ipsec: aliyunemu.IpsecConfig{IpsecEncAlg: "aes256", IpsecAuthAlg: "sha256", IpsecPfs: "group14", IpsecLifetime: 3600},
 				Bgp:   aliyunemu.TunnelBgp{LocalAsn: 45104, TunnelCidr: "169.254.10.0/30", LocalBgpIp: "169.254.10.1"}},
-			{Role: aliyunemu.RoleSlave, CustomerGatewayID: cgw, EnableDpd: false, EnableNatTraversal: true,
+			{Role: aliyunemu.RoleSlave, CustomerGatewayID: slaveCGW, EnableDpd: false, EnableNatTraversal: true,
 				Ike: aliyunemu.IkeConfig{IkeVersion: "ikev1", IkeMode: "aggressive", IkeEncAlg: "aes", IkeAuthAlg: "md5", IkePfs: "group5",
 					IkeLifetime: 43200, LocalId: "47.0.0.2", RemoteId: slaveFQDN, Psk: "slave!psk"},
 				Ipsec: aliyunemu.IpsecConfig{IpsecEncAlg: "aes192", IpsecAuthAlg: "sha1", IpsecPfs: "disabled", IpsecLifetime: 7200},

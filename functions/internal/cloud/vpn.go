@@ -41,7 +41,29 @@ type VPNConn struct {
 	// Strategy is obsolete: the connection's kind decides how it is re-pointed (dual-tunnel
 	// in place, single-tunnel by recreate). Old configs still load; the config warns.
 	Strategy string `yaml:"strategy"`
+	// Tunnels maps a dual-tunnel connection's tunnels to the site's lines; a tunnel left
+	// out follows the site's default line. The config checks the lines are declared.
+	Tunnels TunnelLines `yaml:"tunnels"`
+	// Roles restricts the target to the tunnels of these roles (RoleMaster, RoleSlave): the
+	// config makes one target per line of a connection whose tunnels follow two lines.
+	// Empty: every tunnel (and a single-tunnel connection).
+	Roles []string `yaml:"-"`
 }
+
+// TunnelLines names the line each tunnel of a dual-tunnel connection follows.
+type TunnelLines struct {
+	Master string `yaml:"master"`
+	Slave  string `yaml:"slave"`
+}
+
+// Tunnel roles of a dual-tunnel connection.
+const (
+	RoleMaster = "master"
+	RoleSlave  = "slave"
+)
+
+// covers reports whether the target moves the tunnel of role.
+func (v VPNConn) covers(role string) bool { return len(v.Roles) == 0 || slices.Contains(v.Roles, role) }
 
 // SetDefaults fills what the configuration left out.
 func (v *VPNConn) SetDefaults() { v.MinInterval = cmp.Or(v.MinInterval, DefaultMinInterval) }
@@ -63,12 +85,21 @@ func (v VPNConn) Validate() error {
 	return nil
 }
 
-// Name is the connection as results, the status page and the event stream show it.
-func (v VPNConn) Name() string { return v.Connection }
+// Name is the connection as results, the status page and the event stream show it, with
+// the tunnels it is restricted to: "to-hz", "to-hz/master".
+func (v VPNConn) Name() string { return v.Connection + v.roles("/") }
 
-// Key names the connection in the reconciler's state: "<gateway>/<connection>".
+// Key names the connection in the reconciler's state: "<gateway>/<connection>", and
+// "<gateway>/<connection>#master" for a target restricted to the master tunnel.
 func (v VPNConn) Key() TargetKey {
-	return TargetKey{Kind: wire.KindVPN, Name: v.Gateway + "/" + v.Connection}
+	return TargetKey{Kind: wire.KindVPN, Name: v.Gateway + "/" + v.Connection + v.roles("#")}
+}
+
+func (v VPNConn) roles(sep string) string {
+	if len(v.Roles) == 0 {
+		return ""
+	}
+	return sep + strings.Join(v.Roles, "+")
 }
 
 func (v VPNConn) family(a Addrs) (netip.Addr, time.Time) { return a.IPv4, a.Seen4 }
@@ -209,12 +240,18 @@ type VPNOp struct {
 	Modified bool `json:"modified,omitempty"`
 	// Recreate: a dual-tunnel connection whose modify was answered "not supported here" is
 	// recreated instead.
-	Recreate  bool         `json:"recreate,omitempty"`
+	Recreate bool `json:"recreate,omitempty"`
+	// Roles are the tunnels this re-point moves (VPNConn.Roles); empty: every tunnel.
+	Roles     []string     `json:"roles,omitempty"`
 	Snapshot  ConnSnapshot `json:"snapshot"`
 	StartedAt time.Time    `json:"started_at"`
 }
 
-func (op VPNOp) key() TargetKey { return VPNConn{Gateway: op.Gateway, Connection: op.Connection}.Key() }
+func (op VPNOp) key() TargetKey { return op.conn().Key() }
+
+func (op VPNOp) conn() VPNConn {
+	return VPNConn{Gateway: op.Gateway, Connection: op.Connection, Roles: op.Roles}
+}
 
 func (op VPNOp) oldCGWs() []string {
 	if len(op.OldCGWs) > 0 {
@@ -228,6 +265,7 @@ func (op VPNOp) oldCGWs() []string {
 
 func (op VPNOp) clone() VPNOp {
 	op.OldCGWs = append([]string(nil), op.OldCGWs...)
+	op.Roles = append([]string(nil), op.Roles...)
 	op.Snapshot.Tags = append([]Tag(nil), op.Snapshot.Tags...)
 	op.Snapshot.Tunnels = append([]TunnelSettings(nil), op.Snapshot.Tunnels...)
 	if op.Snapshot.CGWs != nil {
@@ -257,22 +295,25 @@ type connRef struct {
 type tunnelRef struct{ ID, Role, CGW string }
 
 // cgws returns the customer gateways the connection uses, without repeats.
-func (c connRef) cgws() []string {
+func (c connRef) cgws() []string { return c.cgwsOf(VPNConn{}) }
+
+// cgwsOf returns the customer gateways the tunnels t covers use, without repeats.
+func (c connRef) cgwsOf(t VPNConn) []string {
 	if len(c.Tunnels) == 0 {
 		return []string{c.CGW}
 	}
 	var out []string
-	for _, t := range c.Tunnels {
-		if !slices.Contains(out, t.CGW) {
-			out = append(out, t.CGW)
+	for _, tu := range c.Tunnels {
+		if t.covers(tu.Role) && !slices.Contains(out, tu.CGW) {
+			out = append(out, tu.CGW)
 		}
 	}
 	return out
 }
 
-// on reports whether the connection (every tunnel of it) uses customer gateway id only.
-func (c connRef) on(id string) bool {
-	g := c.cgws()
+// on reports whether the tunnels t covers use customer gateway id only.
+func (c connRef) on(t VPNConn, id string) bool {
+	g := c.cgwsOf(t)
 	return len(g) == 1 && g[0] == id
 }
 
@@ -325,6 +366,10 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if err != nil {
 		return wire.StateError, wrap(err)
 	}
+	if len(t.Roles) > 0 && len(conn.Tunnels) == 0 {
+		return wire.StateError, wrap(fmt.Errorf("%w: its tunnels: name two lines, and it is a single-tunnel connection (one tunnel, one address): name one line for both or remove tunnels", ErrBadTarget))
+	}
+	used := conn.cgwsOf(t) // the customer gateways of the tunnels this target moves
 	cgws := map[string]CGWSettings{}
 	pointed := true
 	for _, id := range conn.cgws() {
@@ -333,7 +378,9 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 			return wire.StateError, wrap(err)
 		}
 		cgws[id] = c
-		pointed = pointed && c.IP == ip.String()
+		if slices.Contains(used, id) {
+			pointed = pointed && c.IP == ip.String()
+		}
 	}
 	if pointed {
 		if r.DryRun {
@@ -358,16 +405,16 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	if err := snap.complete(); err != nil {
 		return wire.StateError, wrap(err)
 	}
-	if n := len(conn.cgws()); n > 1 {
-		// Two lines (one customer gateway per tunnel): both tunnels follow the one address
-		// this site reports; a per-tunnel mapping is not configurable yet.
-		r.Log.Warn("cloud: the connection's tunnels use different customer gateways; both will follow the site's address",
+	if n := len(used); n > 1 {
+		// Two lines (one customer gateway per tunnel) but one line configured: both tunnels
+		// follow the one address.
+		r.Log.Warn("cloud: the connection's tunnels use different customer gateways; both will follow this line's address (map them to the site's lines with tunnels:)",
 			"connection", t.Connection, "customer_gateways", n)
 	}
-	first := conn.cgws()[0]
+	first := used[0]
 	oldIP, _ := netip.ParseAddr(cgws[first].IP)
-	op = VPNOp{ID: newToken()[:16], Gateway: t.Gateway, Connection: t.Connection, OldIP: oldIP, NewIP: ip,
-		OldCGW: first, OldCGWs: conn.cgws(), OldConnID: conn.ID, Step: StepSnapshotted, Snapshot: snap, StartedAt: r.Clock.Now()}
+	op = VPNOp{ID: newToken()[:16], Gateway: t.Gateway, Connection: t.Connection, OldIP: oldIP, NewIP: ip, Roles: t.Roles,
+		OldCGW: first, OldCGWs: used, OldConnID: conn.ID, Step: StepSnapshotted, Snapshot: snap, StartedAt: r.Clock.Now()}
 	if r.DryRun {
 		r.logPlan(op)
 		return wire.StateDryRun, nil
@@ -505,12 +552,21 @@ func (p *repoint) deleteConn(ctx context.Context) error {
 	}
 	switch {
 	case conn == nil:
-	case conn.on(op.NewCGW):
+	case conn.on(op.conn(), op.NewCGW):
 		op.NewConnID, op.Step = conn.ID, StepCreated
 		return nil
 	default:
 		if err := p.waitActive(ctx, op.Gateway); err != nil {
 			return err
+		}
+		if len(op.Roles) > 0 {
+			// The tunnels this re-point does not move are recreated as they are now: a
+			// re-point of the other line's tunnel may have moved them since the snapshot.
+			cur, err := p.snapshot(ctx, conn.ID)
+			if err != nil {
+				return err
+			}
+			op.Snapshot.Tunnels = op.others(cur.Tunnels)
 		}
 		// The saved settings are the only copy once the connection is gone.
 		if err := p.State.ConfirmVPNOp(ctx, op.key(), *op); err != nil {
@@ -890,12 +946,29 @@ func (op *VPNOp) followIP(remoteID, oldCGW string) string {
 	return remoteID
 }
 
-// wantTunnels are the snapshot's tunnels as they must read after the re-point.
-func (op *VPNOp) wantTunnels() []TunnelSettings {
+// wantTunnels are the tunnels as they must read after the re-point: those op moves as the
+// snapshot has them, on the new customer gateway; the others as cur (the connection's
+// tunnels as read now) has them, untouched.
+func (op *VPNOp) wantTunnels(cur []TunnelSettings) []TunnelSettings {
+	out := op.others(cur)
+	for i := range out {
+		if op.conn().covers(out[i].Role) {
+			out[i].Ike.RemoteId = op.followIP(out[i].Ike.RemoteId, out[i].CustomerGatewayID)
+			out[i].CustomerGatewayID = op.NewCGW
+		}
+	}
+	return out
+}
+
+// others is the snapshot's tunnels with those op does not move taken from cur.
+func (op *VPNOp) others(cur []TunnelSettings) []TunnelSettings {
 	out := append([]TunnelSettings(nil), op.Snapshot.Tunnels...)
 	for i := range out {
-		out[i].Ike.RemoteId = op.followIP(out[i].Ike.RemoteId, out[i].CustomerGatewayID)
-		out[i].CustomerGatewayID = op.NewCGW
+		for _, c := range cur {
+			if c.Role == out[i].Role && !op.conn().covers(c.Role) {
+				out[i] = c
+			}
+		}
 	}
 	return out
 }
@@ -921,7 +994,7 @@ func (r *Reconciler) createRequest(op *VPNOp) (*vpc.CreateVpnConnectionRequest, 
 	var err error
 	if s.kind() == KindDual {
 		req.EnableTunnelsBgp = tea.Bool(s.EnableTunnelsBgp)
-		for _, t := range op.wantTunnels() {
+		for _, t := range op.wantTunnels(s.Tunnels) {
 			req.TunnelOptionsSpecification = append(req.TunnelOptionsSpecification, createTunnel(t))
 		}
 	} else {
@@ -983,7 +1056,7 @@ func (r *Reconciler) logPlan(op VPNOp) {
 	r.wouldCall("CreateCustomerGateway", &vpc.CreateCustomerGatewayRequest{RegionId: tea.String(r.Region),
 		IpAddress: tea.String(op.NewIP.String()), Name: tea.String(cgwName(op.Connection, op.NewIP))})
 	if op.Snapshot.kind() == KindDual {
-		if req, err := r.modifyRequest(&op); err == nil {
+		if req, err := r.modifyRequest(&op, op.Snapshot.Tunnels); err == nil {
 			r.wouldCall("ModifyVpnConnectionAttribute", req)
 		}
 	} else {

@@ -62,9 +62,10 @@ func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error
 	return fn()
 }
 
-// modify moves every tunnel of a dual-tunnel connection to op.NewCGW with one
-// ModifyVpnConnectionAttribute (one gateway update, not one per tunnel), sending back each
-// tunnel's full settings so nothing the API treats as omitted is reset. A modify answered
+// modify moves the tunnels op covers (every tunnel, or the one following the line that
+// moved) of a dual-tunnel connection to op.NewCGW with one ModifyVpnConnectionAttribute (one
+// gateway update, not one per tunnel), sending back each tunnel's full settings so nothing
+// the API treats as omitted is reset; a tunnel op does not cover is sent as it reads now. A modify answered
 // "not supported here" turns the re-point into a recreate.
 func (p *repoint) modify(ctx context.Context) error {
 	op := p.op
@@ -72,11 +73,11 @@ func (p *repoint) modify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if tunnelDiff(cur.Tunnels, op.wantTunnels()) != "" {
+	if tunnelDiff(cur.Tunnels, op.wantTunnels(cur.Tunnels)) != "" {
 		if err := p.waitActive(ctx, op.Gateway); err != nil {
 			return err
 		}
-		req, err := p.modifyRequest(op)
+		req, err := p.modifyRequest(op, cur.Tunnels)
 		if err != nil {
 			return err
 		}
@@ -104,7 +105,7 @@ func (p *repoint) verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d := tunnelDiff(got.Tunnels, op.wantTunnels()); d != "" {
+	if d := tunnelDiff(got.Tunnels, op.wantTunnels(got.Tunnels)); d != "" {
 		return fmt.Errorf("%w: %s", ErrVerify, d)
 	}
 	op.NewConnID, op.Step = op.OldConnID, StepCreated
@@ -145,12 +146,12 @@ func tunnelDiff(got, want []TunnelSettings) string {
 	return strings.Join(out, "; ")
 }
 
-// modifyRequest is the in-place re-point: every tunnel on the new customer gateway with all
-// of its settings sent back.
-func (r *Reconciler) modifyRequest(op *VPNOp) (*vpc.ModifyVpnConnectionAttributeRequest, error) {
+// modifyRequest is the in-place re-point: the tunnels op covers on the new customer
+// gateway, the others as cur has them, each with all of its settings sent back.
+func (r *Reconciler) modifyRequest(op *VPNOp, cur []TunnelSettings) (*vpc.ModifyVpnConnectionAttributeRequest, error) {
 	req := &vpc.ModifyVpnConnectionAttributeRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(op.OldConnID),
 		ClientToken: tea.String(op.ID + "-modify"), EnableTunnelsBgp: tea.Bool(op.Snapshot.EnableTunnelsBgp)}
-	for _, t := range op.wantTunnels() {
+	for _, t := range op.wantTunnels(cur) {
 		// The modify's tunnel spec has the create's fields and JSON names (IpsecLifetime is
 		// an int32 there), plus TunnelId: build it once, convert.
 		b, err := json.Marshal(createTunnel(t))

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -50,14 +51,14 @@ const (
 
 // Config is the validated configuration of the function.
 type Config struct {
-	Redis  Redis            `yaml:"redis"`
-	Admin  Admin            `yaml:"admin"`
-	Aliyun Aliyun           `yaml:"aliyun"`
-	Ping   Ping             `yaml:"ping"`
-	Auth   Auth             `yaml:"auth"`
-	Events Events           `yaml:"events"`
-	Sites  map[string]Site  `yaml:"sites"`
-	Notify []notify.Webhook `yaml:"notify"`
+	Redis  Redis              `yaml:"redis"`
+	Admin  Admin              `yaml:"admin"`
+	Aliyun Aliyun             `yaml:"aliyun"`
+	Ping   Ping               `yaml:"ping"`
+	Auth   Auth               `yaml:"auth"`
+	Events Events             `yaml:"events"`
+	Sites  map[site.Name]Site `yaml:"sites"`
+	Notify []notify.Webhook   `yaml:"notify"`
 
 	// SiteNames lists the sites in sorted order (filled by validation).
 	SiteNames []site.Name `yaml:"-"`
@@ -139,16 +140,127 @@ type Site struct {
 	// DynDNSKey, when set, is the only password /nic/update accepts for the site, so a
 	// router's DDNS client never holds the HMAC secret. It is never accepted on /v1/ping.
 	DynDNSKey string `yaml:"dyndns_key"`
-	// Peers lists the sites whose addresses this site receives; empty means every other site.
-	Peers []string `yaml:"peers"`
+	// Peers lists the sites whose addresses this site receives; left empty, validation fills
+	// it with every other site.
+	Peers []site.Name `yaml:"peers"`
 	// TrustMyIP lets /nic/update record the myip parameter instead of the source address.
 	TrustMyIP bool `yaml:"trust_myip"`
+	// Lines names the office's internet lines, the default line first; empty: one unnamed
+	// line. A ping names its line, and each line's addresses are kept apart.
+	Lines []string `yaml:"lines"`
+	// IPv6Suffix, an interface ID like "::1", makes an IPv6 address taken from a
+	// connection's source be recorded as the source's /64 prefix with this interface ID
+	// (the router's, when the pinger runs on a LAN host). An explicit myip is kept as given.
+	IPv6Suffix string `yaml:"ipv6_suffix"`
 	// Targets are the DNS records (dns) and VPN Gateway connections (vpn) that follow the
 	// site's address.
 	cloud.Targets `yaml:",inline"`
 
-	// PeerNames is Peers resolved (filled by validation).
-	PeerNames []site.Name `yaml:"-"`
+	// LineNames is Lines checked (filled by validation).
+	LineNames []site.Line `yaml:"-"`
+	// Suffix is IPv6Suffix parsed (filled by validation; invalid when unset).
+	Suffix netip.Addr `yaml:"-"`
+}
+
+// DefaultLine is the site's default line: its first declared line, or "" (the one unnamed
+// line of a site without lines).
+func (s Site) DefaultLine() site.Line {
+	if len(s.LineNames) == 0 {
+		return ""
+	}
+	return s.LineNames[0]
+}
+
+// StoredLine maps the line a ping names to the line the store keeps it under: "" (the
+// site's default line, kept where a site without lines keeps its record) for an empty name
+// or the default line's name, the name itself for another declared line. ok is false for
+// a line the site does not declare.
+func (s Site) StoredLine(name string) (l site.Line, ok bool) {
+	switch {
+	case name == "" || name == string(s.DefaultLine()):
+		return "", true
+	case slices.Contains(s.LineNames, site.Line(name)):
+		return site.Line(name), true
+	}
+	return "", false
+}
+
+// LineName is the name a stored line has on the wire: the default line's name for "".
+func (s Site) LineName(stored site.Line) site.Line { return cmp.Or(stored, s.DefaultLine()) }
+
+// OtherLines are the site's declared lines besides its default one (store.PingInput.Lines).
+func (s Site) OtherLines() []site.Line {
+	if len(s.LineNames) < 2 {
+		return nil
+	}
+	return s.LineNames[1:]
+}
+
+// Unit is one of a site's targets with the stored line (see StoredLine) it follows.
+type Unit struct {
+	Line    site.Line
+	Targets cloud.Targets // one target
+}
+
+// Units returns each of the site's targets alone with the line it follows, in the order of
+// its List: a DNS record follows its line_of_site; a VPN connection whose tunnels follow
+// two lines is two targets, one per tunnel (cloud.VPNConn.Roles).
+func (s Site) Units() []Unit {
+	var out []Unit
+	for _, r := range s.DNS {
+		l, _ := s.StoredLine(r.LineOfSite)
+		out = append(out, Unit{l, cloud.Targets{DNS: []cloud.DNSRecord{r}}})
+	}
+	for _, v := range s.VPN {
+		m, _ := s.StoredLine(v.Tunnels.Master)
+		sl, _ := s.StoredLine(v.Tunnels.Slave)
+		if m == sl {
+			out = append(out, Unit{m, cloud.Targets{VPN: []cloud.VPNConn{v}}})
+			continue
+		}
+		for _, t := range []struct {
+			l    site.Line
+			role string
+		}{{m, cloud.RoleMaster}, {sl, cloud.RoleSlave}} {
+			one := v
+			one.Roles = []string{t.role}
+			out = append(out, Unit{t.l, cloud.Targets{VPN: []cloud.VPNConn{one}}})
+		}
+	}
+	return out
+}
+
+// Following returns the site's targets that follow its stored line l.
+func (s Site) Following(l site.Line) cloud.Targets {
+	var out cloud.Targets
+	for _, u := range s.Units() {
+		if u.Line == l {
+			out.DNS = append(out.DNS, u.Targets.DNS...)
+			out.VPN = append(out.VPN, u.Targets.VPN...)
+		}
+	}
+	return out
+}
+
+// AllTargets is every target of the site, a connection whose tunnels follow two lines
+// once per tunnel (the targets that have a state of their own).
+func (s Site) AllTargets() []cloud.Target {
+	var out []cloud.Target
+	for _, u := range s.Units() {
+		out = append(out, u.Targets.List()...)
+	}
+	return out
+}
+
+// Recorded is the address to record for a source address a: with an ipv6_suffix, an IPv6
+// source's /64 prefix with that interface ID; else a itself.
+func (s Site) Recorded(a netip.Addr) netip.Addr {
+	if !s.Suffix.IsValid() || !a.Is6() || a.Is4In6() {
+		return a
+	}
+	b, id := a.As16(), s.Suffix.As16()
+	copy(b[8:], id[8:])
+	return netip.AddrFrom16(b)
 }
 
 // Env looks up environment variables; os.LookupEnv in production, a map in tests.
@@ -381,22 +493,16 @@ func (c *Config) validate() error {
 			return invalid(v.key, "%s", v.msg)
 		}
 	}
-	names := slices.Sorted(maps.Keys(c.Sites))
-	for _, name := range names {
-		n, err := site.Parse(name)
-		if err != nil {
-			return invalid("sites", "%v", err)
-		}
-		c.SiteNames = append(c.SiteNames, n)
-	}
+	names := slices.Sorted(maps.Keys(c.Sites)) // each a valid name: decoding checked it
+	c.SiteNames = names
 	for _, name := range names {
 		s := c.Sites[name]
-		if err := s.validate("sites."+name, name, names, &c.Warnings); err != nil {
+		if err := s.validate("sites."+string(name), name, names, &c.Warnings); err != nil {
 			return err
 		}
 		c.Sites[name] = s
 	}
-	for _, check := range []func([]string) error{c.distinctTargets, c.cloudNeeds, c.distinctSecrets} {
+	for _, check := range []func([]site.Name) error{c.distinctTargets, c.cloudNeeds, c.distinctSecrets} {
 		if err := check(names); err != nil {
 			return err
 		}
@@ -436,7 +542,7 @@ func (r *Redis) validate() error {
 
 // distinctTargets refuses a DNS record or VPN connection configured twice (two sites would
 // pull it back and forth).
-func (c *Config) distinctTargets(names []string) error {
+func (c *Config) distinctTargets(names []site.Name) error {
 	seen := map[string]string{}
 	dup := func(k, at string) (string, bool) {
 		other, ok := seen[k]
@@ -462,7 +568,7 @@ func (c *Config) distinctTargets(names []string) error {
 
 // cloudNeeds checks that a site with cloud targets has a region, and with VPN targets a
 // state key.
-func (c *Config) cloudNeeds(names []string) error {
+func (c *Config) cloudNeeds(names []site.Name) error {
 	for _, name := range names {
 		if s := c.Sites[name]; len(s.DNS)+len(s.VPN) > 0 && c.Aliyun.Region == "" {
 			return invalid("aliyun.region", "missing (sites.%s has cloud targets; or set FC_REGION)", name)
@@ -478,14 +584,14 @@ func (c *Config) cloudNeeds(names []string) error {
 // and the admin token, a dyndns_key and any other): a leak of one would give away the other,
 // and the failure limiter could not tell them apart. The error names the keys, never the
 // secret.
-func (c *Config) distinctSecrets(names []string) error {
+func (c *Config) distinctSecrets(names []site.Name) error {
 	type secret struct{ key, value string }
 	var all []secret
 	for _, name := range names {
 		s := c.Sites[name]
-		all = append(all, secret{"sites." + name + ".key", s.Key})
+		all = append(all, secret{"sites." + string(name) + ".key", s.Key})
 		if s.DynDNSKey != "" {
-			all = append(all, secret{"sites." + name + ".dyndns_key", s.DynDNSKey})
+			all = append(all, secret{"sites." + string(name) + ".dyndns_key", s.DynDNSKey})
 		}
 	}
 	if c.Admin.Token != "" {
@@ -501,9 +607,9 @@ func (c *Config) distinctSecrets(names []string) error {
 	return nil
 }
 
-func (s *Site) validate(key, name string, all []string, warnings *[]string) error {
+func (s *Site) validate(key string, name site.Name, all []site.Name, warnings *[]string) error {
 	if s.Key == "" {
-		return invalid(key+".key", "missing (the site's secret; use ${PPTER_KEY_%s})", strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+		return invalid(key+".key", "missing (the site's secret; use ${PPTER_KEY_%s})", strings.ToUpper(strings.ReplaceAll(string(name), "-", "_")))
 	}
 	if len(s.Key) < 16 {
 		return invalid(key+".key", "shorter than 16 characters")
@@ -514,14 +620,25 @@ func (s *Site) validate(key, name string, all []string, warnings *[]string) erro
 	if err := s.resolvePeers(key, name, all); err != nil {
 		return err
 	}
+	if err := s.resolveLines(key); err != nil {
+		return err
+	}
 	for i, r := range s.DNS {
 		if err := r.Validate(); err != nil {
 			return fmt.Errorf("%w: %s.dns[%d].%w", ErrInvalid, key, i, err)
+		}
+		if _, ok := s.StoredLine(r.LineOfSite); !ok {
+			return invalid(fmt.Sprintf("%s.dns[%d].line_of_site", key, i), "line %q is not declared in %s.lines%s", r.LineOfSite, key, s.Declared())
 		}
 	}
 	for i, v := range s.VPN {
 		if err := v.Validate(); err != nil {
 			return fmt.Errorf("%w: %s.vpn[%d].%w", ErrInvalid, key, i, err)
+		}
+		for _, t := range []struct{ key, line string }{{"master", v.Tunnels.Master}, {"slave", v.Tunnels.Slave}} {
+			if _, ok := s.StoredLine(t.line); !ok {
+				return invalid(fmt.Sprintf("%s.vpn[%d].tunnels.%s", key, i, t.key), "line %q is not declared in %s.lines%s", t.line, key, s.Declared())
+			}
 		}
 		if v.Strategy != "" {
 			*warnings = append(*warnings, fmt.Sprintf("%s.vpn[%d].strategy is ignored: a dual-tunnel connection is re-pointed in place, a single-tunnel one is recreated (remove the key)", key, i))
@@ -530,14 +647,15 @@ func (s *Site) validate(key, name string, all []string, warnings *[]string) erro
 	return nil
 }
 
-// resolvePeers fills PeerNames: Peers, checked, or else every other site.
-func (s *Site) resolvePeers(key, name string, all []string) error {
+// resolvePeers checks Peers, or fills it with every other site.
+func (s *Site) resolvePeers(key string, name site.Name, all []site.Name) error {
 	if len(s.Peers) == 0 {
 		for _, o := range all {
 			if o != name {
-				s.PeerNames = append(s.PeerNames, site.Name(o))
+				s.Peers = append(s.Peers, o)
 			}
 		}
+		return nil
 	}
 	for i, p := range s.Peers {
 		at := fmt.Sprintf("%s.peers[%d]", key, i)
@@ -549,17 +667,49 @@ func (s *Site) resolvePeers(key, name string, all []string) error {
 		case slices.Contains(s.Peers[:i], p):
 			return invalid(at, "site %q listed twice", p)
 		}
-		s.PeerNames = append(s.PeerNames, site.Name(p))
 	}
 	return nil
 }
 
+// resolveLines fills LineNames and Suffix.
+func (s *Site) resolveLines(key string) error {
+	for i, l := range s.Lines {
+		at := fmt.Sprintf("%s.lines[%d]", key, i)
+		n, err := site.ParseLine(l)
+		if err != nil {
+			return invalid(at, "%v", err)
+		}
+		if slices.Contains(s.LineNames, n) {
+			return invalid(at, "line %q listed twice", l)
+		}
+		s.LineNames = append(s.LineNames, n)
+	}
+	if s.IPv6Suffix == "" {
+		return nil
+	}
+	a, err := netip.ParseAddr(s.IPv6Suffix)
+	if b := a.As16(); err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" || [8]byte(b[:8]) != [8]byte{} || a.IsUnspecified() {
+		return invalid(key+".ipv6_suffix", "%q is not an interface ID: want a non-zero IPv6 address whose upper 64 bits are zero, like ::1", s.IPv6Suffix)
+	}
+	s.Suffix = a
+	return nil
+}
+
+// Declared tells which lines the site declares, for an error: " (declared: [telecom
+// unicom])", or " (the site declares none)".
+func (s Site) Declared() string {
+	if len(s.LineNames) == 0 {
+		return " (the site declares none)"
+	}
+	return fmt.Sprintf(" (declared: %v)", s.LineNames)
+}
+
 // Peers returns the configured peers of s.
-func (c *Config) Peers(s site.Name) []site.Name { return c.Sites[string(s)].PeerNames }
+func (c *Config) Peers(s site.Name) []site.Name { return c.Sites[s].Peers }
 
 // Key returns the secret of s and whether s is configured.
 func (c *Config) Key(s site.Name) ([]byte, bool) {
-	st, ok := c.Sites[string(s)]
+	st, ok := c.Sites[s]
 	if !ok {
 		return nil, false
 	}

@@ -3,12 +3,15 @@ package config
 import (
 	"encoding/hex"
 	"errors"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ppter/ppter/functions/internal/cloud"
+	"github.com/ppter/ppter/shared/site"
 )
 
 func envOf(m map[string]string) Env {
@@ -122,6 +125,7 @@ func TestInvalid(t *testing.T) {
 		{"missing key", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ peers: [hz] }`, 1), baseEnv, "sites.bj.key: missing"},
 		{"short key", strings.Replace(base, "0123456789abcdef-bj", "short", 1), baseEnv, "sites.bj.key: shorter than 16"},
 		{"unknown peer", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", peers: [sh] }`, 1), baseEnv, `sites.bj.peers[0]: unknown site "sh"`},
+		{"bad peer name", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", peers: [Hz] }`, 1), baseEnv, `invalid config: invalid site name "Hz"`},
 		{"self peer", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", peers: [bj] }`, 1), baseEnv, "own peer"},
 		{"ttl too small", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: example.com, rr: bj, type: A, ttl: 60}] }`, 1), baseEnv, "sites.bj.dns[0].ttl: 60 is outside 600"},
 		{"bad record type", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: example.com, rr: bj, type: CNAME}] }`, 1), baseEnv, "sites.bj.dns[0].type: must be A or AAAA"},
@@ -130,6 +134,19 @@ func TestInvalid(t *testing.T) {
 		{"bad strategy", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: vpn-bp1, connection: to-bj, strategy: yolo}] }`, 1), baseEnv, "sites.bj.vpn[0].strategy: is obsolete"},
 		{"bad duration", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: vpn-bp1, connection: to-bj, min_interval: soon}] }`, 1), baseEnv, `"soon" is not a duration`},
 		{"bad notify kind", base + "notify: [{kind: slack, url: 'https://x.example'}]\n", baseEnv, "notify[0].kind"},
+		{"bad line name", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom, Unicom] }`, 1), baseEnv, `sites.bj.lines[1]: invalid line name "Unicom"`},
+		{"empty line name", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [""] }`, 1), baseEnv, `sites.bj.lines[0]: invalid line name: empty`},
+		{"duplicate line", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom, telecom] }`, 1), baseEnv, `sites.bj.lines[1]: line "telecom" listed twice`},
+		{"undeclared line_of_site", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom], dns: [{zone: example.com, rr: bj, type: A, line_of_site: unicom}] }`, 1), baseEnv, `sites.bj.dns[0].line_of_site: line "unicom" is not declared in sites.bj.lines (declared: [telecom])`},
+		{"line_of_site without lines", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", dns: [{zone: example.com, rr: bj, type: A, line_of_site: unicom}] }`, 1), baseEnv, `sites.bj.dns[0].line_of_site: line "unicom" is not declared in sites.bj.lines (the site declares none)`},
+		{"ipv6_suffix with a prefix", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", ipv6_suffix: "2001:db8::1" }`, 1), baseEnv, `sites.bj.ipv6_suffix: "2001:db8::1" is not an interface ID: want a non-zero IPv6 address whose upper 64 bits are zero`},
+		{"ipv6_suffix IPv4", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", ipv6_suffix: "0.0.0.1" }`, 1), baseEnv, `sites.bj.ipv6_suffix: "0.0.0.1" is not an interface ID`},
+		{"undeclared tunnel line", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom, unicom], vpn: [{gateway: vpn-bp1, connection: to-bj, tunnels: {master: telecom, slave: mobile}}] }`, 1), baseEnv, `sites.bj.vpn[0].tunnels.slave: line "mobile" is not declared in sites.bj.lines (declared: [telecom unicom])`},
+		{"tunnels without lines", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", vpn: [{gateway: vpn-bp1, connection: to-bj, tunnels: {master: telecom}}] }`, 1), baseEnv, `sites.bj.vpn[0].tunnels.master: line "telecom" is not declared in sites.bj.lines (the site declares none)`},
+		{"tunnels on a DNS record", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom], dns: [{zone: example.com, rr: bj, type: A, tunnels: {master: telecom}}] }`, 1), baseEnv, `field tunnels not found`},
+		{"unknown tunnel role", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom], vpn: [{gateway: vpn-bp1, connection: to-bj, tunnels: {backup: telecom}}] }`, 1), baseEnv, `field backup not found`},
+		{"ipv6_suffix not an address", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", ipv6_suffix: "router" }`, 1), baseEnv, `sites.bj.ipv6_suffix: "router" is not an interface ID`},
+		{"ipv6_suffix zero", strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", ipv6_suffix: "::" }`, 1), baseEnv, `sites.bj.ipv6_suffix: "::" is not an interface ID`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +179,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted an incomplete config: %+v", c)
 		}
 		for _, n := range c.SiteNames {
-			if len(c.Sites[string(n)].Key) < 16 {
+			if len(c.Sites[n].Key) < 16 {
 				t.Fatalf("accepted a short key for %s", n)
 			}
 		}
@@ -255,7 +272,7 @@ func TestBasicAndDynDNSKey(t *testing.T) {
 // TestExampleEnablesBasic: make run's README line (curl -u hz:…) needs Basic on hz and bj.
 func TestExampleEnablesBasic(t *testing.T) {
 	c := parseExample(t)
-	for _, n := range []string{"hz", "bj"} {
+	for _, n := range []site.Name{"hz", "bj"} {
 		if !c.Sites[n].Basic {
 			t.Errorf("example site %s has basic off", n)
 		}
@@ -353,5 +370,66 @@ func TestEnvironment(t *testing.T) {
 	}
 	if c.InsideFC || c.Credentials != (cloud.Credentials{}) {
 		t.Fatalf("without the variables: inside FC %v, credentials %+v", c.InsideFC, c.Credentials)
+	}
+}
+
+func TestLines(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(base, `{ key: "0123456789abcdef-bj" }`, `{ key: "0123456789abcdef-bj", lines: [telecom, unicom], ipv6_suffix: "::1",
+    dns: [{zone: example.com, rr: bj, type: A}, {zone: example.com, rr: bj-cu, type: A, line_of_site: unicom}, {zone: example.com, rr: bj-ct, type: A, line_of_site: telecom}],
+    vpn: [{gateway: vpn-bp1, connection: to-bj}] }`, 1)), envOf(map[string]string{"KEY_HZ": "0123456789abcdef-hz", "PPTER_STATE_KEY": testStateKey, "FC_REGION": "cn-hangzhou"}), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bj, hz := c.Sites["bj"], c.Sites["hz"]
+	for _, tt := range []struct {
+		st     Site
+		name   string
+		stored site.Line
+		ok     bool
+	}{
+		{bj, "", "", true}, {bj, "telecom", "", true}, {bj, "unicom", "unicom", true}, {bj, "mobile", "", false},
+		{hz, "", "", true}, {hz, "telecom", "", false},
+	} {
+		if l, ok := tt.st.StoredLine(tt.name); l != tt.stored || ok != tt.ok {
+			t.Errorf("StoredLine(%q) = %q, %v; want %q, %v", tt.name, l, ok, tt.stored, tt.ok)
+		}
+	}
+	if bj.DefaultLine() != "telecom" || bj.LineName("") != "telecom" || bj.LineName("unicom") != "unicom" || hz.LineName("") != "" || !slices.Equal(bj.OtherLines(), []site.Line{"unicom"}) || hz.OtherLines() != nil {
+		t.Errorf("default %q, names %q %q %q, other %v %v", bj.DefaultLine(), bj.LineName(""), bj.LineName("unicom"), hz.LineName(""), bj.OtherLines(), hz.OtherLines())
+	}
+	names := func(ts cloud.Targets) (out []string) {
+		for _, x := range ts.List() {
+			out = append(out, x.Name())
+		}
+		return out
+	}
+	if got, want := names(bj.Following("")), []string{"bj.example.com/A", "bj-ct.example.com/A", "to-bj"}; !slices.Equal(got, want) {
+		t.Errorf("default line's targets = %v, want %v", got, want)
+	}
+	if got, want := names(bj.Following("unicom")), []string{"bj-cu.example.com/A"}; !slices.Equal(got, want) {
+		t.Errorf("unicom's targets = %v, want %v", got, want)
+	}
+	bj.VPN = append(bj.VPN, cloud.VPNConn{Gateway: "vpn-bp1", Connection: "to-bj2", Tunnels: cloud.TunnelLines{Slave: "unicom"}},
+		cloud.VPNConn{Gateway: "vpn-bp1", Connection: "to-bj3", Tunnels: cloud.TunnelLines{Master: "unicom", Slave: "unicom"}})
+	if got, want := names(bj.Following("")), []string{"bj.example.com/A", "bj-ct.example.com/A", "to-bj", "to-bj2/master"}; !slices.Equal(got, want) {
+		t.Errorf("with tunnels, the default line's targets = %v, want %v", got, want)
+	}
+	if got, want := names(bj.Following("unicom")), []string{"bj-cu.example.com/A", "to-bj2/slave", "to-bj3"}; !slices.Equal(got, want) {
+		t.Errorf("with tunnels, unicom's targets = %v, want %v", got, want)
+	}
+	var keys []string
+	for _, x := range bj.AllTargets() {
+		keys = append(keys, x.Key().Name)
+	}
+	if want := []string{"bj.example.com/A", "bj-cu.example.com/A", "bj-ct.example.com/A", "vpn-bp1/to-bj", "vpn-bp1/to-bj2#master", "vpn-bp1/to-bj2#slave", "vpn-bp1/to-bj3"}; !slices.Equal(keys, want) {
+		t.Errorf("state keys = %v, want %v", keys, want)
+	}
+	for in, want := range map[string]string{"2001:db8:1:2:aaaa:bbbb:cccc:dddd": "2001:db8:1:2::1", "203.0.113.7": "203.0.113.7", "::ffff:203.0.113.7": "::ffff:203.0.113.7"} {
+		if got := bj.Recorded(netip.MustParseAddr(in)); got.String() != want {
+			t.Errorf("Recorded(%s) = %s, want %s", in, got, want)
+		}
+	}
+	if a := netip.MustParseAddr("2001:db8::7"); hz.Recorded(a) != a {
+		t.Errorf("a site without ipv6_suffix records %s as %s", a, hz.Recorded(a))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // Event is something an operator wants to hear about. Which fields are set depends on Kind:
@@ -25,7 +26,10 @@ type Event struct {
 	At         time.Time
 	IP         netip.Addr
 	PreviousIP netip.Addr
-	TargetKind string // "dns" or "vpn" (wire.KindDNS, wire.KindVPN)
+	// Line is the site's line the event is about (its lines); empty for a site without
+	// lines and for events about no line.
+	Line       site.Line
+	TargetKind wire.Kind
 	Target     string // e.g. "hz.vpn.example.com/A" or "to-hz"
 	Error      string
 	SeenAt     time.Time
@@ -41,6 +45,7 @@ type Event struct {
 type payload struct {
 	Kind       Kind   `json:"kind"`
 	Site       string `json:"site"`
+	Line       string `json:"line,omitempty"`
 	At         string `json:"at"`
 	IP         string `json:"ip,omitempty"`
 	PreviousIP string `json:"previous_ip,omitempty"`
@@ -61,21 +66,15 @@ func timeString(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func addrString(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
-}
-
 func (e Event) payload() payload {
 	return payload{
 		Kind:       e.Kind,
 		Site:       string(e.Site),
+		Line:       string(e.Line),
 		At:         timeString(e.At),
-		IP:         addrString(e.IP),
-		PreviousIP: addrString(e.PreviousIP),
-		TargetKind: e.TargetKind,
+		IP:         wire.AddrString(e.IP),
+		PreviousIP: wire.AddrString(e.PreviousIP),
+		TargetKind: string(e.TargetKind),
 		Target:     e.Target,
 		Error:      e.Error,
 		SeenAt:     timeString(e.SeenAt),
@@ -93,11 +92,11 @@ func (e Event) Title() string {
 	case AddressChanged:
 		what = "address changed"
 	case TargetFailed:
-		what = e.TargetKind + " " + e.Target + " failed"
+		what = string(e.TargetKind) + " " + e.Target + " failed"
 	case TargetRecovered:
-		what = e.TargetKind + " " + e.Target + " recovered"
+		what = string(e.TargetKind) + " " + e.Target + " recovered"
 	case TargetVanished:
-		what = e.TargetKind + " " + e.Target + " vanished"
+		what = string(e.TargetKind) + " " + e.Target + " vanished"
 	case SiteStale:
 		what = "stale"
 	case SiteBack:
@@ -147,26 +146,27 @@ func (e Event) details() [][2]string {
 	}
 	switch e.Kind {
 	case AddressChanged:
-		prev := addrString(e.PreviousIP)
+		prev := wire.AddrString(e.PreviousIP)
 		if prev == "" {
 			prev = "none"
 		}
-		add("address", prev+" → "+addrString(e.IP))
+		add("address", prev+" → "+wire.AddrString(e.IP))
 	case TargetFailed:
-		add("address", addrString(e.IP))
+		add("address", wire.AddrString(e.IP))
 		add("error", e.Error)
 	case TargetRecovered:
-		add("address", addrString(e.IP))
+		add("address", wire.AddrString(e.IP))
 	case SiteStale:
 		add("last seen", timeString(e.SeenAt))
-		add("last address", addrString(e.IP))
+		add("last address", wire.AddrString(e.IP))
 	case SiteBack:
-		add("address", addrString(e.IP))
+		add("address", wire.AddrString(e.IP))
 	case AuthLimited:
 		add("source", e.Source)
 		add("failures", fmt.Sprint(e.Failures))
-		add("address", addrString(e.IP))
+		add("address", wire.AddrString(e.IP))
 	}
+	add("line", string(e.Line))
 	add("at", timeString(e.At))
 	return d
 }

@@ -514,11 +514,18 @@ func TestEventTexts(t *testing.T) {
 		{Event{Kind: AddressChanged, Site: "hz", IP: netip.MustParseAddr("1.2.3.4")}, "ppter hz: address changed\naddress: none → 1.2.3.4"},
 		{Event{Kind: SiteBack, Site: "bj", IP: netip.MustParseAddr("1.2.3.4")}, "ppter bj: back\naddress: 1.2.3.4"},
 		{Event{Kind: TargetFailed, Site: "bj", TargetKind: "dns", Target: "bj.vpn.example.com/A", Error: "DomainRecordLocked"}, "ppter bj: dns bj.vpn.example.com/A failed\nerror: DomainRecordLocked"},
+		{Event{Kind: AddressChanged, Site: "gz", Line: "unicom", IP: netip.MustParseAddr("1.2.3.4")}, "ppter gz: address changed\naddress: none → 1.2.3.4\nline: unicom"},
 	}
 	for _, tt := range tests {
 		if got := tt.e.Text(); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
 		}
+	}
+	if p := (Event{Kind: AddressChanged, Site: "gz", Line: "unicom"}).payload(); p.Line != "unicom" {
+		t.Errorf("payload line = %q", p.Line)
+	}
+	if b, _ := json.Marshal(changed.payload()); strings.Contains(string(b), `"line"`) {
+		t.Errorf("an event without a line has one: %s", b)
 	}
 }
 

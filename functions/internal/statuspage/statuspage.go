@@ -40,6 +40,9 @@ type Site struct {
 	SeenAt    time.Time  `json:"seen_at,omitzero"`
 	ChangedAt time.Time  `json:"changed_at,omitzero"`
 	Stale     bool       `json:"stale"`
+	// Lines are the site's declared lines, default line first (the fields above are its);
+	// absent for a site without lines.
+	Lines []wire.PeerLine `json:"lines,omitempty"`
 }
 
 // Target is the state of one cloud resource following a site's address.
@@ -60,6 +63,7 @@ func (t Target) Failed() bool { return t.State == wire.StateError }
 type Event struct {
 	At     time.Time `json:"at"`
 	Site   site.Name `json:"site"`
+	Line   site.Line `json:"line,omitempty"` // the site's line, for a site with lines
 	Kind   string    `json:"kind"`
 	Detail string    `json:"detail,omitempty"`
 }
@@ -146,9 +150,19 @@ func HTML(f Fleet) ([]byte, error) {
 				class, badge = "other", "no ping yet"
 			}
 			name := string(s.Name)
-			p.raw("\n<tr class=\"", class, "\" data-site=\"").text(name).raw("\">\n<td><b>").text(name).raw("</b></td><td><code>", addr(s.IPv4),
-				"</code></td><td><code>", addr(s.IPv6), "</code></td>\n<td>", stamp(s.SeenAt), " <small>", ago(f.GeneratedAt, s.SeenAt),
-				"</small></td>\n<td>", stamp(s.ChangedAt), "</td>\n<td><span class=\"badge\">", badge, "</span></td>\n</tr>")
+			p.raw("\n<tr class=\"", class, "\" data-site=\"").text(name).raw("\">\n<td><b>").text(name).raw("</b></td>")
+			p.addrCells(f.GeneratedAt, s.IPv4, s.IPv6, s.SeenAt, s.ChangedAt, badge)
+			for _, l := range s.Lines {
+				class, badge := "ok", "ok"
+				switch {
+				case l.Stale && !l.SeenAt.IsZero():
+					class, badge = "stale", "STALE"
+				case l.SeenAt.IsZero():
+					class, badge = "other", "no ping yet"
+				}
+				p.raw("\n<tr class=\"", class, " line\" data-site=\"").text(name).raw("\" data-line=\"").text(l.Name).raw("\">\n<td>&nbsp;&nbsp;line ").text(l.Name).raw("</td>")
+				p.addrCells(f.GeneratedAt, l.IPv4, l.IPv6, l.SeenAt, l.ChangedAt, badge)
+			}
 		}
 		p.raw("\n</tbody>\n</table>")
 	}
@@ -184,7 +198,11 @@ func HTML(f Fleet) ([]byte, error) {
 	} else {
 		p.raw("\n<table id=\"events\">\n<thead><tr><th>When</th><th>Site</th><th>Kind</th><th>Detail</th></tr></thead>\n<tbody>")
 		for _, e := range f.Events {
-			p.raw("\n<tr class=\"event\"><td>", stamp(e.At), "</td><td>").text(string(e.Site)).raw("</td><td>").text(e.Kind).
+			who := string(e.Site)
+			if e.Line != "" {
+				who += " (" + string(e.Line) + ")"
+			}
+			p.raw("\n<tr class=\"event\"><td>", stamp(e.At), "</td><td>").text(who).raw("</td><td>").text(e.Kind).
 				raw("</td><td class=\"detail\">").text(e.Detail).raw("</td></tr>")
 		}
 		p.raw("\n</tbody>\n</table>")
@@ -207,6 +225,12 @@ func (p *pageWriter) raw(parts ...string) *pageWriter {
 func (p *pageWriter) text(s string) *pageWriter {
 	p.b.WriteString(html.EscapeString(s))
 	return p
+}
+
+// addrCells ends a site's or a line's row: its addresses, last ping, last change and badge.
+func (p *pageWriter) addrCells(now time.Time, v4, v6 netip.Addr, seen, changed time.Time, badge string) {
+	p.raw("<td><code>", addr(v4), "</code></td><td><code>", addr(v6), "</code></td>\n<td>", stamp(seen), " <small>", ago(now, seen),
+		"</small></td>\n<td>", stamp(changed), "</td>\n<td><span class=\"badge\">", badge, "</span></td>\n</tr>")
 }
 
 // addr formats an address, "—" when unknown.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
 	"slices"
@@ -17,14 +18,14 @@ type Memory struct {
 	opt Options
 
 	mu      sync.Mutex
-	sites   map[site.Name]Record
+	sites   map[string]Record // by slot
 	version int64
-	changed map[site.Name]int64 // the fleet version of each site's last change
-	events  []Event             // oldest first
+	changed map[string]int64 // the fleet version of each slot's last change
+	events  []Event          // oldest first
 	seq     int64
 	nonces  map[string]time.Time // expiry
 	fails   map[FailKey]failCount
-	stale   map[site.Name]time.Time
+	stale   map[string]time.Time  // by slot
 	handled map[string]netip.Addr // site:family → address last handled
 	leases  map[string]lease      // site:family → the address being handled
 }
@@ -43,8 +44,8 @@ var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty memory store.
 func NewMemory(opt Options) *Memory {
-	return &Memory{opt: opt, sites: map[site.Name]Record{}, nonces: map[string]time.Time{}, fails: map[FailKey]failCount{},
-		stale: map[site.Name]time.Time{}, changed: map[site.Name]int64{}, handled: map[string]netip.Addr{}, leases: map[string]lease{}}
+	return &Memory{opt: opt, sites: map[string]Record{}, nonces: map[string]time.Time{}, fails: map[FailKey]failCount{},
+		stale: map[string]time.Time{}, changed: map[string]int64{}, handled: map[string]netip.Addr{}, leases: map[string]lease{}}
 }
 
 func (m *Memory) failuresLocked(k FailKey, now time.Time) int {
@@ -77,8 +78,9 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 		}
 		m.nonces[k] = now.Add(NonceTTL)
 	}
-	r := m.sites[in.Site]
-	r.Site = in.Site
+	sl := slot(in.Site, in.Line)
+	r := m.sites[sl]
+	r.Site, r.Line = in.Site, in.Line
 	addr := in.Addr.Unmap()
 	ip, seen, changed := &r.IPv4, &r.Seen4, &r.Changed4
 	if Family(addr) == "6" {
@@ -89,14 +91,14 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 		res.Changed = true
 		*ip, *changed = addr, ms
 		m.version++
-		m.changed[in.Site] = m.version
-		m.appendLocked(Event{At: ms, Kind: EventAddressChanged, Site: in.Site, Family: "ipv" + Family(addr),
+		m.changed[sl] = m.version
+		m.appendLocked(Event{At: ms, Kind: EventAddressChanged, Site: in.Site, Line: in.Line, Family: "ipv" + Family(addr),
 			IP: addr.String(), Previous: addrString(res.Previous)})
 	}
 	*seen = ms
-	m.sites[in.Site] = r
+	m.sites[sl] = r
 	res.Self, res.Version = r, m.version
-	hf := string(in.Site) + ":" + Family(addr)
+	hf := sl + ":" + Family(addr)
 	announced, tracked := m.handled[hf]
 	if !tracked {
 		// As in the Redis store: an address the site already had counts as handled.
@@ -116,11 +118,20 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	res.Delta = in.Delta && in.Since >= 0 && in.Since <= m.version
 	res.Peers = make([]Record, 0, len(in.Peers))
 	for _, p := range in.Peers {
-		if res.Delta && m.changed[p] <= in.Since {
+		recent := m.changed[string(p)] > in.Since
+		for _, l := range in.Lines[p] {
+			recent = recent || m.changed[slot(p, l)] > in.Since
+		}
+		if res.Delta && !recent {
 			continue
 		}
-		r := m.sites[p]
+		r := m.sites[string(p)]
 		r.Site = p
+		for _, l := range in.Lines[p] {
+			lr := m.sites[slot(p, l)]
+			lr.Site, lr.Line = p, l
+			r.Lines = append(r.Lines, lr)
+		}
 		res.Peers = append(res.Peers, r)
 	}
 	return res, nil
@@ -136,18 +147,18 @@ func (m *Memory) appendLocked(e Event) {
 }
 
 // Handled implements Store.
-func (m *Memory) Handled(ctx context.Context, st site.Name, addr netip.Addr) error {
+func (m *Memory) Handled(ctx context.Context, st site.Name, line site.Line, addr netip.Addr) error {
 	if err := ctx.Err(); err != nil {
 		return unavailable(err)
 	}
 	addr = addr.Unmap()
-	hf := string(st) + ":" + Family(addr)
+	hf := slot(st, line) + ":" + Family(addr)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l, held := m.leases[hf]; held && l.addr == addr {
 		delete(m.leases, hf)
 	}
-	r := m.sites[st]
+	r := m.sites[slot(st, line)]
 	cur := r.IPv4
 	if Family(addr) == "6" {
 		cur = r.IPv6
@@ -223,14 +234,14 @@ func (m *Memory) AppendEvent(ctx context.Context, e Event) error {
 }
 
 // MarkStale implements Store.
-func (m *Memory) MarkStale(ctx context.Context, st site.Name, seen time.Time) (bool, error) {
+func (m *Memory) MarkStale(ctx context.Context, st site.Name, line site.Line, seen time.Time) (bool, error) {
 	seen = time.UnixMilli(seen.UnixMilli()).UTC()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if prev, ok := m.stale[st]; ok && prev.Equal(seen) {
+	if prev, ok := m.stale[slot(st, line)]; ok && prev.Equal(seen) {
 		return false, nil
 	}
-	m.stale[st] = seen
+	m.stale[slot(st, line)] = seen
 	return true, nil
 }
 
@@ -238,13 +249,5 @@ func (m *Memory) MarkStale(ctx context.Context, st site.Name, seen time.Time) (b
 func (m *Memory) Close() error { return nil }
 
 func sortRecords(recs []Record) {
-	slices.SortFunc(recs, func(a, b Record) int {
-		switch {
-		case a.Site < b.Site:
-			return -1
-		case a.Site > b.Site:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(recs, func(a, b Record) int { return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Line, b.Line)) })
 }

@@ -23,9 +23,11 @@ import (
 //
 // KEYS: 1 sites hash, 2 fleet version, 3 event stream, 4 run key (the nonce key, or a
 // per-request key for Basic pings), 5 handled hash, 6 handling lease, 7 changes set.
-// ARGV: 1 site, 2 family (4|6), 3 address, 4 now (ms), 5 run key TTL (ms), 6 stream cap,
+// ARGV: 1 the line's slot (see slot), 2 family (4|6), 3 address, 4 now (ms), 5 run key TTL (ms), 6 stream cap,
 // 7 token (random per request), 8 lease TTL (ms), 9 since (empty for none), 10 the
-// configuration's id (Options.ConfigID), 11… peers (only without since).
+// configuration's id (Options.ConfigID), 11… the peers' slots (without since: every peer's,
+// each followed by its other lines'; with since: every slot of the peers with lines, which
+// a delta lists all together when one of them changed).
 // Returns "replay", or one string of lines (one string is one reply to decode, not one per
 // field): ok, changed, previous, version, self, previous seen, handle, announced, then the
 // mode and the peers: "list" and a record per ARGV peer; "delta" and name, record of each
@@ -41,6 +43,7 @@ local rec = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
 -- Reads first (the site's record with its first peers in one HMGET), writes only once the
 -- run key is ours: the script is atomic, so nothing happens in between.
 local j = math.min(n, 510)
+if since ~= '' then j = 10 end
 local vals = redis.call('HMGET', KEYS[1], site, unpack(ARGV, 11, j))
 local floorName = '#' .. ARGV[10]
 local out = {'ok', 0, '', 0, '', '0', 0, '', 'list'}
@@ -98,6 +101,15 @@ local function tail()
     for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
   elseif s < version then
     local names = redis.call('ZRANGEBYSCORE', KEYS[7], '(' .. since, '+inf')
+    if n > 10 then
+      -- A peer with lines comes with all of them when one changed.
+      local hit, have = {}, {}
+      for _, v in ipairs(names) do hit[v:match('^[^/]*')], have[v] = true, true end
+      for k = 11, n do
+        local v = ARGV[k]
+        if hit[v:match('^[^/]*')] and not have[v] then names[#names + 1] = v end
+      end
+    end
     local i = 1
     while i <= #names do
       local e = math.min(i + 499, #names)
@@ -257,19 +269,25 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	fam := Family(in.Addr)
 	token := newToken()
 	addr := in.Addr.Unmap().String()
+	sl := slot(in.Site, in.Line)
 	runKey, runTTL := s.opt.Prefix+":req:"+token, s.aBasicTTL
 	if in.Nonce != "" {
 		runKey, runTTL = s.opt.Prefix+":nonce:"+string(in.Site)+":"+in.Nonce, s.aNonceTTL
 	}
-	keys := []string{s.kSites, s.kVersion, s.kEvents, runKey, s.kHandled, s.opt.Prefix + ":handling:" + string(in.Site) + ":" + fam, s.kChanges}
+	keys := []string{s.kSites, s.kVersion, s.kEvents, runKey, s.kHandled, s.opt.Prefix + ":handling:" + sl + ":" + fam, s.kChanges}
 	args := make([]any, 0, 10+len(in.Peers))
-	args = append(args, string(in.Site), fam, addr, now.UnixMilli(), runTTL, s.aEventsMax, token, s.aLease)
+	args = append(args, sl, fam, addr, now.UnixMilli(), runTTL, s.aEventsMax, token, s.aLease)
 	if in.Delta {
 		args = append(args, in.Since, s.opt.ConfigID) // the script reads the peers from the changes set
+		for _, p := range in.Peers {
+			if ls := in.Lines[p]; len(ls) > 0 {
+				args = appendSlots(args, p, ls)
+			}
+		}
 	} else {
 		args = append(args, "", s.opt.ConfigID)
 		for _, p := range in.Peers {
-			args = append(args, string(p))
+			args = appendSlots(args, p, in.Lines[p])
 		}
 	}
 	v, err := pingScript.Run(ctx, s.c, keys, args...).Text()
@@ -301,7 +319,7 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	if res.Previous, err = parseAddr(f[2]); err != nil {
 		return PingResult{}, fmt.Errorf("previous address: %w", err)
 	}
-	if res.Self, err = decodeRecord(in.Site, f[4]); err != nil {
+	if res.Self, err = decodeRecord(in.Site, in.Line, f[4]); err != nil {
 		return PingResult{}, err
 	}
 	res.PrevSeen = fromMS(f[5])
@@ -310,9 +328,9 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	}
 	switch f[8] {
 	case "list":
-		res.Peers, err = listedPeers(in.Peers, v, more)
+		res.Peers, err = listedPeers(in, v, more)
 	case "delta", "full":
-		res.Peers, err = namedPeers(in.Peers, v, more, res.Delta)
+		res.Peers, err = namedPeers(in, v, more, res.Delta)
 	default:
 		err = fmt.Errorf("ping script: mode %q", f[8])
 	}
@@ -322,23 +340,43 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	return res, nil
 }
 
-// listedPeers decodes the script's records of peers, one line each in the order of peers;
-// a never-seen peer's line is empty. more tells whether v holds any line.
-func listedPeers(peers []site.Name, v string, more bool) ([]Record, error) {
-	out := make([]Record, len(peers))
-	for i, p := range peers {
+// appendSlots appends the slots of peer p's lines: its default line, then ls.
+func appendSlots(args []any, p site.Name, ls []site.Line) []any {
+	args = append(args, string(p))
+	for _, l := range ls {
+		args = append(args, slot(p, l))
+	}
+	return args
+}
+
+// listedPeers decodes the script's records of the peers, one line each in the order of the
+// slots appendSlots gave; a never-seen slot's line is empty. more tells whether v holds
+// any line.
+func listedPeers(in PingInput, v string, more bool) ([]Record, error) {
+	out := make([]Record, len(in.Peers))
+	next := func(p site.Name, l site.Line) (Record, error) {
 		if !more {
-			return nil, fmt.Errorf("ping script: %d peer records, want %d", i, len(peers))
+			return Record{}, fmt.Errorf("ping script: too few peer records, want %d peers", len(in.Peers))
 		}
 		var line string
 		line, v, more = strings.Cut(v, "\n")
+		return decodeRecord(p, l, line)
+	}
+	for i, p := range in.Peers {
 		var err error
-		if out[i], err = decodeRecord(p, line); err != nil {
+		if out[i], err = next(p, ""); err != nil {
 			return nil, err
+		}
+		for _, l := range in.Lines[p] {
+			r, err := next(p, l)
+			if err != nil {
+				return nil, err
+			}
+			out[i].Lines = append(out[i].Lines, r)
 		}
 	}
 	if more {
-		return nil, fmt.Errorf("ping script: more than %d peer records", len(peers))
+		return nil, fmt.Errorf("ping script: more than %d peer records", len(in.Peers))
 	}
 	return out, nil
 }
@@ -346,8 +384,8 @@ func listedPeers(peers []site.Name, v string, more bool) ([]Record, error) {
 // namedPeers picks peers from the script's name, record lines, in the order of peers. A
 // full answer has every peer (a never-seen one with zero fields); a delta only the ones
 // listed.
-func namedPeers(peers []site.Name, v string, more, delta bool) ([]Record, error) {
-	got := map[site.Name]string{}
+func namedPeers(in PingInput, v string, more, delta bool) ([]Record, error) {
+	got := map[string]string{}
 	for more {
 		var name, line string
 		name, v, more = strings.Cut(v, "\n")
@@ -355,20 +393,31 @@ func namedPeers(peers []site.Name, v string, more, delta bool) ([]Record, error)
 			return nil, fmt.Errorf("ping script: site %q without a record", name)
 		}
 		line, v, more = strings.Cut(v, "\n")
-		got[site.Name(name)] = line
+		got[name] = line
 	}
-	out := make([]Record, 0, min(len(peers), len(got)))
+	out := make([]Record, 0, min(len(in.Peers), len(got)))
 	if !delta {
-		out = make([]Record, 0, len(peers))
+		out = make([]Record, 0, len(in.Peers))
 	}
-	for _, p := range peers {
-		line, ok := got[p]
+	for _, p := range in.Peers {
+		line, ok := got[string(p)]
+		for _, l := range in.Lines[p] {
+			_, lok := got[slot(p, l)]
+			ok = ok || lok
+		}
 		if !ok && delta {
 			continue
 		}
-		r, err := decodeRecord(p, line)
+		r, err := decodeRecord(p, "", line)
 		if err != nil {
 			return nil, err
+		}
+		for _, l := range in.Lines[p] {
+			lr, err := decodeRecord(p, l, got[slot(p, l)])
+			if err != nil {
+				return nil, err
+			}
+			r.Lines = append(r.Lines, lr)
 		}
 		out = append(out, r)
 	}
@@ -389,10 +438,11 @@ func newToken() string {
 }
 
 // Handled implements Store.
-func (s *Redis) Handled(ctx context.Context, st site.Name, addr netip.Addr) error {
+func (s *Redis) Handled(ctx context.Context, st site.Name, line site.Line, addr netip.Addr) error {
 	fam := Family(addr)
-	err := handledScript.Run(ctx, s.c, []string{s.key("sites"), s.key("handled"), s.key("handling", string(st), fam)},
-		string(st), fam, addr.Unmap().String()).Err()
+	sl := slot(st, line)
+	err := handledScript.Run(ctx, s.c, []string{s.key("sites"), s.key("handled"), s.key("handling", sl, fam)},
+		sl, fam, addr.Unmap().String()).Err()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -439,7 +489,8 @@ func (s *Redis) Fleet(ctx context.Context) ([]Record, int64, error) {
 	}
 	recs := make([]Record, 0, len(all))
 	for name, v := range all {
-		r, err := decodeRecord(site.Name(name), v)
+		st, l := splitSlot(name)
+		r, err := decodeRecord(st, l, v)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -458,7 +509,8 @@ func (s *Redis) Events(ctx context.Context, n int) ([]Event, error) {
 	out := make([]Event, 0, len(msgs))
 	for _, m := range msgs {
 		str := func(k string) string { v, _ := m.Values[k].(string); return v }
-		out = append(out, Event{ID: m.ID, At: fromMS(str("at")), Kind: str("kind"), Site: site.Name(str("site")),
+		st, l := splitSlot(str("site"))
+		out = append(out, Event{ID: m.ID, At: fromMS(str("at")), Kind: str("kind"), Site: st, Line: l,
 			Family: str("family"), IP: str("ip"), Previous: str("previous"), Detail: str("detail")})
 	}
 	return out, nil
@@ -471,7 +523,7 @@ func (s *Redis) AppendEvent(ctx context.Context, e Event) error {
 	}
 	err := s.c.XAdd(ctx, &redis.XAddArgs{
 		Stream: s.key("events"), MaxLen: s.opt.EventsMax, Approx: true,
-		Values: []any{"kind", e.Kind, "site", string(e.Site), "family", e.Family, "ip", e.IP,
+		Values: []any{"kind", e.Kind, "site", slot(e.Site, e.Line), "family", e.Family, "ip", e.IP,
 			"previous", e.Previous, "at", e.At.UnixMilli(), "detail", e.Detail},
 	}).Err()
 	if err != nil {
@@ -489,8 +541,8 @@ return 1
 `)
 
 // MarkStale implements Store.
-func (s *Redis) MarkStale(ctx context.Context, st site.Name, seen time.Time) (bool, error) {
-	n, err := markStaleScript.Run(ctx, s.c, []string{s.key("stale")}, string(st), ms(seen)).Int()
+func (s *Redis) MarkStale(ctx context.Context, st site.Name, line site.Line, seen time.Time) (bool, error) {
+	n, err := markStaleScript.Run(ctx, s.c, []string{s.key("stale")}, slot(st, line), ms(seen)).Int()
 	if err != nil {
 		return false, unavailable(err)
 	}

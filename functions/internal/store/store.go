@@ -45,7 +45,7 @@ type Store interface {
 	// Handled records that the change to addr (its reconcile and notifications) was
 	// carried out for st, so the next pings do not handle it again; it also ends the
 	// handling lease PingResult.Handle granted.
-	Handled(ctx context.Context, st site.Name, addr netip.Addr) error
+	Handled(ctx context.Context, st site.Name, line site.Line, addr netip.Addr) error
 	// Failures returns the failed attempts counted against k in its current window.
 	Failures(ctx context.Context, k FailKey) (int, error)
 	// AuthFailure counts one failed attempt against k and returns the count in the
@@ -55,10 +55,11 @@ type Store interface {
 	Fleet(ctx context.Context) ([]Record, int64, error)
 	// Events returns up to n most recent events, newest first.
 	Events(ctx context.Context, n int) ([]Event, error)
-	// MarkStale records that st was found stale with its last ping at seen, and reports
-	// whether that is news (the first time for that last ping), so a stale site is
-	// reported once, and again only after it came back and went quiet again.
-	MarkStale(ctx context.Context, st site.Name, seen time.Time) (bool, error)
+	// MarkStale records that line of st ("" its default line) was found stale with its
+	// last ping at seen, and reports whether that is news (the first time for that last
+	// ping), so a stale site is reported once, and again only after it came back and went
+	// quiet again.
+	MarkStale(ctx context.Context, st site.Name, line site.Line, seen time.Time) (bool, error)
 	// AppendEvent adds an event to the capped stream.
 	AppendEvent(ctx context.Context, e Event) error
 	// Close releases the store's resources.
@@ -95,6 +96,9 @@ type Options struct {
 // PingInput is one authenticated ping.
 type PingInput struct {
 	Site site.Name
+	// Line is the line the ping reports: "" for the site's default line (kept where a site
+	// without lines keeps its record), else one of its other declared lines.
+	Line site.Line
 	// Addr is the address to record (IPv4 and IPv6 are kept apart).
 	Addr netip.Addr
 	// Nonce is the signed request's nonce; empty for Basic authentication.
@@ -106,6 +110,10 @@ type PingInput struct {
 	// (PingResult.Delta), and every peer otherwise.
 	Delta bool
 	Since int64
+	// Lines holds, for each peer with more than one line, its lines other than the default
+	// one: their records come in Record.Lines, and a delta lists the peer with all its
+	// lines when any of them changed. A peer not in it has its default line only.
+	Lines map[site.Name][]site.Line
 }
 
 // PingResult is what a ping recorded and read.
@@ -170,12 +178,34 @@ func SourceOf(a netip.Addr) netip.Prefix {
 	return p
 }
 
-// Record is a site's last known addresses. Times are zero when never set.
+// Record is the last known addresses of one line of a site. Times are zero when never set.
 type Record struct {
-	Site               site.Name
+	Site site.Name
+	// Line is "" for the site's default line, else the name of another declared line.
+	Line               site.Line
 	IPv4, IPv6         netip.Addr
 	Seen4, Seen6       time.Time
 	Changed4, Changed6 time.Time
+	// Lines are a peer's other lines (PingInput.Lines), in that order: only in
+	// PingResult.Peers. Fleet returns each line as a Record of its own.
+	Lines []Record
+}
+
+// slot is where a line of a site is kept (its field in the sites hash, its name in the
+// changes set, the event stream and the handled hash): the site's name for its default
+// line, so a site's state from before lines stays its default line's, and "site/line" for
+// another line ('/' is in neither name's alphabet).
+func slot(s site.Name, l site.Line) string {
+	if l == "" {
+		return string(s)
+	}
+	return string(s) + "/" + string(l)
+}
+
+// splitSlot is the site and the line a slot names.
+func splitSlot(v string) (site.Name, site.Line) {
+	s, l, _ := strings.Cut(v, "/")
+	return site.Name(s), site.Line(l)
 }
 
 // SeenAt is the last time the site pinged, over either family.
@@ -197,14 +227,15 @@ type Event struct {
 	At       time.Time
 	Kind     string
 	Site     site.Name
+	Line     site.Line // "" for the default line
 	Family   string
 	IP       string
 	Previous string
 	Detail   string
 }
 
-func decodeRecord(s site.Name, v string) (Record, error) {
-	r := Record{Site: s}
+func decodeRecord(s site.Name, l site.Line, v string) (Record, error) {
+	r := Record{Site: s, Line: l}
 	if v == "" {
 		return r, nil
 	}

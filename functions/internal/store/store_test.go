@@ -117,11 +117,11 @@ var contractCases = []struct {
 		}
 		ctx := context.Background()
 		for i, want := range []bool{true, false} {
-			if news, err := s.MarkStale(ctx, "hz", first); err != nil || news != want {
+			if news, err := s.MarkStale(ctx, "hz", "", first); err != nil || news != want {
 				t.Fatalf("MarkStale #%d = %v, %v; want %v", i, news, err, want)
 			}
 		}
-		if news, _ := s.MarkStale(ctx, "hz", clk.Now()); !news {
+		if news, _ := s.MarkStale(ctx, "hz", "", clk.Now()); !news {
 			t.Fatal("MarkStale for a later ping is not news")
 		}
 	}},
@@ -220,7 +220,7 @@ var contractCases = []struct {
 		if r := ping(t, s, "hz", src, "nonce-0000000002"); r.Handle || r.Changed {
 			t.Fatalf("second ping: handle=%v changed=%v, want neither", r.Handle, r.Changed)
 		}
-		if err := s.Handled(ctx, "hz", src); err != nil {
+		if err := s.Handled(ctx, "hz", "", src); err != nil {
 			t.Fatal(err)
 		}
 		if r := ping(t, s, "hz", src, "nonce-0000000003"); r.Handle || r.Announced != src {
@@ -235,10 +235,10 @@ var contractCases = []struct {
 		if r := ping(t, s, "hz", v6, "nonce-0000000005"); !r.Handle || r.Announced.IsValid() {
 			t.Fatalf("first IPv6 ping: %+v", r)
 		}
-		if err := s.Handled(ctx, "hz", src); err != nil {
+		if err := s.Handled(ctx, "hz", "", src); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Handled(ctx, "hz", src2); err != nil {
+		if err := s.Handled(ctx, "hz", "", src2); err != nil {
 			t.Fatal(err)
 		}
 		if r := ping(t, s, "hz", src2, "nonce-0000000006"); r.Handle || r.Announced != src2 {
@@ -435,7 +435,15 @@ func TestOneRoundTrip(t *testing.T) {
 			t.Fatalf("ping since %d: changed=%v delta=%v", since, r.Changed, r.Delta)
 		}
 	}
-	const pings = n + 3
+	// A line's ping, with a peer that has lines, in full and as a delta: still one trip each.
+	lines := map[site.Name][]site.Line{"bj": {"unicom"}}
+	for i, delta := range []bool{false, true} {
+		in := PingInput{Site: "hz", Line: "unicom", Addr: src, Nonce: fmt.Sprintf("nonce-line-%05d", i), Peers: peers, Lines: lines, Delta: delta, Since: 1}
+		if _, err := s.Ping(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const pings = n + 3 + 2
 	if got := hook.n.Load(); got != pings {
 		t.Fatalf("%d round trips for %d pings, want %d", got, pings, pings)
 	}
@@ -483,7 +491,7 @@ func TestRedisUnavailable(t *testing.T) {
 	if _, err := s.Failures(context.Background(), k); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Failures = %v, want ErrUnavailable", err)
 	}
-	if err := s.Handled(context.Background(), "hz", src); !errors.Is(err, ErrUnavailable) {
+	if err := s.Handled(context.Background(), "hz", "", src); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Handled = %v, want ErrUnavailable", err)
 	}
 }

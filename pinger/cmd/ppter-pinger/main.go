@@ -55,7 +55,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, client.ErrRejected):
 		return exitRejected
-	case errors.Is(err, config.ErrUsage), errors.Is(err, client.ErrRequest):
+	case errors.Is(err, config.ErrUsage), errors.Is(err, client.ErrRequest): // ErrRequest includes ErrUnknownLine
 		return exitUsage
 	default:
 		return exitTransient
@@ -86,15 +86,18 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	if cfg.ExpectOwnAddress {
 		own = ownaddr.New(hostAddrs, log)
 	}
-	for _, f := range cfg.IPFamily.Families() {
-		p, err := newPinger(cfg, f)
-		if err != nil {
-			return fmt.Errorf("%w: %w", config.ErrUsage, err)
+	clock := client.NewClock(log) // the host's clock, for every line's and family's pings
+	for _, l := range cfg.Lines {
+		for _, f := range cfg.IPFamily.Families() {
+			p, err := newPinger(cfg, l, f, clock)
+			if err != nil {
+				return fmt.Errorf("%w: %w", config.ErrUsage, err)
+			}
+			if own != nil {
+				p = own.Wrap(p)
+			}
+			pings = append(pings, agent.Ping{Line: l.Name, Family: f, Pinger: p, Endpoint: cfg.URL.String()})
 		}
-		if own != nil {
-			p = own.Wrap(p)
-		}
-		pings = append(pings, agent.Ping{Family: f, Pinger: p, Endpoint: cfg.URL.String()})
 	}
 	var changes <-chan struct{}
 	if cfg.Watch > 0 {
@@ -128,10 +131,11 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-func newPinger(cfg *config.Config, family wire.Family) (agent.Pinger, error) {
+func newPinger(cfg *config.Config, l config.Line, family wire.Family, clock *client.Clock) (agent.Pinger, error) {
 	return client.New(client.Options{
 		BaseURL: cfg.URL, Site: cfg.Site, Secret: cfg.Secret,
-		Family: family, Agent: "ppter-pinger/" + version,
+		Family: family, Line: l.Name, Source: client.Source{Address: l.BindAddress, Interface: l.Interface},
+		Agent: "ppter-pinger/" + version, Clock: clock,
 	})
 }
 

@@ -1,5 +1,5 @@
-// Package agent runs the pinger's cycle: ping the function over each address family,
-// compare the answer with the state file, apply each change through the router driver and
+// Package agent runs the pinger's cycle: ping the function over each line and address
+// family, compare the answer with the state file, apply each change through the router driver and
 // save the state only for the changes that succeeded. Watch repeats cycles with jitter and
 // exponential backoff until its context ends.
 package agent
@@ -35,8 +35,10 @@ type Pinger interface {
 	Ping(ctx context.Context, since *int64) (wire.PingResponse, error)
 }
 
-// Ping pairs a Pinger with its family.
+// Ping pairs a Pinger with its line and family.
 type Ping struct {
+	// Line is the office's line the Pinger reports (empty: the site's default line).
+	Line   site.Line
 	Family wire.Family
 	Pinger Pinger
 	// Endpoint names the function the Pinger talks to (its URL): the fleet version the
@@ -74,6 +76,8 @@ type Options struct {
 // Agent runs cycles.
 type Agent struct {
 	o Options
+	// warned holds the mapped peer lines already warned of as missing from the answers.
+	warned map[site.Peer]bool
 }
 
 // New returns an Agent.
@@ -96,7 +100,7 @@ func New(o Options) *Agent {
 	if o.Debounce <= 0 {
 		o.Debounce = DefaultDebounce
 	}
-	return &Agent{o: o}
+	return &Agent{o: o, warned: map[site.Peer]bool{}}
 }
 
 // Result summarises one cycle.
@@ -115,7 +119,8 @@ var ErrCycleTimeout = errors.New("cycle timed out")
 
 // Cycle runs one cycle, bounded by CycleTimeout. Its error joins every failure (ping or
 // driver); changes that were applied are saved even when others failed, and failed ones
-// are retried next cycle.
+// are retried next cycle. A line whose ping fails does not stop the others: their answers
+// are applied, and the error (so the exit code) says which line failed.
 func (a *Agent) Cycle(ctx context.Context) (Result, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, a.o.CycleTimeout, fmt.Errorf("%w after %s", ErrCycleTimeout, a.o.CycleTimeout))
 	defer cancel()
@@ -136,7 +141,7 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 	for _, p := range a.o.Pings {
 		ans, err := a.ping(ctx, p, since.Since(state.FleetKey(p.Endpoint, p.Family)))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("ping over %s: %w", p.Family, err))
+			errs = append(errs, fmt.Errorf("ping%s over %s: %w", lineLabel(p.Line), p.Family, err))
 			continue
 		}
 		answers = append(answers, ans)
@@ -179,9 +184,9 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 			a.o.Log.Info("applied", "change", c.String())
 			res.Applied = append(res.Applied, c)
 			if c.Self {
-				st.Self.Set(c.Family, c.New)
+				st.SetSelf(c.Line, c.Family, c.New)
 			} else {
-				st.SetPeer(c.Peer, c.Family, c.New)
+				st.SetPeer(c.Ref(), c.Family, c.New)
 			}
 		}
 		if complete && st.SetSince(ans.fleetKey, ans.version) {
@@ -234,8 +239,17 @@ func (a *Agent) peekState() *state.State {
 	return st
 }
 
+// lineLabel is " of line L" for a named line, "" for none.
+func lineLabel(l site.Line) string {
+	if l == "" {
+		return ""
+	}
+	return " of line " + string(l)
+}
+
 // answer is a checked ping answer.
 type answer struct {
+	line     site.Line
 	family   wire.Family
 	self     netip.Addr
 	peers    []wire.Peer // sorted by site, no name twice; only the changed ones in a delta
@@ -254,11 +268,14 @@ func (a *Agent) ping(ctx context.Context, p Ping, since *int64) (answer, error) 
 	if resp.Site != string(a.o.Site) {
 		return answer{}, fmt.Errorf("%w: answer is for site %q", ErrBadAnswer, resp.Site)
 	}
+	if p.Line != "" && resp.Line != string(p.Line) {
+		return answer{}, fmt.Errorf("%w: answer is for line %q, not %q", ErrBadAnswer, resp.Line, p.Line)
+	}
 	self, err := addrOf(resp.IP, p.Family)
 	if err != nil {
 		return answer{}, fmt.Errorf("%w: own address: %v", ErrBadAnswer, err)
 	}
-	a.o.Log.Debug("pinged", "family", p.Family.String(), "ip", self.String(), "changed", resp.Changed, "peers", len(resp.Peers), "delta", resp.Delta)
+	a.o.Log.Debug("pinged", "line", string(p.Line), "family", p.Family.String(), "ip", self.String(), "changed", resp.Changed, "peers", len(resp.Peers), "delta", resp.Delta)
 	peers := slices.Clone(resp.Peers)
 	slices.SortFunc(peers, func(x, y wire.Peer) int { return strings.Compare(x.Site, y.Site) })
 	for i := 1; i < len(peers); i++ {
@@ -266,16 +283,17 @@ func (a *Agent) ping(ctx context.Context, p Ping, since *int64) (answer, error) 
 			return answer{}, fmt.Errorf("%w: peer %q is listed twice", ErrBadAnswer, peers[i].Site)
 		}
 	}
-	return answer{family: p.Family, self: self, peers: peers, version: resp.FleetVersion, fleetKey: state.FleetKey(p.Endpoint, p.Family)}, nil
+	return answer{line: p.Line, family: p.Family, self: self, peers: peers, version: resp.FleetVersion, fleetKey: state.FleetKey(p.Endpoint, p.Family)}, nil
 }
 
-// changes returns the changes of ans against st, self first, then peers by name. A peer
-// whose address fails checkPeerAddr is skipped with an error in the log.
+// changes returns the changes of ans against st: self first, then each peer's default
+// line and its named lines, peers by name. A peer whose address fails checkPeerAddr is
+// skipped with an error in the log.
 func (a *Agent) changes(ans answer, st *state.State) []router.Change {
 	family, self := ans.family, ans.self
 	var changes []router.Change
-	if old := st.Self.Get(family); old != self {
-		changes = append(changes, router.Change{Peer: a.o.Site, Self: true, Family: family, Old: old, New: self, SelfIP: self})
+	if old := st.SelfAddr(ans.line, family); old != self {
+		changes = append(changes, router.Change{Peer: a.o.Site, Line: ans.line, Self: true, Family: family, Old: old, New: self, SelfIP: self})
 	}
 	for _, peer := range ans.peers {
 		name, err := site.Parse(peer.Site)
@@ -286,27 +304,82 @@ func (a *Agent) changes(ans answer, st *state.State) []router.Change {
 		if name == a.o.Site {
 			continue
 		}
-		raw := peer.Addr(family)
-		if !raw.IsValid() {
-			continue // the peer has no address in this family
-		}
-		ip, err := addrOf(raw, family)
-		if err != nil {
-			a.o.Log.Warn("ignoring peer address", "peer", string(name), "err", err)
-			continue
-		}
-		if err := checkPeerAddr(ip, self, a.o.AllowPrivatePeers); err != nil {
-			a.o.Log.Error("ignoring peer", "peer", string(name), "err", err)
-			continue
-		}
-		if peer.Stale {
+		if peer.Stale && peer.Addr(family).IsValid() {
 			a.o.Log.Warn("peer is stale", "peer", string(name), "seen_at", peer.SeenAt)
 		}
-		if old := st.Peer(name, family); old != ip {
-			changes = append(changes, router.Change{Peer: name, Family: family, Old: old, New: ip, SelfIP: self})
+		lines := []peerLine{{"", peer.Addr(family)}} // the default line, then the named ones
+		for _, l := range peer.Lines {
+			line, err := site.ParseLine(l.Name)
+			if err != nil {
+				a.o.Log.Warn("ignoring peer line with a bad name", "peer", string(name), "err", err)
+				continue
+			}
+			pl := peerLine{line, l.IPv4}
+			if family.Is(wire.IPv6) {
+				pl.addr = l.IPv6
+			}
+			lines = append(lines, pl)
+		}
+		a.warnUnlisted(name, lines)
+		for _, l := range lines {
+			if c, ok := a.peerChange(site.Peer{Site: name, Line: l.line}, l.addr, ans, st); ok {
+				changes = append(changes, c)
+			}
 		}
 	}
 	return changes
+}
+
+// peerLine is a line of a peer's answer and its address in the answer's family.
+type peerLine struct {
+	line site.Line
+	addr netip.Addr
+}
+
+func listed(lines []peerLine, l site.Line) bool {
+	for _, pl := range lines {
+		if pl.line == l {
+			return true
+		}
+	}
+	return false
+}
+
+// peerChange returns the change of peer line ref to raw, if there is one to apply.
+func (a *Agent) peerChange(ref site.Peer, raw netip.Addr, ans answer, st *state.State) (router.Change, bool) {
+	if !raw.IsValid() {
+		return router.Change{}, false // no address in this family (yet)
+	}
+	ip, err := addrOf(raw, ans.family)
+	if err != nil {
+		a.o.Log.Warn("ignoring peer address", "peer", ref.String(), "err", err)
+		return router.Change{}, false
+	}
+	if err := checkPeerAddr(ip, ans.self, a.o.AllowPrivatePeers); err != nil {
+		a.o.Log.Error("ignoring peer", "peer", ref.String(), "err", err)
+		return router.Change{}, false
+	}
+	old := st.Peer(ref, ans.family)
+	if old == ip {
+		return router.Change{}, false
+	}
+	return router.Change{Peer: ref.Site, Line: ref.Line, Family: ans.family, Old: old, New: ip, SelfIP: ans.self}, true
+}
+
+// warnUnlisted warns, once per process, of each line of peer the driver maps that the
+// peer's answer does not list: it gets no address there, as a peer that never pinged.
+func (a *Agent) warnUnlisted(peer site.Name, lines []peerLine) {
+	m, ok := a.o.Driver.(router.Mapper)
+	if !ok {
+		return
+	}
+	for _, ref := range m.Mapped() {
+		if ref.Site != peer || a.warned[ref] || listed(lines, ref.Line) {
+			continue
+		}
+		a.warned[ref] = true
+		a.o.Log.Warn("a driver mapping names a line the peer does not have; it gets no address", "peer", ref.String(), "lines", len(lines)-1)
+	}
 }
 
 // addrOf returns ip, unmapped and without zone, when it is of family.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ppter/ppter/pinger/internal/router"
 	"github.com/ppter/ppter/pinger/internal/state"
+	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -138,11 +139,11 @@ func TestCyclePartialFailureSavesSuccesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Peer("bj", 4).String(); got != "198.51.100.9" {
+	if got := st.Peer(site.Peer{Site: "bj"}, 4).String(); got != "198.51.100.9" {
 		t.Errorf("bj saved as %s, want 198.51.100.9", got)
 	}
-	if st.Peer("sh", 4).IsValid() {
-		t.Errorf("failed peer sh saved as %s", st.Peer("sh", 4))
+	if st.Peer(site.Peer{Site: "sh"}, 4).IsValid() {
+		t.Errorf("failed peer sh saved as %s", st.Peer(site.Peer{Site: "sh"}, 4))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ppter/ppter/pinger/internal/router"
 	"github.com/ppter/ppter/pinger/internal/state"
+	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -70,10 +71,10 @@ func TestCycleHasADeadline(t *testing.T) {
 	if lerr != nil {
 		t.Fatal(lerr)
 	}
-	if got := st.Peer("bj", 4).String(); got != "198.51.100.9" {
+	if got := st.Peer(site.Peer{Site: "bj"}, 4).String(); got != "198.51.100.9" {
 		t.Errorf("bj in state = %s, want the change applied before the hang saved", got)
 	}
-	if st.Peer("sh", 4).IsValid() {
-		t.Errorf("sh in state = %s, want nothing (retried next cycle)", st.Peer("sh", 4))
+	if st.Peer(site.Peer{Site: "sh"}, 4).IsValid() {
+		t.Errorf("sh in state = %s, want nothing (retried next cycle)", st.Peer(site.Peer{Site: "sh"}, 4))
 	}
 }

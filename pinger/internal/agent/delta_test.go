@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ppter/ppter/pinger/internal/state"
+	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -47,7 +48,7 @@ func TestDeltaAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Peer("bj", 4).String(); got != "198.51.100.9" {
+	if got := st.Peer(site.Peer{Site: "bj"}, 4).String(); got != "198.51.100.9" {
 		t.Errorf("bj, absent from the delta, is at %s in the state, want 198.51.100.9", got)
 	}
 	// A failing change: the since stays at 6.
@@ -72,7 +73,7 @@ func TestDeltaAnswers(t *testing.T) {
 	if d.applied != nil {
 		t.Errorf("an empty delta applied %v", d.applied)
 	}
-	if st, _ := state.Load(path, "hz"); st.Peer("sh", 4).String() != "198.51.100.22" || st.Peer("bj", 4).String() != "198.51.100.9" {
+	if st, _ := state.Load(path, "hz"); st.Peer(site.Peer{Site: "sh"}, 4).String() != "198.51.100.22" || st.Peer(site.Peer{Site: "bj"}, 4).String() != "198.51.100.9" {
 		t.Errorf("state peers %v, want sh at .22 and bj at .9", st.Peers)
 	}
 }

@@ -39,7 +39,3 @@ func checkPeerAddr(ip, self netip.Addr, allowPrivate bool) error {
 	}
 	return nil
 }
-
-// PublicAddr reports whether ip is an address a line may have on the internet: one
-// checkPeerAddr accepts as a peer's (public unicast, or the documentation ranges labs use).
-func PublicAddr(ip netip.Addr) bool { return checkPeerAddr(ip, netip.Addr{}, false) == nil }

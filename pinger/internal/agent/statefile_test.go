@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/pinger/internal/state"
+	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -74,7 +75,7 @@ func TestCycleSurvivesBadStateFile(t *testing.T) {
 				t.Errorf("log %q does not name %s", log.String(), aside)
 			}
 			st, err := state.Load(path, "hz")
-			if err != nil || st.Peer("bj", 4).String() != "198.51.100.9" {
+			if err != nil || st.Peer(site.Peer{Site: "bj"}, 4).String() != "198.51.100.9" {
 				t.Errorf("new state %+v, %v; want bj saved", st, err)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -35,6 +36,12 @@ var (
 	// answer must come from the URL the pinger was given, not wherever a 3xx points
 	// (wrapped together with ErrRequest: fix --url).
 	ErrRedirect = errors.New("function answered a redirect, which the pinger never follows")
+	// ErrUnknownLine means the function answered unknown_line: the ping's line is not one
+	// the site declares (a configuration error on one side; wraps ErrRequest).
+	ErrUnknownLine = fmt.Errorf("%w: the line is not one of the site's lines in the function's config (fix --line or the site's lines)", ErrRequest)
+	// ErrNoInterfaceBinding means Options.Interface was set on a system without
+	// SO_BINDTODEVICE (not Linux).
+	ErrNoInterfaceBinding = errors.New("cannot bind to an interface")
 )
 
 // Default timeouts.
@@ -55,6 +62,12 @@ type Options struct {
 	Secret []byte
 	// Family is the address family dialled (IPv4 when zero). Ignored when HTTPClient is set.
 	Family wire.Family
+	// Line is the site's line the ping reports (sent as the body's line; empty: the
+	// site's default line).
+	Line site.Line
+	// Source makes the ping leave by one line: its source address and interface.
+	// Ignored when HTTPClient is set.
+	Source Source
 	// Agent goes into the request body, e.g. "ppter-pinger/1.0.0".
 	Agent string
 	// Timeout bounds one whole request; DefaultTimeout when zero.
@@ -70,6 +83,9 @@ type Options struct {
 	// Now and Nonce replace the clock and nonce source (tests).
 	Now   func() time.Time
 	Nonce func() string
+	// Clock is the correction of the local clock, shared by the process's clients (see
+	// Ping); nil: the client's own, which logs nowhere.
+	Clock *Clock
 }
 
 // Client pings the function.
@@ -106,10 +122,19 @@ func New(opts Options) (*Client, error) {
 	if opts.Nonce == nil {
 		opts.Nonce = auth.NewNonce
 	}
-	hc := &http.Client{Transport: NewTransport(opts.Family)}
+	if opts.Clock == nil {
+		opts.Clock = NewClock(nil)
+	}
+	var hc *http.Client
 	if opts.HTTPClient != nil {
 		c := *opts.HTTPClient
 		hc = &c
+	} else {
+		t, err := NewTransport(opts.Family, opts.Source)
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+		hc = &http.Client{Transport: t}
 	}
 	hc.CheckRedirect = noRedirects
 	u := *opts.BaseURL
@@ -118,13 +143,38 @@ func New(opts Options) (*Client, error) {
 	return &Client{opts: opts, hc: hc, url: u.String(), path: u.EscapedPath()}, nil
 }
 
-// NewTransport returns an HTTP transport that dials only over f, with bounded connect,
-// TLS and header timeouts, and no proxy (the function must see the office's own address).
-func NewTransport(f wire.Family) *http.Transport {
-	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+// Source is where a ping leaves from: a line of a two-line office.
+type Source struct {
+	// Address, when valid, is the source address of the ping (of the ping's family).
+	Address netip.Addr
+	// Interface, when not empty, binds the ping's socket to that interface (Linux
+	// SO_BINDTODEVICE); elsewhere NewTransport refuses it with ErrNoInterfaceBinding.
+	Interface string
+}
+
+func (s Source) bound() bool { return s.Address.IsValid() || s.Interface != "" }
+
+// NewTransport returns an HTTP transport that dials only over f, from src, with bounded
+// connect, TLS and header timeouts, and no proxy (the function must see the office's own
+// address). Over IPv6 it asks Linux for a stable source address, not a temporary privacy
+// one (IPV6_ADDR_PREFERENCES): the address of a host, not of one of its connections.
+func NewTransport(f wire.Family, src Source) (*http.Transport, error) {
+	ctl, err := control(src.Interface, f.Is(wire.IPv6))
+	if err != nil {
+		return nil, err
+	}
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second, Control: ctl}
 	network := "tcp4"
 	if f.Is(wire.IPv6) {
 		network = "tcp6"
+	}
+	if src.Address.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: src.Address.AsSlice()}
+	}
+	if src.bound() {
+		if d.Resolver, err = boundResolver(src); err != nil {
+			return nil, err
+		}
 	}
 	return &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
@@ -138,16 +188,42 @@ func NewTransport(f wire.Family) *http.Transport {
 		// address). The function must see the address the office has now.
 		DisableKeepAlives: true,
 		ForceAttemptHTTP2: true,
-	}
+	}, nil
 }
 
-// Ping sends one signed POST /v1/ping and returns the function's answer. When the first
+// boundResolver looks the function's host up by the line of src too (Go's own resolver,
+// its queries bound to src's interface, and from src's address when the DNS server is
+// of its family): a line's own DNS servers answer for that line, and a query that left
+// by the other line would fail when that one is down. A loopback DNS server (dnsmasq on
+// the router, systemd-resolved) is asked unbound: it forwards by its own routes.
+func boundResolver(src Source) (*net.Resolver, error) {
+	ctl, err := control(src.Interface, false)
+	if err != nil {
+		return nil, err
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, server string) (net.Conn, error) {
+		d := net.Dialer{Timeout: dialTimeout}
+		host, _, _ := net.SplitHostPort(server)
+		ip, err := netip.ParseAddr(host)
+		if ip = ip.Unmap(); err != nil || ip.IsLoopback() {
+			return d.DialContext(ctx, network, server)
+		}
+		d.Control = ctl
+		if a := src.Address; a.IsValid() && a.Is4() == ip.Is4() {
+			if strings.HasPrefix(network, "udp") {
+				d.LocalAddr = &net.UDPAddr{IP: a.AsSlice()}
+			} else {
+				d.LocalAddr = &net.TCPAddr{IP: a.AsSlice()}
+			}
+		}
+		return d.DialContext(ctx, network, server)
+	}}, nil
+}
+
+// hedged sends one signed POST /v1/ping and returns the function's answer. When the first
 // request stays unanswered for HedgeAfter, a second one joins it (see Options.HedgeAfter);
 // an answer, good or bad, that arrives before then is final.
-//
-// since, when not nil, is the fleet version of the last answer applied in full: the answer
-// may then be a delta (wire.PingResponse.Delta).
-func (c *Client) Ping(ctx context.Context, since *int64) (wire.PingResponse, error) {
+func (c *Client) hedged(ctx context.Context, since *int64) (wire.PingResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	if c.opts.HedgeAfter < 0 {
@@ -187,7 +263,7 @@ func (c *Client) Ping(ctx context.Context, since *int64) (wire.PingResponse, err
 
 // ping sends one signed request on its own connection.
 func (c *Client) ping(ctx context.Context, since *int64) (wire.PingResponse, error) {
-	body, err := json.Marshal(wire.PingRequest{Agent: c.opts.Agent, Since: since})
+	body, err := json.Marshal(wire.PingRequest{Agent: c.opts.Agent, Since: since, Line: string(c.opts.Line)})
 	if err != nil {
 		return wire.PingResponse{}, fmt.Errorf("encode ping: %w", err)
 	}
@@ -197,7 +273,8 @@ func (c *Client) ping(ctx context.Context, since *int64) (wire.PingResponse, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", c.opts.Agent)
-	req.Header.Set("Authorization", auth.Header(c.opts.Site, c.opts.Secret, http.MethodPost, c.path, c.opts.Now().Unix(), c.opts.Nonce(), body))
+	sent, used := c.opts.Now(), c.opts.Clock.Offset()
+	req.Header.Set("Authorization", auth.Header(c.opts.Site, c.opts.Secret, http.MethodPost, c.path, sent.Add(used).Unix(), c.opts.Nonce(), body))
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return wire.PingResponse{}, fmt.Errorf("%w: %s", ErrUnreachable, describeTransport(err))
@@ -212,7 +289,7 @@ func (c *Client) ping(ctx context.Context, since *int64) (wire.PingResponse, err
 		return wire.PingResponse{}, fmt.Errorf("%w: reading answer: %s", ErrUnreachable, describeTransport(err))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return wire.PingResponse{}, statusError(resp.StatusCode, raw)
+		return wire.PingResponse{}, c.measured(statusError(resp.StatusCode, raw), sent, used)
 	}
 	var pr wire.PingResponse
 	if err := json.Unmarshal(raw, &pr); err != nil {
@@ -242,7 +319,10 @@ type StatusError struct {
 	Status  int
 	Code    string // wire error code, if the body was a JSON error
 	Message string // the function's message (never contains secrets)
-	kind    error
+	// ServerTime is the function's clock, when the error object carried it (a hint: the
+	// answer is not signed).
+	ServerTime time.Time
+	kind       error
 }
 
 func (e *StatusError) Error() string {
@@ -256,16 +336,19 @@ func (e *StatusError) Error() string {
 	return s
 }
 
-// Unwrap returns one of ErrRejected, ErrServer or ErrRequest.
+// Unwrap returns one of ErrRejected, ErrServer, ErrRequest or ErrUnknownLine (which wraps
+// ErrRequest).
 func (e *StatusError) Unwrap() error { return e.kind }
 
 func statusError(status int, raw []byte) error {
 	e := &StatusError{Status: status}
 	var er wire.ErrorResponse
 	if json.Unmarshal(raw, &er) == nil {
-		e.Code, e.Message = er.Error.Code, truncate(er.Error.Message, 200)
+		e.Code, e.Message, e.ServerTime = er.Error.Code, truncate(er.Error.Message, 200), er.Error.ServerTime
 	}
 	switch {
+	case status == http.StatusBadRequest && e.Code == wire.CodeUnknownLine:
+		e.kind = ErrUnknownLine
 	case status == http.StatusUnauthorized, status == http.StatusConflict, status == http.StatusTooManyRequests:
 		e.kind = ErrRejected
 	case status >= 500:

@@ -77,7 +77,7 @@ func TestPingFailures(t *testing.T) {
 	}{
 		{name: "wrong secret", opts: Options{Secret: []byte("wrong-secret-012345")}, want: ErrRejected, status: 401},
 		{name: "unknown site", opts: Options{Site: "nowhere"}, want: ErrRejected, status: 401},
-		{name: "clock skew", opts: Options{Now: func() time.Time { return time.Now().Add(-time.Hour) }}, want: ErrRejected, status: 401},
+		{name: "clock skew over the cap", opts: Options{Now: func() time.Time { return time.Now().Add(-MaxClockBehind - time.Hour) }}, want: ErrClockSkew, status: 401},
 		{name: "replayed nonce", opts: Options{Nonce: fixedNonce}, twice: true, want: ErrRejected, status: 409},
 		{name: "too many failures", setup: func(fn *fakefn.Server) string { fn.FailWith(429, "too_many_failures"); return fn.URL }, want: ErrRejected, status: 429},
 		{name: "server error", setup: func(fn *fakefn.Server) string { fn.FailWith(503, "store_unavailable"); return fn.URL }, want: ErrServer, status: 503},

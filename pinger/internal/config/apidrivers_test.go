@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ppter/ppter/shared/site"
 )
 
 func TestParseAPIDrivers(t *testing.T) {
@@ -34,7 +36,7 @@ func TestParseAPIDrivers(t *testing.T) {
 	}{
 		{name: "openwrt", driver: "openwrt", yaml: "openwrt:\n  peers:\n    bj: { wireguard_interface: wg0, description: to-bj }\n    gz: { ipsec_remote: gz, family: ipv6 }\n",
 			check: func(t *testing.T, c *Config) {
-				if p := c.Drivers.OpenWrt.Peers["gz"]; p.IPsecRemote != "gz" || p.Family != 6 {
+				if p := c.Drivers.OpenWrt.Peers[site.Peer{Site: "gz"}]; p.IPsecRemote != "gz" || p.Family != 6 {
 					t.Errorf("got %+v", p)
 				}
 			}},

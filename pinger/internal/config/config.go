@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,10 @@ type Config struct {
 	// ExpectOwnAddress compares each ping's address with the host's own (a pinger on the
 	// router) and warns when it is not one of them.
 	ExpectOwnAddress bool
+	// Lines are the office's lines this pinger reports, one ping per line (and family)
+	// per cycle: the file's lines:, or else one from --line, --bind-address and
+	// --interface (all may be empty: the site's default line, by the default route).
+	Lines []Line
 
 	Help    bool
 	Version bool
@@ -71,12 +76,20 @@ type Config struct {
 	Drivers FileConfig
 }
 
-// FileConfig is the YAML file: one optional section per driver, and expect_own_address.
-// Unknown keys are errors.
+// FileConfig is the YAML file: one optional section per driver, expect_own_address and
+// the line keys. Unknown keys are errors.
 type FileConfig struct {
 	// ExpectOwnAddress is --expect-own-address's value when neither the flag nor
 	// PPTER_EXPECT_OWN_ADDRESS is given.
 	ExpectOwnAddress bool `yaml:"expect_own_address"`
+	// Line, BindAddress and Interface are --line's, --bind-address's and --interface's
+	// values when neither the flag nor its env var is given.
+	Line        site.Line  `yaml:"line"`
+	BindAddress netip.Addr `yaml:"bind_address"`
+	Interface   string     `yaml:"interface"`
+	// Lines, when set, lists every line this pinger reports; the keys above (and their
+	// flags and env vars) are then refused.
+	Lines []Line `yaml:"lines"`
 
 	Exec       ExecFile                `yaml:"exec"`
 	HTTP       router.HTTPConfig       `yaml:"http"`
@@ -89,13 +102,22 @@ type FileConfig struct {
 	FortiGate  router.FortiGateConfig  `yaml:"fortigate"`
 }
 
+// Line is one of the office's lines as the pinger reports it: its name (empty: the
+// site's default line) and how its pings leave (source address, interface; empty: by the
+// default route).
+type Line struct {
+	Name        site.Line  `yaml:"name"`
+	BindAddress netip.Addr `yaml:"bind_address"`
+	Interface   string     `yaml:"interface"`
+}
+
 // ExecFile is the exec section of the YAML file. --exec / PPTER_EXEC override Command.
 type ExecFile struct {
 	Command string        `yaml:"command"`
 	Self    bool          `yaml:"self"`
 	Timeout time.Duration `yaml:"timeout"`
 	// Peers, when set, limits the hook to these peers (an allow-list).
-	Peers []site.Name `yaml:"peers"`
+	Peers []site.Peer `yaml:"peers"`
 }
 
 // Environment variables read besides the flags' own.
@@ -122,6 +144,9 @@ var flagEnv = map[string]string{
 	"max-peers":           "PPTER_MAX_PEERS",
 	"cycle-timeout":       "PPTER_CYCLE_TIMEOUT",
 	"expect-own-address":  "PPTER_EXPECT_OWN_ADDRESS",
+	"line":                "PPTER_LINE",
+	"bind-address":        "PPTER_BIND_ADDRESS",
+	"interface":           "PPTER_INTERFACE",
 }
 
 // SecretEnv lists the variables that carry secrets; they are removed from the environment
@@ -131,6 +156,7 @@ var SecretEnv = []string{EnvKey, EnvRouterPassword, EnvRouterAPIKey, EnvRouterAP
 // raw holds flag values before validation.
 type raw struct {
 	url, site, keyFile, exec, state, file string
+	line, bindAddress, iface              string
 	// expectOwnSet: --expect-own-address came from the flag or its env var, which beat
 	// the file's expect_own_address.
 	expectOwnSet bool
@@ -180,6 +206,9 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.BoolVar(&c.AllowPrivatePeers, "allow-private-peers", false, "accept private (RFC 1918, fc00::/7), CGNAT and other special-purpose peer addresses (a lab)")
 	fs.IntVar(&c.MaxPeers, "max-peers", c.MaxPeers, "apply at most `n` peer changes per cycle; the rest wait for the next")
 	fs.BoolVar(&c.ExpectOwnAddress, "expect-own-address", false, "warn when the address the function saw is not one of this host's (a pinger on the router: a transparent proxy or carrier NAT); config file key expect_own_address")
+	fs.StringVar(&r.line, "line", "", "`name` of the site's line this ping reports (a two-line office; default: the site's default line); config file key line, or lines: for several")
+	fs.StringVar(&r.bindAddress, "bind-address", "", "send the ping from this `address` (the line's); config file key bind_address")
+	fs.StringVar(&r.iface, "interface", "", "send the ping, and its DNS lookup, by the interface `iface` (Linux SO_BINDTODEVICE); config file key interface")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.BoolVarP(&c.Help, "help", "h", false, "show this help")
 	for name, env := range flagEnv {
@@ -206,8 +235,9 @@ Flags:
 	b.WriteString(`
 Exit codes:
   0  done (changed or not)
-  1  transient failure: network, function 5xx, driver failed, another run holds the lock
-  2  usage or configuration error
+  1  transient failure: network, function 5xx, driver failed, another run holds the lock;
+     with several lines, a line whose ping failed (the others are still applied)
+  2  usage or configuration error, and a line the function does not declare (unknown_line)
   3  rejected by the function: 401 bad credentials or clock, 409 replayed, 429 too many failures
 `)
 	return b.String()
@@ -291,12 +321,83 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 	if !r.expectOwnSet {
 		c.ExpectOwnAddress = c.Drivers.ExpectOwnAddress
 	}
+	if c.Lines, err = r.lines(); err != nil {
+		return err
+	}
 	c.Exec = c.Drivers.Exec.Command
 	if r.exec != "" {
 		c.Exec = r.exec
 	}
 	return resolveSecrets(c, env)
 }
+
+// lines returns the lines to ping: the file's lines:, or the one of --line,
+// --bind-address and --interface (each flag beats its env var, which beats the file's key).
+func (r *raw) lines() ([]Line, error) {
+	fc := &r.cfg.Drivers
+	if len(fc.Lines) > 0 {
+		if r.line != "" || r.bindAddress != "" || r.iface != "" || fc.Line != "" || fc.BindAddress.IsValid() || fc.Interface != "" {
+			return nil, errors.New("--config lines: lists every line: --line, --bind-address and --interface (PPTER_LINE, PPTER_BIND_ADDRESS, PPTER_INTERFACE, the file's line, bind_address and interface) must not be given with it")
+		}
+		seen := map[site.Line]bool{}
+		for i, l := range fc.Lines {
+			if l.Name == "" {
+				return nil, fmt.Errorf("--config lines[%d]: name is required", i)
+			}
+			if seen[l.Name] {
+				return nil, fmt.Errorf("--config lines: line %s is listed twice", l.Name)
+			}
+			seen[l.Name] = true
+			if err := r.checkLine(l); err != nil {
+				return nil, fmt.Errorf("--config lines: line %s: %w", l.Name, err)
+			}
+		}
+		return fc.Lines, nil
+	}
+	l := Line{Name: fc.Line, BindAddress: fc.BindAddress, Interface: cmp.Or(r.iface, fc.Interface)}
+	var err error
+	if r.line != "" {
+		if l.Name, err = site.ParseLine(r.line); err != nil {
+			return nil, fmt.Errorf("--line: %w", err)
+		}
+	}
+	if r.bindAddress != "" {
+		if l.BindAddress, err = netip.ParseAddr(r.bindAddress); err != nil {
+			return nil, fmt.Errorf("--bind-address: %w", err)
+		}
+	}
+	if err := r.checkLine(l); err != nil {
+		return nil, err
+	}
+	return []Line{l}, nil
+}
+
+// checkLine refuses a source address that cannot be one (unspecified, multicast) or is not
+// of the one family pinged, and an interface name Linux cannot have.
+func (r *raw) checkLine(l Line) error {
+	if a := l.BindAddress; a.IsValid() {
+		fams := r.cfg.IPFamily.Families()
+		switch {
+		case a.IsUnspecified() || a.IsMulticast():
+			return fmt.Errorf("bind address %s is not a unicast address", a)
+		case len(fams) > 1:
+			only := Family6
+			if a.Unmap().Is4() {
+				only = Family4
+			}
+			return fmt.Errorf("bind address %s is of one family, and --ip-family both pings over both: use --ip-family %s, or an interface", a, only)
+		case !fams[0].Of(a.Unmap()):
+			return fmt.Errorf("bind address %s is not an %s address (--ip-family %s)", a, fams[0], r.cfg.IPFamily)
+		}
+	}
+	if n := l.Interface; len(n) > maxInterfaceName || strings.ContainsAny(n, "/ \t\n") {
+		return fmt.Errorf("interface %q: not an interface name (at most %d characters, no '/' or space)", n, maxInterfaceName)
+	}
+	return nil
+}
+
+// maxInterfaceName is the longest Linux interface name (IFNAMSIZ less its NUL).
+const maxInterfaceName = 15
 
 // parseURL checks --url: http(s) with a host, no credentials, query or fragment, and
 // plain http only to loopback unless insecure.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/pinger/internal/router"
+	"github.com/ppter/ppter/shared/site"
 )
 
 // writeFile writes body to dir/name, mode 0600 (the pinger refuses wider secret files).
@@ -63,7 +64,7 @@ func TestParseFile(t *testing.T) {
 			args: []string{"--driver", "routeros"},
 			check: func(t *testing.T, c *Config) {
 				r := c.Drivers.RouterOS
-				if r.Password != "router-pw" || !r.TLS.InsecureSkipVerify || r.Peers["bj"].IPsecPeer != "to-bj" || r.Peers["sh"].Family != 6 {
+				if r.Password != "router-pw" || !r.TLS.InsecureSkipVerify || r.Peers[site.Peer{Site: "bj"}].IPsecPeer != "to-bj" || r.Peers[site.Peer{Site: "sh"}].Family != 6 {
 					t.Errorf("got %+v", r)
 				}
 				if _, err := c.NewDriver(nil, nil); err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/ppter/ppter/pinger/internal/agent"
+	"github.com/ppter/ppter/shared/ipclass"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -44,7 +45,7 @@ func classify(seen netip.Addr, host []netip.Addr) (verdict, []string) {
 		if a == seen {
 			return own, nil
 		}
-		if a.Is4() == seen.Is4() && agent.PublicAddr(a) {
+		if a.Is4() == seen.Is4() && ipclass.Of(a) <= ipclass.Documentation { // an address a line may have (labs use documentation ones)
 			public = append(public, a.String())
 		}
 	}

@@ -12,15 +12,17 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // ExecConfig configures the exec driver.
 type ExecConfig struct {
 	// Command is run by /bin/sh -c (cmd /C on Windows) once per change.
 	Command string
-	// Peers, when not empty, limits the hook to these peers; others are not applied (and
-	// not recorded, so adding a peer later applies it then).
-	Peers []site.Name
+	// Peers, when not empty, limits the hook to these peer lines ("bj", "bj/unicom");
+	// others are not applied (and not recorded, so adding a peer later applies it then).
+	// Without it the hook gets every peer's default line.
+	Peers []site.Peer
 	// Self also runs Command for the office's own address change (PPTER_EVENT=self).
 	Self bool
 	// Timeout bounds one run; 60 s when zero.
@@ -63,14 +65,20 @@ func NewExec(cfg ExecConfig) (*Exec, error) {
 	return &Exec{cfg: cfg, shell: shell}, nil
 }
 
-// Wants accepts every peer change (or those of the listed peers), and self changes when
-// configured.
+// Wants accepts the change of every peer's default line (or those of the listed peer
+// lines), and self changes when configured.
 func (e *Exec) Wants(c Change) bool {
 	if c.Self {
 		return e.cfg.Self
 	}
-	return len(e.cfg.Peers) == 0 || slices.Contains(e.cfg.Peers, c.Peer)
+	if len(e.cfg.Peers) == 0 {
+		return c.Line == ""
+	}
+	return slices.Contains(e.cfg.Peers, c.Ref())
 }
+
+// Mapped lists the peer lines of the allow-list.
+func (e *Exec) Mapped() []site.Peer { return e.cfg.Peers }
 
 // Apply runs the command for c.
 func (e *Exec) Apply(ctx context.Context, c Change) error {
@@ -96,17 +104,19 @@ func changeEnv(c Change) []string {
 			"PPTER_PEER=",
 			"PPTER_PEER_IP=",
 			"PPTER_PEER_OLD_IP=",
-			"PPTER_SELF_IP=" + addrString(c.New),
-			"PPTER_SELF_OLD_IP=" + addrString(c.Old),
-			"PPTER_FAMILY=" + c.FamilyName(),
+			"PPTER_SELF_IP=" + wire.AddrString(c.New),
+			"PPTER_SELF_OLD_IP=" + wire.AddrString(c.Old),
+			"PPTER_FAMILY=" + c.Family.String(),
+			"PPTER_LINE=" + string(c.Line),
 		}
 	}
 	return []string{
 		"PPTER_EVENT=peer",
 		"PPTER_PEER=" + string(c.Peer),
-		"PPTER_PEER_IP=" + addrString(c.New),
-		"PPTER_PEER_OLD_IP=" + addrString(c.Old),
-		"PPTER_SELF_IP=" + addrString(c.SelfIP),
-		"PPTER_FAMILY=" + c.FamilyName(),
+		"PPTER_PEER_IP=" + wire.AddrString(c.New),
+		"PPTER_PEER_OLD_IP=" + wire.AddrString(c.Old),
+		"PPTER_SELF_IP=" + wire.AddrString(c.SelfIP),
+		"PPTER_FAMILY=" + c.Family.String(),
+		"PPTER_LINE=" + string(c.Line),
 	}
 }

@@ -125,16 +125,19 @@ func TestExecPeersAllowList(t *testing.T) {
 	ip := netip.MustParseAddr("198.51.100.9")
 	tests := []struct {
 		name   string
-		peers  []site.Name
+		peers  []site.Peer
 		self   bool
 		change Change
 		want   bool
 	}{
 		{name: "no list: every peer", change: Change{Peer: "gz", Family: 4, New: ip}, want: true},
-		{name: "listed peer", peers: []site.Name{"bj", "sh"}, change: Change{Peer: "sh", Family: 4, New: ip}, want: true},
-		{name: "unlisted peer", peers: []site.Name{"bj", "sh"}, change: Change{Peer: "gz", Family: 4, New: ip}, want: false},
-		{name: "self with list and self on", peers: []site.Name{"bj"}, self: true, change: Change{Peer: "hz", Self: true, Family: 4, New: ip}, want: true},
-		{name: "self with list and self off", peers: []site.Name{"hz"}, change: Change{Peer: "hz", Self: true, Family: 4, New: ip}, want: false},
+		{name: "listed peer", peers: []site.Peer{{Site: "bj"}, {Site: "sh"}}, change: Change{Peer: "sh", Family: 4, New: ip}, want: true},
+		{name: "no list: not a named line", change: Change{Peer: "gz", Line: "unicom", Family: 4, New: ip}, want: false},
+		{name: "listed line", peers: []site.Peer{{Site: "bj", Line: "unicom"}}, change: Change{Peer: "bj", Line: "unicom", Family: 4, New: ip}, want: true},
+		{name: "listed line, default line change", peers: []site.Peer{{Site: "bj", Line: "unicom"}}, change: Change{Peer: "bj", Family: 4, New: ip}, want: false},
+		{name: "unlisted peer", peers: []site.Peer{{Site: "bj"}, {Site: "sh"}}, change: Change{Peer: "gz", Family: 4, New: ip}, want: false},
+		{name: "self with list and self on", peers: []site.Peer{{Site: "bj"}}, self: true, change: Change{Peer: "hz", Self: true, Family: 4, New: ip}, want: true},
+		{name: "self with list and self off", peers: []site.Peer{{Site: "hz"}}, change: Change{Peer: "hz", Self: true, Family: 4, New: ip}, want: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // FortiGateConfig configures the fortigate driver.
@@ -28,7 +29,7 @@ type FortiGateConfig struct {
 	VDOM       string                      `yaml:"vdom"`
 	TLS        TLSConfig                   `yaml:",inline"`
 	Timeout    time.Duration               `yaml:"timeout"`
-	Peers      map[site.Name]FortiGatePeer `yaml:"peers"`
+	Peers      map[site.Peer]FortiGatePeer `yaml:"peers"`
 	HTTPClient *http.Client                `yaml:"-"`
 }
 
@@ -36,11 +37,11 @@ type FortiGateConfig struct {
 // (config vpn ipsec phase1-interface), by name. Its remote-gw (remote-gw6 for IPv6)
 // follows the peer.
 type FortiGatePeer struct {
-	Phase1 string `yaml:"phase1"`
-	Family Family `yaml:"family"`
+	Phase1 string      `yaml:"phase1"`
+	Family wire.Family `yaml:"family"`
 }
 
-func (p FortiGatePeer) family() Family { return p.Family }
+func (p FortiGatePeer) family() wire.Family { return p.Family }
 
 func (p FortiGatePeer) check() error {
 	if err := checkName("phase1", p.Phase1); err != nil {
@@ -57,6 +58,7 @@ func (p FortiGatePeer) check() error {
 // applies a CMDB change at once; there is no separate apply step.
 type FortiGate struct {
 	peers[FortiGatePeer]
+	mapped
 	cfg FortiGateConfig
 	api *apiClient
 }
@@ -73,7 +75,8 @@ func NewFortiGate(cfg FortiGateConfig) (*FortiGate, error) {
 			return nil, fmt.Errorf("fortigate: %w", err)
 		}
 	}
-	if err := peers[FortiGatePeer](cfg.Peers).check("fortigate"); err != nil {
+	m, err := peers[FortiGatePeer](cfg.Peers).check("fortigate")
+	if err != nil {
 		return nil, err
 	}
 	api, err := newAPIClient(cfg.URL, cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) {
@@ -82,7 +85,7 @@ func NewFortiGate(cfg FortiGateConfig) (*FortiGate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fortigate: %w", err)
 	}
-	return &FortiGate{peers: cfg.Peers, cfg: cfg, api: api}, nil
+	return &FortiGate{peers: cfg.Peers, mapped: m, cfg: cfg, api: api}, nil
 }
 
 // fortiAnswer is the envelope of every FortiOS REST answer.
@@ -96,7 +99,7 @@ type fortiAnswer struct {
 
 // Apply sets the phase 1 interface's remote gateway unless it already holds the address.
 func (f *FortiGate) Apply(ctx context.Context, c Change) error {
-	name := f.peers[c.Peer].Phase1
+	name := f.peers[c.Ref()].Phase1
 	path := "/api/v2/cmdb/vpn.ipsec/phase1-interface/" + url.PathEscape(name)
 	if f.cfg.VDOM != "" {
 		path += "?vdom=" + url.QueryEscape(f.cfg.VDOM)

@@ -130,11 +130,11 @@ func newFortiGateDriver(t *testing.T, url, token, vdom string, tls TLSConfig) *F
 	t.Helper()
 	d, err := NewFortiGate(FortiGateConfig{
 		URL: url, Token: token, VDOM: vdom, TLS: tls,
-		Peers: map[site.Name]FortiGatePeer{
-			"bj":   {Phase1: "to-bj"},
-			"six":  {Phase1: "to-six", Family: 6},
-			"dial": {Phase1: "dial-up"},
-			"gone": {Phase1: "to-gone"},
+		Peers: map[site.Peer]FortiGatePeer{
+			{Site: "bj"}:   {Phase1: "to-bj"},
+			{Site: "six"}:  {Phase1: "to-six", Family: 6},
+			{Site: "dial"}: {Phase1: "dial-up"},
+			{Site: "gone"}: {Phase1: "to-gone"},
 		},
 	})
 	if err != nil {
@@ -209,7 +209,7 @@ func TestFortiGateTLS(t *testing.T) {
 }
 
 func TestNewFortiGateRefusesBadConfig(t *testing.T) {
-	peers := map[site.Name]FortiGatePeer{"bj": {Phase1: "to-bj"}}
+	peers := map[site.Peer]FortiGatePeer{{Site: "bj"}: {Phase1: "to-bj"}}
 	tests := []struct {
 		name string
 		cfg  FortiGateConfig
@@ -219,8 +219,8 @@ func TestNewFortiGateRefusesBadConfig(t *testing.T) {
 		{name: "no token", cfg: FortiGateConfig{URL: "https://r", Peers: peers}, text: "token_file"},
 		{name: "no peers", cfg: FortiGateConfig{URL: "https://r", Token: "t"}, text: "no peers"},
 		{name: "bad vdom", cfg: FortiGateConfig{URL: "https://r", Token: "t", VDOM: "a/b", Peers: peers}, text: "bad vdom"},
-		{name: "no phase1", cfg: FortiGateConfig{URL: "https://r", Token: "t", Peers: map[site.Name]FortiGatePeer{"bj": {}}}, text: "bad phase1"},
-		{name: "phase1 too long", cfg: FortiGateConfig{URL: "https://r", Token: "t", Peers: map[site.Name]FortiGatePeer{"bj": {Phase1: strings.Repeat("x", 36)}}}, text: "35 characters"},
+		{name: "no phase1", cfg: FortiGateConfig{URL: "https://r", Token: "t", Peers: map[site.Peer]FortiGatePeer{{Site: "bj"}: {}}}, text: "bad phase1"},
+		{name: "phase1 too long", cfg: FortiGateConfig{URL: "https://r", Token: "t", Peers: map[site.Peer]FortiGatePeer{{Site: "bj"}: {Phase1: strings.Repeat("x", 36)}}}, text: "35 characters"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

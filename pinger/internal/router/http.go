@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // HTTPConfig configures the http driver: a declarative replay of what a browser does on a
@@ -49,8 +50,8 @@ type HTTPConfig struct {
 	Password     string                          `yaml:"-"`
 	TLS          TLSConfig                       `yaml:",inline"`
 	Timeout      time.Duration                   `yaml:"timeout"`
-	Family       Family                          `yaml:"family"`
-	Peers        map[site.Name]map[string]string `yaml:"peers"`
+	Family       wire.Family                     `yaml:"family"`
+	Peers        map[site.Peer]map[string]string `yaml:"peers"`
 	Login        []HTTPRequest                   `yaml:"login"`
 	Update       []HTTPRequest                   `yaml:"update"`
 	HTTPClient   *http.Client                    `yaml:"-"`
@@ -237,17 +238,26 @@ func compileCapture(label string, cp HTTPCapture) (compiledCapture, error) {
 	return cc, nil
 }
 
-// Wants accepts peer changes in the configured family, limited to the listed peers when
-// peers is set.
+// Wants accepts peer changes in the configured family: of the listed peer lines when
+// peers is set, else of every peer's default line.
 func (h *HTTP) Wants(c Change) bool {
 	if c.Self || !h.cfg.Family.Is(c.Family) {
 		return false
 	}
 	if len(h.cfg.Peers) == 0 {
-		return true
+		return c.Line == ""
 	}
-	_, ok := h.cfg.Peers[c.Peer]
+	_, ok := h.cfg.Peers[c.Ref()]
 	return ok
+}
+
+// Mapped lists the peer lines of peers.
+func (h *HTTP) Mapped() []site.Peer {
+	refs := make([]site.Peer, 0, len(h.cfg.Peers))
+	for ref := range h.cfg.Peers {
+		refs = append(refs, ref)
+	}
+	return refs
 }
 
 // templateData is what templates see.
@@ -272,9 +282,9 @@ func (h *HTTP) Apply(ctx context.Context, c Change) error {
 	session.Jar = jar
 	session.CheckRedirect = sameHostRedirects(h.base)
 	data := &templateData{
-		Peer: string(c.Peer), PeerIP: c.New.String(), SelfIP: addrString(c.SelfIP), OldIP: addrString(c.Old),
-		Family: c.FamilyName(), Username: h.cfg.Username, Password: h.cfg.Password,
-		Vars: h.cfg.Peers[c.Peer], Captured: map[string]string{},
+		Peer: string(c.Peer), PeerIP: c.New.String(), SelfIP: wire.AddrString(c.SelfIP), OldIP: wire.AddrString(c.Old),
+		Family: c.Family.String(), Username: h.cfg.Username, Password: h.cfg.Password,
+		Vars: h.cfg.Peers[c.Ref()], Captured: map[string]string{},
 	}
 	if data.Vars == nil {
 		data.Vars = map[string]string{}

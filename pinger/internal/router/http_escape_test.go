@@ -67,7 +67,7 @@ func TestHTTPTemplateValuesEscaped(t *testing.T) {
 	defer srv.Close()
 	d, err := NewHTTP(HTTPConfig{
 		BaseURL: srv.URL, Username: "admin", Password: ui.password,
-		Peers: map[site.Name]map[string]string{"bj": {"name": ui.peerName}},
+		Peers: map[site.Peer]map[string]string{{Site: "bj"}: {"name": ui.peerName}},
 		Login: []HTTPRequest{{Method: "POST", Path: "/api/login", JSON: `{"user":"{{.Username}}","pass":"{{.Password}}"}`,
 			Capture: []HTTPCapture{{Name: "token", JSON: "token"}}}},
 		Update: []HTTPRequest{{Method: "POST", Path: "/api/peer/{{.Vars.name}}?tok={{.Captured.token}}&family={{.Family}}",

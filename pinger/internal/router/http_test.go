@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ppter/ppter/shared/site"
 )
 
 // fakeWebUI is a router admin page in the style of SMB routers: a login form with a CSRF
@@ -199,7 +201,7 @@ func TestHTTPReplayFailures(t *testing.T) {
 		{name: "wrong password", password: "wrong-pw", text: "login[1] /login: answer does not match expect_body"},
 		{name: "missing csrf header", password: "router-pw", mutate: func(c *HTTPConfig) { c.Update[0].Headers = nil }, text: "update[0] /api/vpn/peer/{{.Vars.index}}: HTTP 403"},
 		{name: "capture does not match", password: "router-pw", mutate: func(c *HTTPConfig) { c.Login[0].Capture[0].Regex = `name="token" value="([^"]+)"` }, text: "capture csrf: regex did not match"},
-		{name: "missing template var", password: "router-pw", mutate: func(c *HTTPConfig) { c.Peers["bj"] = map[string]string{} }, text: "missing value"},
+		{name: "missing template var", password: "router-pw", mutate: func(c *HTTPConfig) { c.Peers[site.Peer{Site: "bj"}] = map[string]string{} }, text: "missing value"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

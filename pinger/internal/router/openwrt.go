@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // OpenWrtConfig configures the openwrt driver, which runs on the OpenWrt router itself.
@@ -30,7 +31,7 @@ type OpenWrtConfig struct {
 	Swanctl string `yaml:"swanctl"`
 	// InitiateTimeout is passed to swanctl --initiate --timeout; 30 s when zero.
 	InitiateTimeout time.Duration             `yaml:"initiate_timeout"`
-	Peers           map[site.Name]OpenWrtPeer `yaml:"peers"`
+	Peers           map[site.Peer]OpenWrtPeer `yaml:"peers"`
 	Runner          Runner                    `yaml:"-"`
 }
 
@@ -38,11 +39,11 @@ type OpenWrtConfig struct {
 // (config wireguard_IFACE, found by public_key or description) or to a strongSwan remote
 // of /etc/config/ipsec.
 type OpenWrtPeer struct {
-	WireGuardInterface string `yaml:"wireguard_interface"`
-	PublicKey          string `yaml:"public_key"`
-	Description        string `yaml:"description"`
-	IPsecRemote        string `yaml:"ipsec_remote"`
-	Family             Family `yaml:"family"`
+	WireGuardInterface string      `yaml:"wireguard_interface"`
+	PublicKey          string      `yaml:"public_key"`
+	Description        string      `yaml:"description"`
+	IPsecRemote        string      `yaml:"ipsec_remote"`
+	Family             wire.Family `yaml:"family"`
 }
 
 // OpenWrt drives OpenWrt (and derivatives such as ImmortalWrt) through uci, so that the
@@ -58,6 +59,7 @@ type OpenWrtPeer struct {
 // cycle repeats the whole change.
 type OpenWrt struct {
 	peers[OpenWrtPeer]
+	mapped
 	cfg OpenWrtConfig
 }
 
@@ -84,13 +86,14 @@ func NewOpenWrt(cfg OpenWrtConfig) (*OpenWrt, error) {
 	if cfg.Runner == nil {
 		cfg.Runner = ExecRunner{}
 	}
-	if err := peers[OpenWrtPeer](cfg.Peers).check("openwrt"); err != nil {
+	m, err := peers[OpenWrtPeer](cfg.Peers).check("openwrt")
+	if err != nil {
 		return nil, err
 	}
-	return &OpenWrt{peers: cfg.Peers, cfg: cfg}, nil
+	return &OpenWrt{peers: cfg.Peers, mapped: m, cfg: cfg}, nil
 }
 
-func (p OpenWrtPeer) family() Family { return p.Family }
+func (p OpenWrtPeer) family() wire.Family { return p.Family }
 
 func (p OpenWrtPeer) check() error {
 	switch {
@@ -119,7 +122,7 @@ func (p OpenWrtPeer) check() error {
 
 // Apply changes the mapped uci option unless it already holds the address.
 func (o *OpenWrt) Apply(ctx context.Context, c Change) error {
-	p := o.peers[c.Peer]
+	p := o.peers[c.Ref()]
 	if p.IPsecRemote != "" {
 		return o.applyIPsec(ctx, p.IPsecRemote, c)
 	}

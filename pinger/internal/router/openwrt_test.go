@@ -420,13 +420,13 @@ func (f *fakeOpenWrt) reload() error {
 
 func newOpenWrtDriver(t *testing.T, f *fakeOpenWrt) *OpenWrt {
 	t.Helper()
-	d, err := NewOpenWrt(OpenWrtConfig{Runner: f, Peers: map[site.Name]OpenWrtPeer{
-		"bj":   {WireGuardInterface: "wg0", PublicKey: keyBJ},
-		"sh":   {WireGuardInterface: "wg0", Description: "to-sh"},
-		"gz":   {IPsecRemote: "gz"},
-		"nope": {WireGuardInterface: "wg0", Description: "to-nowhere"},
-		"nowg": {WireGuardInterface: "wg9", Description: "x"},
-		"gone": {IPsecRemote: "gone"},
+	d, err := NewOpenWrt(OpenWrtConfig{Runner: f, Peers: map[site.Peer]OpenWrtPeer{
+		{Site: "bj"}:   {WireGuardInterface: "wg0", PublicKey: keyBJ},
+		{Site: "sh"}:   {WireGuardInterface: "wg0", Description: "to-sh"},
+		{Site: "gz"}:   {IPsecRemote: "gz"},
+		{Site: "nope"}: {WireGuardInterface: "wg0", Description: "to-nowhere"},
+		{Site: "nowg"}: {WireGuardInterface: "wg9", Description: "x"},
+		{Site: "gone"}: {IPsecRemote: "gone"},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -521,7 +521,7 @@ func TestNewOpenWrtRefusesBadConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewOpenWrt(OpenWrtConfig{Peers: map[site.Name]OpenWrtPeer{"bj": tc.peer}})
+			_, err := NewOpenWrt(OpenWrtConfig{Peers: map[site.Peer]OpenWrtPeer{{Site: "bj"}: tc.peer}})
 			if err == nil || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("got %v, want an error mentioning %q", err, tc.text)
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // OPNsenseConfig configures the opnsense driver.
@@ -30,18 +31,18 @@ type OPNsenseConfig struct {
 	Secret     string                     `yaml:"-"`
 	TLS        TLSConfig                  `yaml:",inline"`
 	Timeout    time.Duration              `yaml:"timeout"`
-	Peers      map[site.Name]OPNsensePeer `yaml:"peers"`
+	Peers      map[site.Peer]OPNsensePeer `yaml:"peers"`
 	HTTPClient *http.Client               `yaml:"-"`
 }
 
 // OPNsensePeer maps a ppter peer to an IPsec connection (VPN → IPsec → Connections, the
 // swanctl-based configuration of OPNsense 23.1 and later), by its UUID.
 type OPNsensePeer struct {
-	Connection string `yaml:"connection"`
-	Family     Family `yaml:"family"`
+	Connection string      `yaml:"connection"`
+	Family     wire.Family `yaml:"family"`
 }
 
-func (p OPNsensePeer) family() Family { return p.Family }
+func (p OPNsensePeer) family() wire.Family { return p.Family }
 
 func (p OPNsensePeer) check() error {
 	if !uuidRe.MatchString(p.Connection) {
@@ -57,6 +58,7 @@ func (p OPNsensePeer) check() error {
 // finding the address saved but never applied.
 type OPNsense struct {
 	peers[OPNsensePeer]
+	mapped
 	cfg OPNsenseConfig
 	api *apiClient
 }
@@ -70,14 +72,15 @@ func NewOPNsense(cfg OPNsenseConfig) (*OPNsense, error) {
 	if cfg.Key == "" || cfg.Secret == "" {
 		return nil, errors.New("opnsense: no API key and secret: set api_key_file or PPTER_ROUTER_API_KEY and PPTER_ROUTER_API_SECRET")
 	}
-	if err := peers[OPNsensePeer](cfg.Peers).check("opnsense"); err != nil {
+	m, err := peers[OPNsensePeer](cfg.Peers).check("opnsense")
+	if err != nil {
 		return nil, err
 	}
 	api, err := newAPIClient(cfg.URL, cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) { r.SetBasicAuth(cfg.Key, cfg.Secret) })
 	if err != nil {
 		return nil, fmt.Errorf("opnsense: %w", err)
 	}
-	return &OPNsense{peers: cfg.Peers, cfg: cfg, api: api}, nil
+	return &OPNsense{peers: cfg.Peers, mapped: m, cfg: cfg, api: api}, nil
 }
 
 // ParseOPNsenseKeyFile reads the key file OPNsense offers when an API key is created:
@@ -102,7 +105,7 @@ func ParseOPNsenseKeyFile(b []byte) (key, secret string, err error) {
 // Apply sets the connection's remote_addrs unless it already holds the address, then
 // applies the configuration.
 func (o *OPNsense) Apply(ctx context.Context, c Change) error {
-	uuid := o.peers[c.Peer].Connection
+	uuid := o.peers[c.Ref()].Connection
 	var got struct {
 		Connection *struct {
 			RemoteAddrs string `json:"remote_addrs"`

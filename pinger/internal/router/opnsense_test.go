@@ -134,7 +134,7 @@ func newOPNsenseDriver(t *testing.T, url, secret string, tls TLSConfig) *OPNsens
 	t.Helper()
 	d, err := NewOPNsense(OPNsenseConfig{
 		URL: url, Key: opnKey, Secret: secret, TLS: tls,
-		Peers: map[site.Name]OPNsensePeer{"bj": {Connection: opnBJ}, "sh": {Connection: opnSH}, "gz": {Connection: opnGone}, "six": {Connection: opnSH, Family: 6}},
+		Peers: map[site.Peer]OPNsensePeer{{Site: "bj"}: {Connection: opnBJ}, {Site: "sh"}: {Connection: opnSH}, {Site: "gz"}: {Connection: opnGone}, {Site: "six"}: {Connection: opnSH, Family: 6}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +239,7 @@ func TestParseOPNsenseKeyFile(t *testing.T) {
 }
 
 func TestNewOPNsenseRefusesBadConfig(t *testing.T) {
-	peers := map[site.Name]OPNsensePeer{"bj": {Connection: opnBJ}}
+	peers := map[site.Peer]OPNsensePeer{{Site: "bj"}: {Connection: opnBJ}}
 	tests := []struct {
 		name string
 		cfg  OPNsenseConfig
@@ -249,7 +249,7 @@ func TestNewOPNsenseRefusesBadConfig(t *testing.T) {
 		{name: "no key", cfg: OPNsenseConfig{URL: "https://r", Secret: "s", Peers: peers}, text: "api_key_file"},
 		{name: "no secret", cfg: OPNsenseConfig{URL: "https://r", Key: "k", Peers: peers}, text: "api_key_file"},
 		{name: "no peers", cfg: OPNsenseConfig{URL: "https://r", Key: "k", Secret: "s"}, text: "no peers"},
-		{name: "name not uuid", cfg: OPNsenseConfig{URL: "https://r", Key: "k", Secret: "s", Peers: map[site.Name]OPNsensePeer{"bj": {Connection: "to-bj"}}}, text: "UUID"},
+		{name: "name not uuid", cfg: OPNsenseConfig{URL: "https://r", Key: "k", Secret: "s", Peers: map[site.Peer]OPNsensePeer{{Site: "bj"}: {Connection: "to-bj"}}}, text: "UUID"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

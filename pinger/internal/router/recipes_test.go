@@ -243,7 +243,7 @@ func TestRecipeIKuai(t *testing.T) {
 			srv := httptest.NewServer(tr)
 			defer srv.Close()
 			cfg := loadRecipe(t, "ikuai.yaml", srv.URL, tc.password)
-			cfg.Peers["gz"] = map[string]string{"policy": "to-gz"}
+			cfg.Peers[site.Peer{Site: "gz"}] = map[string]string{"policy": "to-gz"}
 			d, err := NewHTTP(cfg)
 			if err != nil {
 				t.Fatal(err)

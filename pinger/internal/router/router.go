@@ -22,39 +22,33 @@ var (
 	ErrNotFound = errors.New("router object not found")
 )
 
-// Change is one address to apply. For a peer change, Peer is the peer's site and Old/New
-// its last applied and current address; for the office's own change (Self true), Peer is
-// the office's own site and Old/New are its own addresses.
+// Change is one address to apply. For a peer change, Peer is the peer's site, Line the
+// line of it (empty: its default line) and Old/New its last applied and current address;
+// for the office's own change (Self true), Peer is the office's own site, Line the line
+// that pinged and Old/New are its own addresses.
 type Change struct {
 	Peer   site.Name
+	Line   site.Line
 	Self   bool
 	Family wire.Family
 	Old    netip.Addr // zero when nothing was applied before
 	New    netip.Addr
-	SelfIP netip.Addr // the office's current address in Family
+	SelfIP netip.Addr // the office's current address in Family (of the line that pinged)
 }
 
-// FamilyName returns "ipv4" or "ipv6".
-func (c Change) FamilyName() string { return c.Family.String() }
+// Ref names the peer line the change is for, as a driver's mapping does ("bj/unicom").
+func (c Change) Ref() site.Peer { return site.Peer{Site: c.Peer, Line: c.Line} }
 
 func (c Change) String() string {
-	who := "peer " + string(c.Peer)
+	who := "peer " + c.Ref().String()
 	if c.Self {
-		who = "self " + string(c.Peer)
+		who = "self " + c.Ref().String()
 	}
 	old := "none"
 	if c.Old.IsValid() {
 		old = c.Old.String()
 	}
-	return fmt.Sprintf("%s %s %s -> %s", who, c.FamilyName(), old, c.New)
-}
-
-// addrString returns a's text, or "" for the zero Addr.
-func addrString(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
+	return fmt.Sprintf("%s %s %s -> %s", who, c.Family, old, c.New)
 }
 
 // Driver reconfigures a router. Wants filters the changes a driver acts on (for example
@@ -68,32 +62,46 @@ type Driver interface {
 
 // peer is a mapping of a ppter peer to a router object, as a driver's YAML section gives it.
 type peer interface {
-	family() Family // the address family the object follows
-	check() error   // why the mapping cannot work, or nil
+	family() wire.Family // the address family the object follows
+	check() error        // why the mapping cannot work, or nil
 }
 
-// peers maps the sites a driver follows to their router objects. Embedded in a driver, it
-// gives the driver its Wants.
-type peers[P peer] map[site.Name]P
+// peers maps the peer lines a driver follows ("bj", "bj/unicom") to their router objects.
+// Embedded in a driver, it gives the driver its Wants.
+type peers[P peer] map[site.Peer]P
 
-// Wants accepts changes of mapped peers in their family.
+// Wants accepts changes of mapped peer lines in their family.
 func (m peers[P]) Wants(c Change) bool {
-	p, ok := m[c.Peer]
+	p, ok := m[c.Ref()]
 	return ok && !c.Self && p.family().Is(c.Family)
 }
 
-// check refuses an empty map and the first peer whose mapping cannot work, naming driver.
-func (m peers[P]) check(driver string) error {
+// check refuses an empty map and the first peer whose mapping cannot work, naming driver;
+// it returns the peer lines mapped, for the driver's Mapped.
+func (m peers[P]) check(driver string) (mapped, error) {
 	if len(m) == 0 {
-		return fmt.Errorf("%s: no peers mapped", driver)
+		return nil, fmt.Errorf("%s: no peers mapped", driver)
 	}
+	refs := make(mapped, 0, len(m))
 	for name, p := range m {
 		if err := p.check(); err != nil {
-			return fmt.Errorf("%s: peer %s: %w", driver, name, err)
+			return nil, fmt.Errorf("%s: peer %s: %w", driver, name, err)
 		}
+		refs = append(refs, name)
 	}
-	return nil
+	return refs, nil
 }
 
-// Family selects the address family a mapped router object follows (IPv4 when left out).
-type Family = wire.Family
+// mapped lists the peer lines a driver maps; embedded in the driver, it gives it Mapped.
+// (A slice filled once by check, not a method of the generic peers: that would be one
+// more copy per driver in a binary that must fit small routers.)
+type mapped []site.Peer
+
+// Mapped lists the peer lines mapped.
+func (m mapped) Mapped() []site.Peer { return m }
+
+// Mapper is implemented by drivers that follow named peer lines: Mapped lists them, so the
+// pinger can warn of a mapping naming a line the peer's answer does not list.
+type Mapper interface {
+	Mapped() []site.Peer
+}

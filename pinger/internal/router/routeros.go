@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // RouterOSConfig configures the routeros driver.
@@ -29,7 +30,7 @@ type RouterOSConfig struct {
 	Password     string                     `yaml:"-"`
 	TLS          TLSConfig                  `yaml:",inline"`
 	Timeout      time.Duration              `yaml:"timeout"`
-	Peers        map[site.Name]RouterOSPeer `yaml:"peers"`
+	Peers        map[site.Peer]RouterOSPeer `yaml:"peers"`
 	HTTPClient   *http.Client               `yaml:"-"`
 }
 
@@ -39,11 +40,11 @@ type RouterOSPeer struct {
 	IPsecPeer string `yaml:"ipsec_peer"`
 	// WireGuardPeer is the name of an /interface/wireguard/peers entry whose
 	// endpoint-address follows the peer.
-	WireGuardPeer string `yaml:"wireguard_peer"`
-	Family        Family `yaml:"family"`
+	WireGuardPeer string      `yaml:"wireguard_peer"`
+	Family        wire.Family `yaml:"family"`
 }
 
-func (p RouterOSPeer) family() Family { return p.Family }
+func (p RouterOSPeer) family() wire.Family { return p.Family }
 
 func (p RouterOSPeer) check() error {
 	if (p.IPsecPeer == "") == (p.WireGuardPeer == "") {
@@ -57,6 +58,7 @@ func (p RouterOSPeer) check() error {
 // router running RouterOS 7.1 or later with the www-ssl (or www) service enabled.
 type RouterOS struct {
 	peers[RouterOSPeer]
+	mapped
 	api *apiClient
 }
 
@@ -71,7 +73,8 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 	if cfg.Username == "" {
 		return nil, errors.New("routeros: username is required")
 	}
-	if err := peers[RouterOSPeer](cfg.Peers).check("routeros"); err != nil {
+	m, err := peers[RouterOSPeer](cfg.Peers).check("routeros")
+	if err != nil {
 		return nil, err
 	}
 	api, err := newAPIClient(strings.TrimSuffix(u.String(), "/")+"/rest", cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) {
@@ -83,12 +86,12 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 	session := *api.hc
 	session.CheckRedirect = sameHostRedirects(u)
 	api.hc = &session
-	return &RouterOS{peers: cfg.Peers, api: api}, nil
+	return &RouterOS{peers: cfg.Peers, mapped: m, api: api}, nil
 }
 
 // Apply finds the mapped object and sets its address unless it already has it.
 func (r *RouterOS) Apply(ctx context.Context, c Change) error {
-	p := r.peers[c.Peer]
+	p := r.peers[c.Ref()]
 	menu, name, field := "/ip/ipsec/peer", p.IPsecPeer, "address"
 	if p.WireGuardPeer != "" {
 		menu, name, field = "/interface/wireguard/peers", p.WireGuardPeer, "endpoint-address"

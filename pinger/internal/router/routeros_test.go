@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // fakeRouterOS implements the RouterOS v7 REST shapes the driver relies on, keeps the
@@ -132,12 +133,12 @@ func (f *fakeRouterOS) field(menu, name, field string) string {
 func newRouterOS(t *testing.T, url, password string) *RouterOS {
 	d, err := NewRouterOS(RouterOSConfig{
 		URL: url, Username: "ppter", Password: password,
-		Peers: map[site.Name]RouterOSPeer{
-			"bj":  {IPsecPeer: "to-bj"},
-			"sh":  {WireGuardPeer: "sh"},
-			"gz":  {IPsecPeer: "missing"},
-			"dup": {IPsecPeer: "dup"},
-			"six": {IPsecPeer: "to-bj", Family: 6},
+		Peers: map[site.Peer]RouterOSPeer{
+			{Site: "bj"}:  {IPsecPeer: "to-bj"},
+			{Site: "sh"}:  {WireGuardPeer: "sh"},
+			{Site: "gz"}:  {IPsecPeer: "missing"},
+			{Site: "dup"}: {IPsecPeer: "dup"},
+			{Site: "six"}: {IPsecPeer: "to-bj", Family: 6},
 		},
 	})
 	if err != nil {
@@ -146,7 +147,7 @@ func newRouterOS(t *testing.T, url, password string) *RouterOS {
 	return d
 }
 
-func change(peer site.Name, family Family, ip string) Change {
+func change(peer site.Name, family wire.Family, ip string) Change {
 	return Change{Peer: peer, Family: family, New: netip.MustParseAddr(ip)}
 }
 
@@ -250,7 +251,7 @@ func TestRouterOSWants(t *testing.T) {
 }
 
 func TestNewRouterOSRefusesBadConfig(t *testing.T) {
-	peers := map[site.Name]RouterOSPeer{"bj": {IPsecPeer: "to-bj"}}
+	peers := map[site.Peer]RouterOSPeer{{Site: "bj"}: {IPsecPeer: "to-bj"}}
 	tests := []struct {
 		name string
 		cfg  RouterOSConfig
@@ -259,7 +260,7 @@ func TestNewRouterOSRefusesBadConfig(t *testing.T) {
 		{name: "credentials in url", cfg: RouterOSConfig{URL: "https://u:p@r", Username: "u", Peers: peers}},
 		{name: "no username", cfg: RouterOSConfig{URL: "https://r", Peers: peers}},
 		{name: "no peers", cfg: RouterOSConfig{URL: "https://r", Username: "u"}},
-		{name: "both objects", cfg: RouterOSConfig{URL: "https://r", Username: "u", Peers: map[site.Name]RouterOSPeer{"bj": {IPsecPeer: "a", WireGuardPeer: "b"}}}},
+		{name: "both objects", cfg: RouterOSConfig{URL: "https://r", Username: "u", Peers: map[site.Peer]RouterOSPeer{{Site: "bj"}: {IPsecPeer: "a", WireGuardPeer: "b"}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

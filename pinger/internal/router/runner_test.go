@@ -64,12 +64,12 @@ func TestDriversBoundTheirTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg, err := NewWireGuard(WireGuardConfig{Wg: hung, Timeout: 50 * time.Millisecond,
-		Peers: map[site.Name]WireGuardPeer{"bj": {Interface: "wg0", PublicKey: keyBJ, Port: 51820}}})
+		Peers: map[site.Peer]WireGuardPeer{{Site: "bj"}: {Interface: "wg0", PublicKey: keyBJ, Port: 51820}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	swan, err := NewStrongSwan(StrongSwanConfig{Swanctl: hung, Timeout: 50 * time.Millisecond, ConfDir: t.TempDir(),
-		Peers: map[site.Name]StrongSwanPeer{"bj": {Connection: "to-bj"}}})
+		Peers: map[site.Peer]StrongSwanPeer{{Site: "bj"}: {Connection: "to-bj"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ppter/ppter/pinger/internal/atomicfile"
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // StrongSwanConfig configures the strongswan driver.
@@ -35,7 +36,7 @@ type StrongSwanConfig struct {
 	// Timeout bounds the other swanctl calls (--load-conns, --terminate);
 	// CommandTimeout (30 s) when zero.
 	Timeout time.Duration                `yaml:"timeout"`
-	Peers   map[site.Name]StrongSwanPeer `yaml:"peers"`
+	Peers   map[site.Peer]StrongSwanPeer `yaml:"peers"`
 	Runner  Runner                       `yaml:"-"`
 	// WriteFile replaces the atomic file writer (tests).
 	WriteFile func(path string, data []byte) error `yaml:"-"`
@@ -45,11 +46,11 @@ type StrongSwanConfig struct {
 type StrongSwanPeer struct {
 	Connection string `yaml:"connection"`
 	// Children are the CHILD_SAs to initiate; the connection's IKE_SA alone when empty.
-	Children []string `yaml:"children"`
-	Family   Family   `yaml:"family"`
+	Children []string    `yaml:"children"`
+	Family   wire.Family `yaml:"family"`
 }
 
-func (p StrongSwanPeer) family() Family { return p.Family }
+func (p StrongSwanPeer) family() wire.Family { return p.Family }
 
 func (p StrongSwanPeer) check() error {
 	if !swanName.MatchString(p.Connection) {
@@ -70,6 +71,7 @@ func (p StrongSwanPeer) check() error {
 // Linux hosts and routers running strongSwan 5.x with swanctl (vici).
 type StrongSwan struct {
 	peers[StrongSwanPeer]
+	mapped
 	cfg StrongSwanConfig
 }
 
@@ -100,10 +102,11 @@ func NewStrongSwan(cfg StrongSwanConfig) (*StrongSwan, error) {
 	if cfg.WriteFile == nil {
 		cfg.WriteFile = func(path string, data []byte) error { return atomicfile.WriteFile(path, data, 0o644) }
 	}
-	if err := peers[StrongSwanPeer](cfg.Peers).check("strongswan"); err != nil {
+	m, err := peers[StrongSwanPeer](cfg.Peers).check("strongswan")
+	if err != nil {
 		return nil, err
 	}
-	return &StrongSwan{peers: cfg.Peers, cfg: cfg}, nil
+	return &StrongSwan{peers: cfg.Peers, mapped: m, cfg: cfg}, nil
 }
 
 // ConfPath returns the override file of a connection.
@@ -116,7 +119,7 @@ func (s *StrongSwan) ConfPath(conn string) string {
 // the state file was lost, a cycle that applies everything again leaves working tunnels
 // alone.
 func (s *StrongSwan) Apply(ctx context.Context, c Change) error {
-	p := s.peers[c.Peer]
+	p := s.peers[c.Ref()]
 	conf := StrongSwanOverride(p.Connection, c)
 	if s.upToDate(ctx, p, conf, c.New) {
 		return nil
@@ -223,7 +226,7 @@ func saUpTo(out []byte, conn string, ip netip.Addr, children []string) bool {
 // StrongSwanOverride returns the generated swanctl.conf fragment for c.
 func StrongSwanOverride(conn string, c Change) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Written by ppter-pinger: the current address of site %s (%s).\n", c.Peer, c.FamilyName())
+	fmt.Fprintf(&b, "# Written by ppter-pinger: the current address of site %s (%s).\n", c.Peer, c.Family.String())
 	b.WriteString("# Do not edit: it is replaced whenever the address changes.\n")
 	fmt.Fprintf(&b, "connections {\n\t%s {\n\t\tremote_addrs = %s\n\t}\n}\n", conn, c.New)
 	return b.Bytes()

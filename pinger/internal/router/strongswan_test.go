@@ -19,10 +19,10 @@ func newSwan(t *testing.T) (*StrongSwan, *fakeSwanctl) {
 		},
 		sas: map[string]string{"to-bj": "198.51.100.9"}, children: map[string][]string{"to-bj": {"lan", "dmz"}},
 	}
-	d, err := NewStrongSwan(StrongSwanConfig{ConfDir: dir, Runner: f, Peers: map[site.Name]StrongSwanPeer{
-		"bj": {Connection: "to-bj", Children: []string{"lan", "dmz"}},
-		"sh": {Connection: "to-sh", Family: 6},
-		"gz": {Connection: "to-gz"},
+	d, err := NewStrongSwan(StrongSwanConfig{ConfDir: dir, Runner: f, Peers: map[site.Peer]StrongSwanPeer{
+		{Site: "bj"}: {Connection: "to-bj", Children: []string{"lan", "dmz"}},
+		{Site: "sh"}: {Connection: "to-sh", Family: 6},
+		{Site: "gz"}: {Connection: "to-gz"},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestNewStrongSwanRefusesBadNames(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewStrongSwan(StrongSwanConfig{Peers: map[site.Name]StrongSwanPeer{"bj": tc.peer}}); err == nil {
+			if _, err := NewStrongSwan(StrongSwanConfig{Peers: map[site.Peer]StrongSwanPeer{{Site: "bj"}: tc.peer}}); err == nil {
 				t.Fatal("got nil error")
 			}
 		})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // VyOSConfig configures the vyos driver.
@@ -31,20 +32,20 @@ type VyOSConfig struct {
 	// Save also writes the committed configuration to the boot configuration
 	// (/config-file op save), so the address survives a reboot.
 	Save       bool                   `yaml:"save"`
-	Peers      map[site.Name]VyOSPeer `yaml:"peers"`
+	Peers      map[site.Peer]VyOSPeer `yaml:"peers"`
 	HTTPClient *http.Client           `yaml:"-"`
 }
 
 // VyOSPeer maps a ppter peer to a site-to-site IPsec peer (its remote-address) or a
 // WireGuard peer of an interface (its address).
 type VyOSPeer struct {
-	IPsecPeer          string `yaml:"ipsec_peer"`
-	WireGuardInterface string `yaml:"wireguard_interface"`
-	WireGuardPeer      string `yaml:"wireguard_peer"`
-	Family             Family `yaml:"family"`
+	IPsecPeer          string      `yaml:"ipsec_peer"`
+	WireGuardInterface string      `yaml:"wireguard_interface"`
+	WireGuardPeer      string      `yaml:"wireguard_peer"`
+	Family             wire.Family `yaml:"family"`
 }
 
-func (p VyOSPeer) family() Family { return p.Family }
+func (p VyOSPeer) family() wire.Family { return p.Family }
 
 func (p VyOSPeer) check() error {
 	switch {
@@ -73,6 +74,7 @@ func (p VyOSPeer) path() ([]string, string) {
 // then optionally saves with /config-file.
 type VyOS struct {
 	peers[VyOSPeer]
+	mapped
 	cfg VyOSConfig
 	api *apiClient
 }
@@ -84,7 +86,8 @@ func NewVyOS(cfg VyOSConfig) (*VyOS, error) {
 	if cfg.Key == "" {
 		return nil, errors.New("vyos: no API key: set api_key_file or PPTER_ROUTER_API_KEY")
 	}
-	if err := peers[VyOSPeer](cfg.Peers).check("vyos"); err != nil {
+	m, err := peers[VyOSPeer](cfg.Peers).check("vyos")
+	if err != nil {
 		return nil, err
 	}
 	// The key travels in the form body, not a header.
@@ -92,7 +95,7 @@ func NewVyOS(cfg VyOSConfig) (*VyOS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vyos: %w", err)
 	}
-	return &VyOS{peers: cfg.Peers, cfg: cfg, api: api}, nil
+	return &VyOS{peers: cfg.Peers, mapped: m, cfg: cfg, api: api}, nil
 }
 
 // vyosOp is one operation of the VyOS API.
@@ -106,7 +109,7 @@ const vyosEmpty = "specified path is empty"
 
 // Apply replaces the peer's address unless it is already the only one.
 func (v *VyOS) Apply(ctx context.Context, c Change) error {
-	node, leaf := v.peers[c.Peer].path()
+	node, leaf := v.peers[c.Ref()].path()
 	where := strings.Join(node, " ")
 	var cfg map[string]any
 	if err := v.call(ctx, "/retrieve", vyosOp{Op: "showConfig", Path: node}, &cfg); err != nil {

@@ -196,11 +196,11 @@ func newVyOSDriver(t *testing.T, url, key string, save bool, tls TLSConfig) *VyO
 	t.Helper()
 	d, err := NewVyOS(VyOSConfig{
 		URL: url, Key: key, Save: save, TLS: tls,
-		Peers: map[site.Name]VyOSPeer{
-			"bj":   {IPsecPeer: "to-bj"},
-			"sh":   {IPsecPeer: "to-sh"},
-			"gz":   {WireGuardInterface: "wg0", WireGuardPeer: "gz"},
-			"gone": {IPsecPeer: "to-gone"},
+		Peers: map[site.Peer]VyOSPeer{
+			{Site: "bj"}:   {IPsecPeer: "to-bj"},
+			{Site: "sh"}:   {IPsecPeer: "to-sh"},
+			{Site: "gz"}:   {WireGuardInterface: "wg0", WireGuardPeer: "gz"},
+			{Site: "gone"}: {IPsecPeer: "to-gone"},
 		},
 	})
 	if err != nil {
@@ -292,7 +292,7 @@ func TestVyOSTLS(t *testing.T) {
 }
 
 func TestNewVyOSRefusesBadConfig(t *testing.T) {
-	peers := map[site.Name]VyOSPeer{"bj": {IPsecPeer: "to-bj"}}
+	peers := map[site.Peer]VyOSPeer{{Site: "bj"}: {IPsecPeer: "to-bj"}}
 	tests := []struct {
 		name string
 		cfg  VyOSConfig
@@ -301,9 +301,9 @@ func TestNewVyOSRefusesBadConfig(t *testing.T) {
 		{name: "no url", cfg: VyOSConfig{Key: "k", Peers: peers}, text: "url must be"},
 		{name: "no key", cfg: VyOSConfig{URL: "https://r", Peers: peers}, text: "api_key_file"},
 		{name: "no peers", cfg: VyOSConfig{URL: "https://r", Key: "k"}, text: "no peers"},
-		{name: "both objects", cfg: VyOSConfig{URL: "https://r", Key: "k", Peers: map[site.Name]VyOSPeer{"bj": {IPsecPeer: "a", WireGuardInterface: "wg0", WireGuardPeer: "b"}}}, text: "either"},
-		{name: "wireguard peer without interface", cfg: VyOSConfig{URL: "https://r", Key: "k", Peers: map[site.Name]VyOSPeer{"bj": {WireGuardPeer: "b"}}}, text: "either"},
-		{name: "bad name", cfg: VyOSConfig{URL: "https://r", Key: "k", Peers: map[site.Name]VyOSPeer{"bj": {IPsecPeer: "to bj"}}}, text: "bad ipsec_peer"},
+		{name: "both objects", cfg: VyOSConfig{URL: "https://r", Key: "k", Peers: map[site.Peer]VyOSPeer{{Site: "bj"}: {IPsecPeer: "a", WireGuardInterface: "wg0", WireGuardPeer: "b"}}}, text: "either"},
+		{name: "wireguard peer without interface", cfg: VyOSConfig{URL: "https://r", Key: "k", Peers: map[site.Peer]VyOSPeer{{Site: "bj"}: {WireGuardPeer: "b"}}}, text: "either"},
+		{name: "bad name", cfg: VyOSConfig{URL: "https://r", Key: "k", Peers: map[site.Peer]VyOSPeer{{Site: "bj"}: {IPsecPeer: "to bj"}}}, text: "bad ipsec_peer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // WireGuardConfig configures the wireguard driver.
@@ -24,19 +25,19 @@ type WireGuardConfig struct {
 	Wg string `yaml:"wg"`
 	// Timeout bounds each wg call; CommandTimeout (30 s) when zero.
 	Timeout time.Duration               `yaml:"timeout"`
-	Peers   map[site.Name]WireGuardPeer `yaml:"peers"`
+	Peers   map[site.Peer]WireGuardPeer `yaml:"peers"`
 	Runner  Runner                      `yaml:"-"`
 }
 
 // WireGuardPeer maps a ppter peer to a WireGuard peer of a local interface.
 type WireGuardPeer struct {
-	Interface string `yaml:"interface"`
-	PublicKey string `yaml:"public_key"`
-	Port      uint16 `yaml:"port"`
-	Family    Family `yaml:"family"`
+	Interface string      `yaml:"interface"`
+	PublicKey string      `yaml:"public_key"`
+	Port      uint16      `yaml:"port"`
+	Family    wire.Family `yaml:"family"`
 }
 
-func (p WireGuardPeer) family() Family { return p.Family }
+func (p WireGuardPeer) family() wire.Family { return p.Family }
 
 func (p WireGuardPeer) check() error {
 	switch {
@@ -62,6 +63,7 @@ func isWireGuardKey(k string) bool {
 // keep the endpoint in the interface config too if it must survive a reboot.
 type WireGuard struct {
 	peers[WireGuardPeer]
+	mapped
 	cfg WireGuardConfig
 }
 
@@ -78,15 +80,16 @@ func NewWireGuard(cfg WireGuardConfig) (*WireGuard, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = CommandTimeout
 	}
-	if err := peers[WireGuardPeer](cfg.Peers).check("wireguard"); err != nil {
+	m, err := peers[WireGuardPeer](cfg.Peers).check("wireguard")
+	if err != nil {
 		return nil, err
 	}
-	return &WireGuard{peers: cfg.Peers, cfg: cfg}, nil
+	return &WireGuard{peers: cfg.Peers, mapped: m, cfg: cfg}, nil
 }
 
 // Apply sets the endpoint unless the interface already uses it.
 func (w *WireGuard) Apply(ctx context.Context, c Change) error {
-	p := w.peers[c.Peer]
+	p := w.peers[c.Ref()]
 	want := netip.AddrPortFrom(c.New, p.Port).String()
 	out, err := runWithin(ctx, w.cfg.Runner, w.cfg.Timeout, w.cfg.Wg, "show", p.Interface, "endpoints")
 	if err != nil {

@@ -15,10 +15,10 @@ const (
 )
 
 func newWg(t *testing.T, f *fakeWg) *WireGuard {
-	d, err := NewWireGuard(WireGuardConfig{Runner: f, Peers: map[site.Name]WireGuardPeer{
-		"bj": {Interface: "wg0", PublicKey: keyBJ, Port: 51820},
-		"sh": {Interface: "wg0", PublicKey: keySH, Port: 51821, Family: 6},
-		"gz": {Interface: "wg9", PublicKey: keyBJ, Port: 51820},
+	d, err := NewWireGuard(WireGuardConfig{Runner: f, Peers: map[site.Peer]WireGuardPeer{
+		{Site: "bj"}: {Interface: "wg0", PublicKey: keyBJ, Port: 51820},
+		{Site: "sh"}: {Interface: "wg0", PublicKey: keySH, Port: 51821, Family: 6},
+		{Site: "gz"}: {Interface: "wg9", PublicKey: keyBJ, Port: 51820},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestNewWireGuardRefusesBadConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewWireGuard(WireGuardConfig{Peers: map[site.Name]WireGuardPeer{"bj": tc.peer}}); err == nil {
+			if _, err := NewWireGuard(WireGuardConfig{Peers: map[site.Peer]WireGuardPeer{{Site: "bj"}: tc.peer}}); err == nil {
 				t.Fatal("got nil error")
 			}
 		})

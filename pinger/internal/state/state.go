@@ -1,5 +1,5 @@
 // Package state keeps the pinger's state file: the last address the router driver applied
-// for each peer (and for the office itself), per address family. The file is written
+// for each peer line (and for each line of the office itself), per address family. The file is written
 // atomically (temp file, fsync, rename) and only after the driver succeeded, so a failed
 // apply is retried on the next cycle.
 package state
@@ -49,10 +49,13 @@ func (a *Addrs) Set(family wire.Family, ip netip.Addr) {
 
 // State is what the pinger last applied.
 type State struct {
-	Version   int                 `json:"version"`
-	Site      site.Name           `json:"site"`
-	Self      Addrs               `json:"self"`
-	Peers     map[site.Name]Addrs `json:"peers"`
+	Version int       `json:"version"`
+	Site    site.Name `json:"site"`
+	Self    Addrs     `json:"self"` // the ping without a line (--line unset)
+	// SelfLines holds the office's own addresses of its named lines (--line, lines:).
+	SelfLines map[site.Line]Addrs `json:"self_lines,omitempty"`
+	// Peers is keyed by peer line: "bj" (bj's default line) or "bj/unicom".
+	Peers     map[site.Peer]Addrs `json:"peers"`
 	UpdatedAt time.Time           `json:"updated_at,omitzero"`
 	// Fleet holds, per function and family (see FleetKey), the fleet version of the last
 	// answer whose changes were all applied: the since of the next ping.
@@ -60,7 +63,9 @@ type State struct {
 }
 
 // FleetKey names a function (its URL) and an address family in State.Fleet: a version is
-// only meaningful to the function that gave it.
+// only meaningful to the function that gave it. The lines of one office share it: every
+// answer lists the same peers with all their lines, whichever line pinged, and the pings
+// of one cycle all ask from the version read at its start.
 func FleetKey(endpoint string, family wire.Family) string { return family.String() + " " + endpoint }
 
 // Since returns the fleet version recorded for key, or nil.
@@ -86,16 +91,38 @@ func (st *State) SetSince(key string, v int64) bool {
 
 // New returns an empty state for s.
 func New(s site.Name) *State {
-	return &State{Version: Version, Site: s, Peers: map[site.Name]Addrs{}}
+	return &State{Version: Version, Site: s, Peers: map[site.Peer]Addrs{}}
 }
 
-// Peer returns the applied address of peer p in family.
-func (st *State) Peer(p site.Name, family wire.Family) netip.Addr {
+// SelfAddr returns the applied own address of line l ("" the ping without a line) in family.
+func (st *State) SelfAddr(l site.Line, family wire.Family) netip.Addr {
+	if l == "" {
+		return st.Self.Get(family)
+	}
+	return st.SelfLines[l].Get(family)
+}
+
+// SetSelf records the applied own address of line l in family.
+func (st *State) SetSelf(l site.Line, family wire.Family, ip netip.Addr) {
+	if l == "" {
+		st.Self.Set(family, ip)
+		return
+	}
+	if st.SelfLines == nil {
+		st.SelfLines = map[site.Line]Addrs{}
+	}
+	a := st.SelfLines[l]
+	a.Set(family, ip)
+	st.SelfLines[l] = a
+}
+
+// Peer returns the applied address of peer line p in family.
+func (st *State) Peer(p site.Peer, family wire.Family) netip.Addr {
 	return st.Peers[p].Get(family)
 }
 
-// SetPeer records the applied address of peer p in family.
-func (st *State) SetPeer(p site.Name, family wire.Family, ip netip.Addr) {
+// SetPeer records the applied address of peer line p in family.
+func (st *State) SetPeer(p site.Peer, family wire.Family, ip netip.Addr) {
 	a := st.Peers[p]
 	a.Set(family, ip)
 	st.Peers[p] = a
@@ -122,7 +149,7 @@ func Load(path string, s site.Name) (*State, error) {
 		return New(s), nil
 	}
 	if st.Peers == nil {
-		st.Peers = map[site.Name]Addrs{}
+		st.Peers = map[site.Peer]Addrs{}
 	}
 	return &st, nil
 }

@@ -5,16 +5,19 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppter/ppter/shared/site"
 )
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "state.json")
 	st := New("hz")
 	st.Self.Set(4, netip.MustParseAddr("203.0.113.7"))
-	st.SetPeer("bj", 4, netip.MustParseAddr("198.51.100.9"))
-	st.SetPeer("bj", 6, netip.MustParseAddr("2001:db8::9"))
+	st.SetPeer(site.Peer{Site: "bj"}, 4, netip.MustParseAddr("198.51.100.9"))
+	st.SetPeer(site.Peer{Site: "bj"}, 6, netip.MustParseAddr("2001:db8::9"))
 	st.UpdatedAt = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	if err := Save(path, st); err != nil {
 		t.Fatal(err)
@@ -30,7 +33,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Peer("bj", 4) != st.Peer("bj", 4) || got.Peer("bj", 6) != st.Peer("bj", 6) || got.Self != st.Self || !got.UpdatedAt.Equal(st.UpdatedAt) {
+	if got.Peer(site.Peer{Site: "bj"}, 4) != st.Peer(site.Peer{Site: "bj"}, 4) || got.Peer(site.Peer{Site: "bj"}, 6) != st.Peer(site.Peer{Site: "bj"}, 6) || got.Self != st.Self || !got.UpdatedAt.Equal(st.UpdatedAt) {
 		t.Errorf("got %+v, want %+v", got, st)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
@@ -78,5 +81,41 @@ func TestLoad(t *testing.T) {
 				t.Errorf("got site %q, want hz", st.Site)
 			}
 		})
+	}
+}
+
+// TestLinesFile reads a file written before lines (peer keys are site names) and writes
+// the lines of the office and of its peers under their own keys.
+func TestLinesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	old := `{"version":1,"site":"hz","self":{"ipv4":"203.0.113.7"},"peers":{"bj":{"ipv4":"198.51.100.9"}}}`
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Load(path, "hz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Peer(site.Peer{Site: "bj"}, 4).String(); got != "198.51.100.9" {
+		t.Errorf("old file: bj = %s, want 198.51.100.9", got)
+	}
+	unicom := site.Peer{Site: "bj", Line: "unicom"}
+	st.SetPeer(unicom, 4, netip.MustParseAddr("198.51.100.20"))
+	st.SetSelf("unicom", 4, netip.MustParseAddr("203.0.113.8"))
+	if err := Save(path, st); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	for _, want := range []string{`"bj/unicom": {`, `"self_lines": {`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("file lacks %s:\n%s", want, raw)
+		}
+	}
+	got, err := Load(path, "hz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Peer(unicom, 4).String() != "198.51.100.20" || got.SelfAddr("unicom", 4).String() != "203.0.113.8" || got.SelfAddr("", 4).String() != "203.0.113.7" {
+		t.Errorf("got %+v", got)
 	}
 }
