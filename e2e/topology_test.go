@@ -49,6 +49,13 @@ type office struct {
 	lanIP netip.Addr
 	key   string // the site's ppter secret
 	dir   string
+	// lines are the site's declared lines (the function's sites.X.lines); none: one
+	// unnamed line, the wan port.
+	lines []string
+	// port holds wan and table has the routes of the internet segment through it: "wan" and
+	// "main" for an office's default line. An office value also stands for another line of
+	// an office (same site and namespace, its own port and table).
+	port, table string
 
 	pinger  *proc
 	gen     int       // pinger generation (a fresh state file per start)
@@ -70,11 +77,14 @@ type lab struct {
 	emu       *fcemu.Emulator
 	url       string
 	pingerBin string
+	// adminToken opens the function's /v1/status.
+	adminToken string
 }
 
 // newLab builds the namespaces, the internet segment, the offices' WAN and LAN addresses,
-// and starts the cloud. Tunnels and pingers are the caller's.
-func newLab(t *testing.T) *lab {
+// runs each setup (which may declare lines and add ports) and starts the cloud. Tunnels and
+// pingers are the caller's.
+func newLab(t *testing.T, setup ...func(*lab)) *lab {
 	t.Helper()
 	cleanLeftovers(t)
 	id := runID()
@@ -92,6 +102,7 @@ func newLab(t *testing.T) *lab {
 	l.b = &office{site: "bj", wan: netip.MustParseAddr("198.51.100.20"), lan: netip.MustParsePrefix("10.2.0.0/24"), lanIP: netip.MustParseAddr("10.2.0.1")}
 	for _, o := range []*office{l.a, l.b} {
 		o.ns = l.plug(o.site, o.wan)
+		o.port, o.table = "wan", "main"
 		o.key = "e2e-" + o.site + "-" + runID() + runID()
 		o.dir = t.TempDir()
 		// The LAN: a veth pair inside the office, its router end holding the LAN address.
@@ -99,6 +110,9 @@ func newLab(t *testing.T) *lab {
 		o.ns.ip(t, "link", "set", "lan-host", "up")
 		o.ns.ip(t, "link", "set", "lan", "up")
 		o.ns.ip(t, "addr", "add", netip.PrefixFrom(o.lanIP, o.lan.Bits()).String(), "dev", "lan")
+	}
+	for _, f := range setup {
+		f(l)
 	}
 	l.startCloud()
 	l.pingerBin = <-pingerBin
@@ -113,32 +127,42 @@ func newLab(t *testing.T) *lab {
 func (l *lab) plug(name string, addr netip.Addr) netns {
 	t := l.t
 	n := newNetns(t, prefix+l.id+"-"+name)
-	run(t, "ip", "link", "add", "wan", "netns", string(n), "type", "veth", "peer", "name", name, "netns", string(l.inet))
-	l.inet.ip(t, "link", "set", name, "master", "br0")
-	l.inet.ip(t, "link", "set", name, "up")
-	n.ip(t, "link", "set", "wan", "up")
-	n.ip(t, "addr", "add", host32(addr), "dev", "wan")
-	wanRoutes(t, n)
+	l.port(n, "wan", name, addr)
+	wanRoutes(t, n, "wan", "main")
 	return n
 }
 
-// wanRoutes (re)installs the on-link routes of the internet segment. Removing the last
-// address of the port flushes them, as on a router whose DHCP lease changes.
-func wanRoutes(t *testing.T, n netns) {
+// port adds to namespace n a port dev with addr, hanging on the internet bridge as the
+// bridge's port bridgePort.
+func (l *lab) port(n netns, dev, bridgePort string, addr netip.Addr) {
+	t := l.t
+	t.Helper()
+	run(t, "ip", "link", "add", dev, "netns", string(n), "type", "veth", "peer", "name", bridgePort, "netns", string(l.inet))
+	l.inet.ip(t, "link", "set", bridgePort, "master", "br0")
+	l.inet.ip(t, "link", "set", bridgePort, "up")
+	n.ip(t, "link", "set", dev, "up")
+	n.ip(t, "addr", "add", host32(addr), "dev", dev)
+}
+
+// wanRoutes (re)installs the on-link routes of the internet segment through port dev in a
+// routing table. Removing the last address of the port flushes them, as on a router whose
+// DHCP lease changes.
+func wanRoutes(t *testing.T, n netns, dev, table string) {
 	t.Helper()
 	for _, r := range wanRanges {
-		n.ip(t, "route", "replace", r, "dev", "wan")
+		n.ip(t, "route", "replace", r, "dev", dev, "table", table)
 	}
 }
 
-// move gives the office a new WAN address the way an ISP does: the old one disappears.
+// move gives the office (or its line) a new WAN address the way an ISP does: the old one
+// disappears.
 func (l *lab) move(o *office, to netip.Addr) {
 	l.t.Helper()
 	o.movedAt = time.Now()
-	o.ns.ip(l.t, "addr", "del", host32(o.wan), "dev", "wan")
-	o.ns.ip(l.t, "addr", "add", host32(to), "dev", "wan")
-	wanRoutes(l.t, o.ns)
-	l.t.Logf("office %s moved %s -> %s", o.site, o.wan, to)
+	o.ns.ip(l.t, "addr", "del", host32(o.wan), "dev", o.port)
+	o.ns.ip(l.t, "addr", "add", host32(to), "dev", o.port)
+	wanRoutes(l.t, o.ns, o.port, o.table)
+	l.t.Logf("office %s moved %s -> %s on %s", o.site, o.wan, to, o.port)
 	o.wan = to
 }
 
@@ -200,10 +224,15 @@ func (l *lab) startCloud() {
     key: "${PPTER_KEY_%[2]s}"
     dns: [ { zone: %[3]s, rr: %[1]s.vpn, type: A } ]
     vpn: [ { gateway: %[4]s, connection: to-%[1]s, min_interval: 1s } ]`, o.site, strings.ToUpper(o.site), zone, gatewayID)
+		if len(o.lines) > 0 {
+			fmt.Fprintf(&sites, "\n    lines: [%s]", strings.Join(o.lines, ", "))
+		}
 	}
+	l.adminToken = "e2e-admin-" + runID() + runID()
 	cfg := fmt.Sprintf(`redis: { url: "redis://127.0.0.1:6379/0", prefix: "{ppter-e2e}", single_node: true }
 aliyun: { region: cn-hangzhou, dns_endpoint: %q, vpc_endpoint: %q, protocol: http }
 ping: { interval: %s }
+admin: { token: "${PPTER_ADMIN_TOKEN}" }
 sites:%s
 `, l.ali.Endpoint, l.ali.Endpoint, interval, sites.String())
 	path := filepath.Join(t.TempDir(), "ppter.yaml")
@@ -217,7 +246,7 @@ sites:%s
 		var err error
 		l.emu, err = fcemu.Start(context.Background(), fcemu.Options{
 			Binary: fnBin, Addr: netip.AddrPortFrom(cloudWAN, 9000).String(),
-			Env:         []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + l.a.key, "PPTER_KEY_BJ=" + l.b.key, "PPTER_STATE_KEY=" + e2eStateKey},
+			Env:         []string{"PPTER_CONFIG=" + path, "PPTER_KEY_HZ=" + l.a.key, "PPTER_KEY_BJ=" + l.b.key, "PPTER_STATE_KEY=" + e2eStateKey, "PPTER_ADMIN_TOKEN=" + l.adminToken},
 			Credentials: fcemu.Credentials{AccessKeyID: id, AccessKeySecret: secret, SecurityToken: token},
 			Stdout:      fnLog, Stderr: fnLog,
 		})
@@ -290,9 +319,13 @@ func (l *lab) assertCloud(offices ...*office) {
 }
 
 // lanPing sends one ping from A's LAN address to B's LAN address through the tunnel.
-func (l *lab) lanPing() bool {
-	_, err := tryRun("ip", "netns", "exec", string(l.a.ns), "ping", "-n", "-q", "-c", "1", "-W", "0.5",
-		"-I", l.a.lanIP.String(), l.b.lanIP.String())
+func (l *lab) lanPing() bool { return pingOnce(l.a.ns, l.a.lanIP, l.b.lanIP) }
+
+// pingOnce sends one ping from address from in n to address to and reports whether the
+// answer came within 0.5 s.
+func pingOnce(n netns, from, to netip.Addr) bool {
+	_, err := tryRun("ip", "netns", "exec", string(n), "ping", "-n", "-q", "-c", "1", "-W", "0.5",
+		"-I", from.String(), to.String())
 	return err == nil
 }
 

@@ -23,6 +23,39 @@ const wgKeepalive = 25 * time.Second
 
 const wgPort = 51820
 
+// wgIface is a WireGuard interface of an office: wireguard-go runs it, its private key is
+// in keyFile.
+type wgIface struct {
+	name, pub, keyFile string
+}
+
+// newWGIface generates a key pair, starts wireguard-go for a new interface in the office's
+// namespace and waits for the interface to appear.
+func (l *lab) newWGIface(o *office, name string) wgIface {
+	t := l.t
+	t.Helper()
+	priv := strings.TrimSpace(run(t, "wg", "genkey"))
+	cmd := exec.Command("wg", "pubkey")
+	cmd.Stdin = strings.NewReader(priv + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("wg pubkey: %v", err)
+	}
+	w := wgIface{name: name, pub: strings.TrimSpace(string(out)), keyFile: filepath.Join(o.dir, name+".key")}
+	if err := os.WriteFile(w.keyFile, []byte(priv+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o.ns.start(t, "wireguard-go "+o.site+" "+name, []string{"PATH=" + os.Getenv("PATH"), "LOG_LEVEL=error"},
+		"wireguard-go", "-f", name)
+	if _, ok := poll(10*time.Second, 50*time.Millisecond, func() bool {
+		_, err := tryRun("ip", "-n", string(o.ns), "link", "show", name)
+		return err == nil
+	}); !ok {
+		t.Fatalf("wireguard-go did not create %s in %s within 10s", name, o.ns)
+	}
+	return w
+}
+
 // wireguard builds a WireGuard tunnel between the offices (wireguard-go in each office
 // namespace, configured with wg; endpoint = the other office's WAN address; the other
 // office's LAN routed into it) and returns each office's pinger config for the wireguard
@@ -30,45 +63,25 @@ const wgPort = 51820
 func (l *lab) wireguard() map[*office]string {
 	t := l.t
 	type side struct {
-		o         *office
-		iface     string
-		priv, pub string
+		o  *office
+		wg wgIface
 	}
-	sides := []*side{{o: l.a, iface: wgPrefix + "a-" + l.id}, {o: l.b, iface: wgPrefix + "b-" + l.id}}
-	for _, s := range sides {
-		s.priv = strings.TrimSpace(run(t, "wg", "genkey"))
-		cmd := exec.Command("wg", "pubkey")
-		cmd.Stdin = strings.NewReader(s.priv + "\n")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("wg pubkey: %v", err)
-		}
-		s.pub = strings.TrimSpace(string(out))
-		s.o.ns.start(t, "wireguard-go "+s.o.site, []string{"PATH=" + os.Getenv("PATH"), "LOG_LEVEL=error"},
-			"wireguard-go", "-f", s.iface)
+	sides := []*side{{o: l.a}, {o: l.b}}
+	for i, s := range sides {
+		s.wg = l.newWGIface(s.o, wgPrefix+string(rune('a'+i))+"-"+l.id)
 	}
 	conf := map[*office]string{}
 	for i, s := range sides {
 		peer := sides[1-i]
-		if _, ok := poll(10*time.Second, 50*time.Millisecond, func() bool {
-			_, err := tryRun("ip", "-n", string(s.o.ns), "link", "show", s.iface)
-			return err == nil
-		}); !ok {
-			t.Fatalf("wireguard-go did not create %s in %s within 10s", s.iface, s.o.ns)
-		}
-		keyFile := filepath.Join(s.o.dir, "wg.key")
-		if err := os.WriteFile(keyFile, []byte(s.priv+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		s.o.ns.exec(t, "wg", "set", s.iface, "listen-port", fmt.Sprint(wgPort), "private-key", keyFile,
-			"peer", peer.pub, "endpoint", netip.AddrPortFrom(peer.o.wan, wgPort).String(),
+		s.o.ns.exec(t, "wg", "set", s.wg.name, "listen-port", fmt.Sprint(wgPort), "private-key", s.wg.keyFile,
+			"peer", peer.wg.pub, "endpoint", netip.AddrPortFrom(peer.o.wan, wgPort).String(),
 			"allowed-ips", peer.o.lan.String(), "persistent-keepalive", fmt.Sprint(int(wgKeepalive/time.Second)))
-		s.o.ns.ip(t, "link", "set", s.iface, "up")
-		s.o.ns.ip(t, "route", "add", peer.o.lan.String(), "dev", s.iface)
+		s.o.ns.ip(t, "link", "set", s.wg.name, "up")
+		s.o.ns.ip(t, "route", "add", peer.o.lan.String(), "dev", s.wg.name)
 
 		path := filepath.Join(s.o.dir, "pinger.yaml")
 		yaml := fmt.Sprintf("wireguard:\n  peers:\n    %s: { interface: %s, public_key: %q, port: %d }\n",
-			peer.o.site, s.iface, peer.pub, wgPort)
+			peer.o.site, s.wg.name, peer.wg.pub, wgPort)
 		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
