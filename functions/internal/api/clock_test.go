@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/fcevent"
-	"github.com/ppter/ppter/functions/internal/store"
 	"github.com/ppter/ppter/shared/auth"
 	"github.com/ppter/ppter/shared/wire"
 )
@@ -24,15 +22,8 @@ import (
 // is still checked against the function's own clock.
 func TestServerTimeIsAHintOnly(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := config.Parse([]byte(goldenConfig), func(string) (string, bool) { return "", false }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	mem := store.NewMemory(store.Options{Prefix: cfg.Redis.Prefix, EventsMax: cfg.Events.Max, FailureWindow: cfg.Auth.FailureWindow,
-		HandleLease: time.Minute, Timeout: time.Second, Now: clock})
-	s := New(cfg, mem, Options{Now: clock})
+	s, mem, _, _ := newGoldenServer(t, goldenConfig, nil, &now)
 	n := 0
 	ping := func(ts time.Time) (fcevent.Response, wire.ErrorBody) {
 		t.Helper()

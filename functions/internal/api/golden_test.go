@@ -113,19 +113,25 @@ func golden(t *testing.T, name string, r fcevent.Response, out Outcome) {
 	}
 }
 
+// newGoldenServer is the API on config yaml and a memory store, its clock reading *now.
+func newGoldenServer(t *testing.T, yaml string, cloud Cloud, now *time.Time) (*Server, *store.Memory, *config.Config, func() time.Time) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return *now }
+	mem := store.NewMemory(store.Options{Prefix: cfg.Redis.Prefix, EventsMax: cfg.Events.Max, FailureWindow: cfg.Auth.FailureWindow,
+		HandleLease: time.Minute, Timeout: time.Second, Now: clock})
+	return New(cfg, mem, Options{Cloud: cloud, Now: clock}), mem, cfg, clock
+}
+
 // TestGoldenAnswers pins every answer the API gives, byte for byte: pings (first, IPv6,
 // steady, delta), the status JSON, the dyndns2 answers and each error.
 func TestGoldenAnswers(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := config.Parse([]byte(goldenConfig), func(string) (string, bool) { return "", false }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	mem := store.NewMemory(store.Options{Prefix: cfg.Redis.Prefix, EventsMax: cfg.Events.Max, FailureWindow: cfg.Auth.FailureWindow,
-		HandleLease: time.Minute, Timeout: time.Second, Now: clock})
-	s := New(cfg, mem, Options{Cloud: goldenCloud{}, Now: clock})
+	s, mem, cfg, clock := newGoldenServer(t, goldenConfig, goldenCloud{}, &now)
 	nonce := 0
 	signed := func(n site.Name, secret, method, path, body string, ts time.Time) string {
 		nonce++
@@ -255,15 +261,8 @@ sites:
 // nothing.
 func TestGoldenLines(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := config.Parse([]byte(goldenLinesConfig), func(string) (string, bool) { return "", false }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	mem := store.NewMemory(store.Options{Prefix: cfg.Redis.Prefix, EventsMax: cfg.Events.Max, FailureWindow: cfg.Auth.FailureWindow,
-		HandleLease: time.Minute, Timeout: time.Second, Now: clock})
-	s := New(cfg, mem, Options{Cloud: goldenCloud{}, Now: clock})
+	s, mem, _, _ := newGoldenServer(t, goldenLinesConfig, goldenCloud{}, &now)
 	nonce := 0
 	ping := func(n site.Name, body, source string) *fcevent.HTTP {
 		nonce++
