@@ -80,16 +80,10 @@ type Options struct {
 // Agent runs cycles.
 type Agent struct {
 	o Options
-	// warned holds the mapped peer lines already warned of as missing from the answers,
-	// warnedAddr the addresses already warned of by warnLines.
-	warned     map[site.Peer]bool
-	warnedAddr map[addrWarning]bool
-}
-
-// addrWarning is an address warnLines warned of, and which warning.
-type addrWarning struct {
-	bind bool // the bind address mismatch, not two lines with one address
-	addr netip.Addr
+	// warned holds the mapped peer lines already warned of as missing from the answers;
+	// warnedSame and warnedBind the answered addresses warnLines warned of.
+	warned                 map[site.Peer]bool
+	warnedSame, warnedBind map[netip.Addr]bool
 }
 
 // New returns an Agent.
@@ -112,7 +106,7 @@ func New(o Options) *Agent {
 	if o.Debounce <= 0 {
 		o.Debounce = DefaultDebounce
 	}
-	return &Agent{o: o, warned: map[site.Peer]bool{}, warnedAddr: map[addrWarning]bool{}}
+	return &Agent{o: o, warned: map[site.Peer]bool{}, warnedSame: map[netip.Addr]bool{}, warnedBind: map[netip.Addr]bool{}}
 }
 
 // Result summarises one cycle.
@@ -265,7 +259,7 @@ type answer struct {
 	line     site.Line
 	family   wire.Family
 	self     netip.Addr
-	bind     netip.Addr // the ping's bind address, if any
+	bind     netip.Addr  // the ping's bind address, if any
 	peers    []wire.Peer // sorted by site, no name twice; only the changed ones in a delta
 	version  int64
 	fleetKey string
@@ -406,11 +400,11 @@ func (a *Agent) selfFor(l site.Line, family wire.Family, answers []answer, st *s
 // address is not the address its answer reports.
 func (a *Agent) warnLines(answers []answer) {
 	for i, x := range answers {
-		if b := x.bind; x.family.Of(b) && ipclass.Of(b) <= ipclass.Documentation && b != x.self && a.warnOnce(addrWarning{true, x.self}) {
+		if b := x.bind; x.family.Of(b) && ipclass.Of(b) <= ipclass.Documentation && b != x.self && warnOnce(a.warnedBind, x.self) {
 			a.o.Log.Warn("a line's answer is not from its bind address: a NAT or route mismatch", "line", string(x.line), "bind_address", b.String(), "ip", x.self.String())
 		}
 		for _, y := range answers[:i] {
-			if y.line != x.line && y.family == x.family && y.self == x.self && a.warnOnce(addrWarning{false, x.self}) {
+			if y.line != x.line && y.family == x.family && y.self == x.self && warnOnce(a.warnedSame, x.self) {
 				a.o.Log.Warn("two lines answered the same address: one's pings leave by the other, its bind address or interface not routed by its line; add a source rule",
 					"lines", string(y.line)+" "+string(x.line), "ip", x.self.String())
 			}
@@ -418,12 +412,12 @@ func (a *Agent) warnLines(answers []answer) {
 	}
 }
 
-// warnOnce reports whether w is not warned of yet, and marks it.
-func (a *Agent) warnOnce(w addrWarning) bool {
-	if a.warnedAddr[w] {
+// warnOnce reports whether ip is not in warned yet, and adds it.
+func warnOnce(warned map[netip.Addr]bool, ip netip.Addr) bool {
+	if warned[ip] {
 		return false
 	}
-	a.warnedAddr[w] = true
+	warned[ip] = true
 	return true
 }
 

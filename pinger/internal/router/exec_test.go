@@ -20,6 +20,7 @@ func TestExecRunsShellWithChangeEnv(t *testing.T) {
 	tests := []struct {
 		name   string
 		self   bool
+		peers  []site.Peer
 		change Change
 		want   string // empty: the hook must not run (Wants false)
 	}{
@@ -35,6 +36,7 @@ func TestExecRunsShellWithChangeEnv(t *testing.T) {
 		},
 		{
 			name:   "peer line from the office's line of that name",
+			peers:  []site.Peer{{Site: "bj", Line: "unicom"}},
 			change: Change{Peer: "bj", Line: "unicom", Family: 4, New: netip.MustParseAddr("198.51.100.20"), SelfIP: netip.MustParseAddr("203.0.113.8"), SelfLine: "unicom"},
 			want:   "peer|bj|198.51.100.20||203.0.113.8|ipv4|unset|x|unicom|unicom",
 		},
@@ -53,7 +55,7 @@ func TestExecRunsShellWithChangeEnv(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			os.Remove(out)
 			d, err := NewExec(ExecConfig{
-				Command: cmd, Self: tc.self,
+				Command: cmd, Self: tc.self, Peers: tc.peers,
 				Env: []string{"PATH=/usr/bin:/bin", "HOOK_OUT=" + out, "HOOK_EXTRA=x"},
 			})
 			if err != nil {
