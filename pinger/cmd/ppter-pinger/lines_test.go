@@ -120,3 +120,21 @@ func TestMappedLineNotListed(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestLinesSameAddress: the function answers both lines of hz with one address (here both
+// pings leave from 127.0.0.1, as a bound ping that exits by the other line does): the run
+// warns once, naming both lines and the missing source rule, and still applies the peers.
+func TestLinesSameAddress(t *testing.T) {
+	e := twoLineEnv(t)
+	cfg := writeConfig(t, "lines:\n  - { name: telecom }\n  - { name: unicom }\nexec:\n  peers: [bj, bj/unicom]\n")
+	code, _, stderr := e.run([]string{"--config", cfg, "--exec", lineHook})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := strings.Count(stderr, `add a source rule" lines="telecom unicom" ip=127.0.0.1`); n != 1 {
+		t.Errorf("got %d warnings naming both lines and 127.0.0.1, want 1:\n%s", n, stderr)
+	}
+	if got, want := e.hookLines(), []string{"bj/ >198.51.100.9", "bj/unicom >198.51.100.20"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -96,7 +96,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 			if own != nil {
 				p = own.Wrap(p)
 			}
-			pings = append(pings, agent.Ping{Line: l.Name, Family: f, Pinger: p, Endpoint: cfg.URL.String()})
+			pings = append(pings, agent.Ping{Line: l.Name, Family: f, Pinger: p, Endpoint: cfg.URL.String(), BindAddress: l.BindAddress})
 		}
 	}
 	var changes <-chan struct{}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ppter/ppter/pinger/internal/router"
 	"github.com/ppter/ppter/pinger/internal/state"
+	"github.com/ppter/ppter/shared/ipclass"
 	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
 )
@@ -41,6 +42,9 @@ type Ping struct {
 	Line   site.Line
 	Family wire.Family
 	Pinger Pinger
+	// BindAddress is the ping's source address, when set: a public one that differs from
+	// the answer's address is warned of (a NAT or route mismatch).
+	BindAddress netip.Addr
 	// Endpoint names the function the Pinger talks to (its URL): the fleet version the
 	// state keeps for the next ping's since belongs to it.
 	Endpoint string
@@ -76,8 +80,10 @@ type Options struct {
 // Agent runs cycles.
 type Agent struct {
 	o Options
-	// warned holds the mapped peer lines already warned of as missing from the answers.
-	warned map[site.Peer]bool
+	// warned holds the mapped peer lines already warned of as missing from the answers;
+	// warnedSame and warnedBind the answered addresses warnLines warned of.
+	warned                 map[site.Peer]bool
+	warnedSame, warnedBind map[netip.Addr]bool
 }
 
 // New returns an Agent.
@@ -100,7 +106,7 @@ func New(o Options) *Agent {
 	if o.Debounce <= 0 {
 		o.Debounce = DefaultDebounce
 	}
-	return &Agent{o: o, warned: map[site.Peer]bool{}}
+	return &Agent{o: o, warned: map[site.Peer]bool{}, warnedSame: map[netip.Addr]bool{}, warnedBind: map[netip.Addr]bool{}}
 }
 
 // Result summarises one cycle.
@@ -149,6 +155,7 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 	if len(answers) == 0 {
 		return res, errors.Join(errs...)
 	}
+	a.warnLines(answers)
 	st, err := a.loadState()
 	if err != nil {
 		return res, errors.Join(append(errs, err)...)
@@ -156,7 +163,7 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 	applied, fleetMoved := 0, false
 	for _, ans := range answers {
 		complete := true // every change of the answer applied: its version is the next since
-		for _, c := range a.changes(ans, st) {
+		for _, c := range a.changes(ans, answers, st) {
 			if !a.o.Driver.Wants(c) {
 				continue
 			}
@@ -252,6 +259,7 @@ type answer struct {
 	line     site.Line
 	family   wire.Family
 	self     netip.Addr
+	bind     netip.Addr  // the ping's bind address, if any
 	peers    []wire.Peer // sorted by site, no name twice; only the changed ones in a delta
 	version  int64
 	fleetKey string
@@ -283,17 +291,17 @@ func (a *Agent) ping(ctx context.Context, p Ping, since *int64) (answer, error) 
 			return answer{}, fmt.Errorf("%w: peer %q is listed twice", ErrBadAnswer, peers[i].Site)
 		}
 	}
-	return answer{line: p.Line, family: p.Family, self: self, peers: peers, version: resp.FleetVersion, fleetKey: state.FleetKey(p.Endpoint, p.Family)}, nil
+	return answer{line: p.Line, family: p.Family, self: self, bind: p.BindAddress, peers: peers, version: resp.FleetVersion, fleetKey: state.FleetKey(p.Endpoint, p.Family)}, nil
 }
 
 // changes returns the changes of ans against st: self first, then each peer's default
 // line and its named lines, peers by name. A peer whose address fails checkPeerAddr is
-// skipped with an error in the log.
-func (a *Agent) changes(ans answer, st *state.State) []router.Change {
+// skipped with an error in the log. answers are the cycle's, for each change's SelfIP.
+func (a *Agent) changes(ans answer, answers []answer, st *state.State) []router.Change {
 	family, self := ans.family, ans.self
 	var changes []router.Change
 	if old := st.SelfAddr(ans.line, family); old != self {
-		changes = append(changes, router.Change{Peer: a.o.Site, Line: ans.line, Self: true, Family: family, Old: old, New: self, SelfIP: self})
+		changes = append(changes, router.Change{Peer: a.o.Site, Line: ans.line, Self: true, Family: family, Old: old, New: self, SelfIP: self, SelfLine: ans.line})
 	}
 	for _, peer := range ans.peers {
 		name, err := site.Parse(peer.Site)
@@ -322,7 +330,7 @@ func (a *Agent) changes(ans answer, st *state.State) []router.Change {
 		}
 		a.warnUnlisted(name, lines)
 		for _, l := range lines {
-			if c, ok := a.peerChange(site.Peer{Site: name, Line: l.line}, l.addr, ans, st); ok {
+			if c, ok := a.peerChange(site.Peer{Site: name, Line: l.line}, l.addr, ans, answers, st); ok {
 				changes = append(changes, c)
 			}
 		}
@@ -346,7 +354,7 @@ func listed(lines []peerLine, l site.Line) bool {
 }
 
 // peerChange returns the change of peer line ref to raw, if there is one to apply.
-func (a *Agent) peerChange(ref site.Peer, raw netip.Addr, ans answer, st *state.State) (router.Change, bool) {
+func (a *Agent) peerChange(ref site.Peer, raw netip.Addr, ans answer, answers []answer, st *state.State) (router.Change, bool) {
 	if !raw.IsValid() {
 		return router.Change{}, false // no address in this family (yet)
 	}
@@ -363,7 +371,54 @@ func (a *Agent) peerChange(ref site.Peer, raw netip.Addr, ans answer, st *state.
 	if old == ip {
 		return router.Change{}, false
 	}
-	return router.Change{Peer: ref.Site, Line: ref.Line, Family: ans.family, Old: old, New: ip, SelfIP: ans.self}, true
+	c := router.Change{Peer: ref.Site, Line: ref.Line, Family: ans.family, Old: old, New: ip}
+	c.SelfLine, c.SelfIP = a.selfFor(ref.Line, ans.family, answers, st)
+	return c, true
+}
+
+// selfFor returns the office's line a change of a peer's line l is made from — l itself
+// when the office has a line of that name, else the office's default line (its first) —
+// and the office's address on it in family: this cycle's answer's, or the state's when
+// that line's ping failed.
+func (a *Agent) selfFor(l site.Line, family wire.Family, answers []answer, st *state.State) (site.Line, netip.Addr) {
+	own := a.o.Pings[0].Line
+	for _, p := range a.o.Pings {
+		if p.Line == l {
+			own = l
+		}
+	}
+	for _, ans := range answers {
+		if ans.line == own && ans.family == family {
+			return own, ans.self
+		}
+	}
+	return own, st.SelfAddr(own, family)
+}
+
+// warnLines warns, once per address, of a ping that left by the wrong line: two of the
+// office's lines answered with the same address of a family, or a line's public bind
+// address is not the address its answer reports.
+func (a *Agent) warnLines(answers []answer) {
+	for i, x := range answers {
+		if b := x.bind; x.family.Of(b) && ipclass.Of(b) <= ipclass.Documentation && b != x.self && warnOnce(a.warnedBind, x.self) {
+			a.o.Log.Warn("a line's answer is not from its bind address: a NAT or route mismatch", "line", string(x.line), "bind_address", b.String(), "ip", x.self.String())
+		}
+		for _, y := range answers[:i] {
+			if y.line != x.line && y.family == x.family && y.self == x.self && warnOnce(a.warnedSame, x.self) {
+				a.o.Log.Warn("two lines answered the same address: one's pings leave by the other, its bind address or interface not routed by its line; add a source rule",
+					"lines", string(y.line)+" "+string(x.line), "ip", x.self.String())
+			}
+		}
+	}
+}
+
+// warnOnce reports whether ip is not in warned yet, and adds it.
+func warnOnce(warned map[netip.Addr]bool, ip netip.Addr) bool {
+	if warned[ip] {
+		return false
+	}
+	warned[ip] = true
+	return true
 }
 
 // warnUnlisted warns, once per process, of each line of peer the driver maps that the

@@ -16,22 +16,29 @@ import (
 
 func TestExecRunsShellWithChangeEnv(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "hook.log")
-	cmd := `printf '%s|%s|%s|%s|%s|%s|%s|%s\n' "$PPTER_EVENT" "$PPTER_PEER" "$PPTER_PEER_IP" "$PPTER_PEER_OLD_IP" "$PPTER_SELF_IP" "$PPTER_FAMILY" "${PPTER_KEY-unset}" "$HOOK_EXTRA" >> "$HOOK_OUT"`
+	cmd := `printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$PPTER_EVENT" "$PPTER_PEER" "$PPTER_PEER_IP" "$PPTER_PEER_OLD_IP" "$PPTER_SELF_IP" "$PPTER_FAMILY" "${PPTER_KEY-unset}" "$HOOK_EXTRA" "$PPTER_LINE" "$PPTER_SELF_LINE" >> "$HOOK_OUT"`
 	tests := []struct {
 		name   string
 		self   bool
+		peers  []site.Peer
 		change Change
 		want   string // empty: the hook must not run (Wants false)
 	}{
 		{
 			name:   "peer ipv4 first apply",
 			change: Change{Peer: "bj", Family: 4, New: netip.MustParseAddr("198.51.100.9"), SelfIP: netip.MustParseAddr("203.0.113.7")},
-			want:   "peer|bj|198.51.100.9||203.0.113.7|ipv4|unset|x",
+			want:   "peer|bj|198.51.100.9||203.0.113.7|ipv4|unset|x||",
 		},
 		{
 			name:   "peer ipv6 change",
 			change: Change{Peer: "sh", Family: 6, Old: netip.MustParseAddr("2001:db8::1"), New: netip.MustParseAddr("2001:db8::2"), SelfIP: netip.MustParseAddr("2001:db8::7")},
-			want:   "peer|sh|2001:db8::2|2001:db8::1|2001:db8::7|ipv6|unset|x",
+			want:   "peer|sh|2001:db8::2|2001:db8::1|2001:db8::7|ipv6|unset|x||",
+		},
+		{
+			name:   "peer line from the office's line of that name",
+			peers:  []site.Peer{{Site: "bj", Line: "unicom"}},
+			change: Change{Peer: "bj", Line: "unicom", Family: 4, New: netip.MustParseAddr("198.51.100.20"), SelfIP: netip.MustParseAddr("203.0.113.8"), SelfLine: "unicom"},
+			want:   "peer|bj|198.51.100.20||203.0.113.8|ipv4|unset|x|unicom|unicom",
 		},
 		{
 			name:   "self change ignored by default",
@@ -40,15 +47,15 @@ func TestExecRunsShellWithChangeEnv(t *testing.T) {
 		{
 			name:   "self change when enabled",
 			self:   true,
-			change: Change{Peer: "hz", Self: true, Family: 4, Old: netip.MustParseAddr("203.0.113.7"), New: netip.MustParseAddr("203.0.113.8"), SelfIP: netip.MustParseAddr("203.0.113.8")},
-			want:   "self||||203.0.113.8|ipv4|unset|x",
+			change: Change{Peer: "hz", Line: "telecom", Self: true, Family: 4, Old: netip.MustParseAddr("203.0.113.7"), New: netip.MustParseAddr("203.0.113.8"), SelfIP: netip.MustParseAddr("203.0.113.8"), SelfLine: "telecom"},
+			want:   "self||||203.0.113.8|ipv4|unset|x|telecom|telecom",
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			os.Remove(out)
 			d, err := NewExec(ExecConfig{
-				Command: cmd, Self: tc.self,
+				Command: cmd, Self: tc.self, Peers: tc.peers,
 				Env: []string{"PATH=/usr/bin:/bin", "HOOK_OUT=" + out, "HOOK_EXTRA=x"},
 			})
 			if err != nil {

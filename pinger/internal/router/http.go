@@ -24,7 +24,7 @@ import (
 // router's admin page. Login requests run first (cookies are kept in a jar, values are
 // captured from bodies, headers or cookies), then the update requests, once per change.
 // Every text field of a request may reference {{.Peer}}, {{.PeerIP}}, {{.OldIP}},
-// {{.SelfIP}}, {{.Family}}, {{.Username}}, {{.Password}}, {{.Vars.KEY}} (the peer's vars)
+// {{.SelfIP}}, {{.SelfLine}} (the office's line SelfIP is of), {{.Family}}, {{.Username}}, {{.Password}}, {{.Vars.KEY}} (the peer's vars)
 // and {{.Captured.NAME}} (captured values); nothing else is interpreted.
 //
 //	http:
@@ -262,10 +262,10 @@ func (h *HTTP) Mapped() []site.Peer {
 
 // templateData is what templates see.
 type templateData struct {
-	Peer, PeerIP, OldIP, SelfIP, Family string
-	Username, Password                  string
-	Vars                                map[string]string
-	Captured                            map[string]string
+	Peer, PeerIP, OldIP, SelfIP, SelfLine, Family string
+	Username, Password                            string
+	Vars                                          map[string]string
+	Captured                                      map[string]string
 }
 
 // Apply logs in with a fresh session and runs the update requests.
@@ -282,7 +282,7 @@ func (h *HTTP) Apply(ctx context.Context, c Change) error {
 	session.Jar = jar
 	session.CheckRedirect = sameHostRedirects(h.base)
 	data := &templateData{
-		Peer: string(c.Peer), PeerIP: c.New.String(), SelfIP: wire.AddrString(c.SelfIP), OldIP: wire.AddrString(c.Old),
+		Peer: string(c.Peer), PeerIP: c.New.String(), SelfIP: wire.AddrString(c.SelfIP), SelfLine: string(c.SelfLine), OldIP: wire.AddrString(c.Old),
 		Family: c.Family.String(), Username: h.cfg.Username, Password: h.cfg.Password,
 		Vars: h.cfg.Peers[c.Ref()], Captured: map[string]string{},
 	}

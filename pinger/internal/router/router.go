@@ -33,7 +33,11 @@ type Change struct {
 	Family wire.Family
 	Old    netip.Addr // zero when nothing was applied before
 	New    netip.Addr
-	SelfIP netip.Addr // the office's current address in Family (of the line that pinged)
+	// SelfIP is the office's current address in Family on SelfLine: for a peer change, the
+	// office's line of the same name as Line when it has one, else its default line; for a
+	// self change, Line.
+	SelfIP   netip.Addr
+	SelfLine site.Line
 }
 
 // Ref names the peer line the change is for, as a driver's mapping does ("bj/unicom").

@@ -25,7 +25,7 @@ type tmplPart struct {
 var tmplRef = regexp.MustCompile(`\{\{\s*\.([A-Za-z]+)(?:\.([A-Za-z0-9_-]+))?\s*\}\}`)
 
 var tmplFields = map[string]bool{
-	"Peer": true, "PeerIP": true, "OldIP": true, "SelfIP": true, "Family": true,
+	"Peer": true, "PeerIP": true, "OldIP": true, "SelfIP": true, "SelfLine": true, "Family": true,
 	"Username": true, "Password": true, "Vars": true, "Captured": true,
 }
 
@@ -96,6 +96,8 @@ func (t *tmpl) execute(d *templateData, ec escContext) (string, error) {
 			v = d.OldIP
 		case "SelfIP":
 			v = d.SelfIP
+		case "SelfLine":
+			v = d.SelfLine
 		case "Family":
 			v = d.Family
 		case "Username":

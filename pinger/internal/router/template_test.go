@@ -6,12 +6,13 @@ import (
 )
 
 func TestTemplate(t *testing.T) {
-	data := &templateData{Peer: "bj", PeerIP: "198.51.100.9", Password: "pw-secret", Vars: map[string]string{"index": "2"}, Captured: map[string]string{"csrf": "tok"}}
+	data := &templateData{Peer: "bj", PeerIP: "198.51.100.9", SelfIP: "203.0.113.8", SelfLine: "unicom", Password: "pw-secret", Vars: map[string]string{"index": "2"}, Captured: map[string]string{"csrf": "tok"}}
 	tests := []struct {
 		name, text, want, wantErr string
 	}{
 		{name: "literal", text: "/vpn", want: "/vpn"},
 		{name: "fields", text: `{"peer":"{{.Peer}}","ip":"{{ .PeerIP }}"}`, want: `{"peer":"bj","ip":"198.51.100.9"}`},
+		{name: "own line", text: "/self/{{.SelfLine}}/{{.SelfIP}}", want: "/self/unicom/203.0.113.8"},
 		{name: "maps", text: "/p/{{.Vars.index}}?t={{.Captured.csrf}}", want: "/p/2?t=tok"},
 		{name: "missing var", text: "{{.Vars.nope}}", wantErr: "missing value for .Vars.nope"},
 		{name: "unknown field", text: "{{.Secret}}", wantErr: "unknown reference"},
