@@ -68,6 +68,7 @@ type opts struct {
 	bytes, events                                       int
 	config, region, url, tokenFile, zone, gateway, conn string
 	json                                                bool
+	tunnel                                              tunnelRole
 	timeout                                             time.Duration
 	given                                               map[string]bool // flags given on the command line
 	token                                               string          // PPTER_ADMIN_TOKEN
@@ -88,6 +89,7 @@ func (o *opts) flags() *pflag.FlagSet {
 	fs.StringVar(&o.zone, "zone", "", "the DNS `zone` to list")
 	fs.StringVar(&o.gateway, "gateway", "", "the VPN gateway `ID`")
 	fs.StringVar(&o.conn, "connection", "", "the connection's `name`")
+	fs.Var(&o.tunnel, "tunnel", "the `role` (master or slave) of a connection whose tunnels follow two lines")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up after this `duration`")
 	for name, env := range flagEnv {
 		fs.Lookup(name).Usage += " (env " + env + ")"
@@ -107,6 +109,7 @@ var flagEnv = map[string]string{
 	"zone":       "PPTER_ADMIN_ZONE",
 	"gateway":    "PPTER_ADMIN_GATEWAY",
 	"connection": "PPTER_ADMIN_CONNECTION",
+	"tunnel":     "PPTER_ADMIN_TUNNEL",
 	"timeout":    "PPTER_ADMIN_TIMEOUT",
 }
 
@@ -162,11 +165,12 @@ Exit codes:
 }
 
 func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage()) // a refused command prints nothing on stdout
+		return usagef("no command given")
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage())
-		if len(args) == 0 {
-			return usagef("no command given")
-		}
 		return nil
 	}
 	name, rest := args[0], args[1:]

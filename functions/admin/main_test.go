@@ -8,11 +8,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ppter/ppter/internal/aliyunemu"
 	"github.com/ppter/ppter/internal/fcemu"
+	"github.com/ppter/ppter/shared/auth"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 func envMap(m map[string]string) env {
@@ -52,6 +56,10 @@ func TestKeygenAndHelp(t *testing.T) {
 	}
 	if code != 0 || !strings.Contains(out, "Exit codes:") {
 		t.Fatalf("help: %d, without exit codes: %s", code, out)
+	}
+	// No command: the usage goes to stderr, as a refused command prints nothing on stdout.
+	if code, out, errs := runCLI(t, nil); code != exitUsage || out != "" || !strings.Contains(errs, "Exit codes:") || !strings.Contains(errs, "no command given") {
+		t.Fatalf("no command: got %d, stdout %q, stderr %q; want %d, nothing on stdout, the usage on stderr", code, out, errs, exitUsage)
 	}
 	code, out, _ = runCLI(t, nil, "vpn", "--help")
 	if code != 0 || !strings.Contains(out, "--gateway ID") || !strings.Contains(out, "(env FC_REGION)") || strings.Contains(out, "--zone") {
@@ -121,9 +129,11 @@ func TestFailures(t *testing.T) {
 		{"vpn without credentials", with("ALIBABA_CLOUD_ACCESS_KEY_ID", ""), []string{"vpn", "--gateway", "vpn-bp1gw000000000001"}, "no credentials"},
 		{"vpn-op alone", full, []string{"vpn-op"}, "vpn-op needs show or resume"},
 		{"vpn-op unknown", full, []string{"vpn-op", "frob"}, "vpn-op needs show or resume"},
-		{"vpn-op show region", full, []string{"vpn-op", "show", "--gateway", "g", "--connection", "c", "--region", "cn-beijing"}, "vpn-op show: unknown flag: --region (vpn-op show takes --gateway, --connection, --config)"},
+		{"vpn-op show region", full, []string{"vpn-op", "show", "--gateway", "g", "--connection", "c", "--region", "cn-beijing"}, "vpn-op show: unknown flag: --region (vpn-op show takes --gateway, --connection, --tunnel, --config)"},
 		{"vpn-op show without connection", full, []string{"vpn-op", "show", "--gateway", "g"}, "vpn-op show needs --config (or PPTER_CONFIG), --gateway and --connection"},
 		{"vpn-op resume timeout env", with("PPTER_ADMIN_TIMEOUT", "soon"), []string{"vpn-op", "resume", "--gateway", "g", "--connection", "c"}, `PPTER_ADMIN_TIMEOUT: invalid argument "soon"`},
+		{"vpn-op show bad tunnel", full, []string{"vpn-op", "show", "--gateway", "g", "--connection", "c", "--tunnel", "primary"}, `vpn-op show: invalid argument "primary" for "--tunnel" flag: "primary" is not a tunnel role (master or slave)`},
+		{"vpn-op resume bad tunnel env", with("PPTER_ADMIN_TUNNEL", "backup"), []string{"vpn-op", "resume", "--gateway", "g", "--connection", "c"}, `PPTER_ADMIN_TUNNEL: invalid argument "backup" for "--tunnel" flag: "backup" is not a tunnel role (master or slave)`},
 		{"vpn-op resume memory redis", full, []string{"vpn-op", "resume", "--gateway", "g", "--connection", "c"}, "vpn-op reads the function's Redis; redis.url is memory://…"},
 		{"version flag", full, []string{"version", "--json"}, "version: unknown flag: --json (version takes no flags)"},
 	}
@@ -133,7 +143,7 @@ func TestFailures(t *testing.T) {
 			if code != exitUsage || !strings.Contains(errs, "ppter-admin: "+tt.want) {
 				t.Errorf("got %d %q, want %d with %q", code, errs, exitUsage, tt.want)
 			}
-			if tt.args != nil && out != "" {
+			if out != "" {
 				t.Errorf("stdout: got %q, want nothing", out)
 			}
 		})
@@ -160,27 +170,59 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
+// TestStatusAgainstTheFunction: status prints the fleet as tables, a row per line of a
+// site with lines and a LINE column in the events once an event has a line.
 func TestStatusAgainstTheFunction(t *testing.T) {
 	const token = "admin-token-0123456789abcdef"
 	path := filepath.Join(t.TempDir(), "ppter.yaml")
-	os.WriteFile(path, []byte("redis: {url: 'memory://'}\nadmin: {token: '"+token+"'}\nsites:\n  hz: {key: 'hz-secret-0123456789', basic: true}\n  bj: {key: 'bj-secret-0123456789'}\n"), 0o600)
+	os.WriteFile(path, []byte("redis: {url: 'memory://'}\nadmin: {token: '"+token+"'}\nsites:\n  hz: {key: 'hz-secret-0123456789', basic: true}\n  bj: {key: 'bj-secret-0123456789'}\n"+
+		"  gz: {key: 'gz-secret-0123456789', lines: [telecom, unicom]}\n"), 0o600)
 	emu := fcemu.StartT(t, fcemu.Options{Env: []string{"PPTER_CONFIG=" + path}, TrustSourceHeader: true})
-	req, _ := http.NewRequest("POST", emu.URL+"/v1/ping", nil)
-	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("hz:hz-secret-0123456789")))
-	req.Header.Set(fcemu.SourceHeader, "203.0.113.7")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("ping: %v %v", resp, err)
+	ping := func(auth, src string, body []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", emu.URL+wire.PathPing, bytes.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set(fcemu.SourceHeader, src)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("ping from %s: %v %v", src, resp, err)
+		}
+		resp.Body.Close()
 	}
-	resp.Body.Close()
+	ping("Basic "+base64.StdEncoding.EncodeToString([]byte("hz:hz-secret-0123456789")), "203.0.113.7", nil)
 	code, out, errs := runCLI(t, map[string]string{"PPTER_ADMIN_TOKEN": token}, "status", "--url", emu.URL)
-	if code != 0 || !strings.Contains(out, "hz    203.0.113.7") || !strings.Contains(out, "address_changed") {
-		t.Fatalf("status: %d\n%s\n%s", code, out, errs)
+	if code != 0 || !hasRow(out, "hz 203.0.113.7") || !hasRow(out, "WHEN SITE EVENT DETAIL") || strings.Contains(out, "LINE") ||
+		!hasRow(out, "gz/telecom - - never") || !hasRow(out, "gz/unicom - - never") {
+		t.Fatalf("status before any line pinged: %d, want both of gz's lines never seen and no LINE column\n%s\n%s", code, out, errs)
+	}
+	body := []byte(`{"agent":"admin-test","line":"unicom"}`)
+	ping(auth.Header("gz", []byte("gz-secret-0123456789"), http.MethodPost, wire.PathPing, time.Now().Unix(), auth.NewNonce(), body), "198.51.100.20", body)
+	code, out, errs = runCLI(t, map[string]string{"PPTER_ADMIN_TOKEN": token}, "status", "--url", emu.URL)
+	want := []string{"gz - - never", "gz/telecom - - never", "gz/unicom 198.51.100.20", "WHEN SITE LINE EVENT DETAIL", "gz unicom address_changed", "hz - address_changed"}
+	for _, w := range want {
+		if code != 0 || !hasRow(out, w) {
+			t.Fatalf("status after gz's unicom pinged: got %d\n%s\n%s\nwant %q", code, out, errs, w)
+		}
 	}
 	code, _, errs = runCLI(t, map[string]string{"PPTER_ADMIN_TOKEN": "wrong-token-0123456789"}, "status", "--url", emu.URL)
 	if code != 1 || !strings.Contains(errs, "401 unauthorized") {
 		t.Fatalf("wrong token: %d %s", code, errs)
 	}
+}
+
+// hasRow reports whether a row of the table out holds the words of row, from its first
+// column (a row of events from its second: after the date and time).
+func hasRow(out, row string) bool {
+	want := strings.Fields(row)
+	for l := range strings.SplitSeq(out, "\n") {
+		f := strings.Fields(l)
+		for _, skip := range []int{0, 2} {
+			if len(f) >= skip+len(want) && slices.Equal(f[skip:skip+len(want)], want) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func TestListings(t *testing.T) {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,9 +88,15 @@ func printFleet(w io.Writer, f statuspage.Fleet) error {
 		}
 		return s.String()
 	}
+	row := func(name string, v4, v6 netip.Addr, seen, changed time.Time, stale bool) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", name, addr(v4, v4.IsValid()), addr(v6, v6.IsValid()), ago(seen), ago(changed), stale)
+	}
 	fmt.Fprintln(tw, "SITE\tIPV4\tIPV6\tSEEN\tCHANGED\tSTALE")
 	for _, s := range f.Sites {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", s.Name, addr(s.IPv4, s.IPv4.IsValid()), addr(s.IPv6, s.IPv6.IsValid()), ago(s.SeenAt), ago(s.ChangedAt), s.Stale)
+		row(string(s.Name), s.IPv4, s.IPv6, s.SeenAt, s.ChangedAt, s.Stale)
+		for _, l := range s.Lines { // a site with lines: a row per line, as SITE/LINE (the pinger's mapping spelling)
+			row(string(s.Name)+"/"+l.Name, l.IPv4, l.IPv6, l.SeenAt, l.ChangedAt, l.Stale)
+		}
 	}
 	if len(f.Targets) > 0 {
 		fmt.Fprintln(tw, "\nSITE\tKIND\tTARGET\tSTATE\tIP\tERROR")
@@ -96,9 +105,14 @@ func printFleet(w io.Writer, f statuspage.Fleet) error {
 		}
 	}
 	if len(f.Events) > 0 {
-		fmt.Fprintln(tw, "\nWHEN\tSITE\tEVENT\tDETAIL")
+		lines := slices.ContainsFunc(f.Events, func(e statuspage.Event) bool { return e.Line != "" })
+		fmt.Fprintln(tw, "\nWHEN\tSITE\t"+map[bool]string{true: "LINE\t"}[lines]+"EVENT\tDETAIL")
 		for _, e := range f.Events {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.At.Local().Format(time.DateTime), e.Site, e.Kind, e.Detail)
+			line := ""
+			if lines {
+				line = cmp.Or(string(e.Line), "-") + "\t"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\n", e.At.Local().Format(time.DateTime), e.Site, line, e.Kind, e.Detail)
 		}
 	}
 	return tw.Flush()

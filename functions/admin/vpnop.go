@@ -16,15 +16,15 @@ import (
 // and prefix, and its state key): vpn-op show inspects it, vpn-op resume finishes it.
 var (
 	vpnOpShowCmd = command{
-		name: "vpn-op show", args: "--gateway ID --connection NAME [--config FILE]",
+		name: "vpn-op show", args: "--gateway ID --connection NAME [--tunnel ROLE] [--config FILE]",
 		what:  "the re-point saved for a connection in the function's Redis, as JSON with its PSKs redacted; needs PPTER_STATE_KEY",
-		flags: []string{"gateway", "connection", "config"},
+		flags: []string{"gateway", "connection", "tunnel", "config"},
 		run:   func(ctx context.Context, o *opts, stdout, _ io.Writer) error { return vpnOp(ctx, o, false, stdout) },
 	}
 	vpnOpResumeCmd = command{
-		name: "vpn-op resume", args: "--gateway ID --connection NAME [--config FILE] [--timeout D]",
+		name: "vpn-op resume", args: "--gateway ID --connection NAME [--tunnel ROLE] [--config FILE] [--timeout D]",
 		what:  "finish a saved re-point as the function would, under its locks; needs PPTER_STATE_KEY and the cloud credentials",
-		flags: []string{"gateway", "connection", "config", "timeout"},
+		flags: []string{"gateway", "connection", "tunnel", "config", "timeout"},
 		run:   func(ctx context.Context, o *opts, stdout, _ io.Writer) error { return vpnOp(ctx, o, true, stdout) },
 	}
 )
@@ -54,6 +54,9 @@ func vpnOp(ctx context.Context, o *opts, resume bool, stdout io.Writer) error {
 	defer st.Client().Close()
 	r := cloud.New(cloud.Reconciler{State: cloud.NewRedis(st.Client(), cfg.Redis.Prefix, app.StateOptions(cfg)), Region: cfg.Aliyun.Region})
 	target := cloud.VPNConn{Gateway: o.gateway, Connection: o.conn}
+	if o.tunnel != "" {
+		target.Roles = []string{string(o.tunnel)} // as config.Site.Units makes a per-tunnel target
+	}
 	var op cloud.VPNOp
 	if !resume {
 		op, err = r.SavedOp(ctx, target)
@@ -67,7 +70,7 @@ func vpnOp(ctx context.Context, o *opts, resume bool, stdout io.Writer) error {
 		op, err = r.ResumeSaved(rctx, target)
 	}
 	if errors.Is(err, cloud.ErrNoSavedOp) {
-		fmt.Fprintf(stdout, "no re-point saved for %s on %s\n", o.conn, o.gateway)
+		fmt.Fprintf(stdout, "no re-point saved for %s on %s\n", target.Name(), o.gateway)
 		return nil
 	}
 	if err != nil && op.ID == "" {
@@ -82,7 +85,23 @@ func vpnOp(ctx context.Context, o *opts, resume bool, stdout io.Writer) error {
 		return fmt.Errorf("vpn-op %s: %s", sub, cloud.LogError(err))
 	}
 	if resume {
-		fmt.Fprintf(stdout, "re-point of %s finished: %s\n", o.conn, op.NewIP)
+		fmt.Fprintf(stdout, "re-point of %s finished: %s\n", target.Name(), op.NewIP)
 	}
+	return nil
+}
+
+// tunnelRole is --tunnel: the tunnel of a connection whose tunnels follow two lines, whose
+// re-point the function saves under its own key (GATEWAY/CONNECTION#master). Empty: the
+// connection as a whole.
+type tunnelRole string
+
+func (r *tunnelRole) String() string { return string(*r) }
+func (r *tunnelRole) Type() string   { return "role" }
+
+func (r *tunnelRole) Set(s string) error {
+	if s != cloud.RoleMaster && s != cloud.RoleSlave {
+		return fmt.Errorf("%q is not a tunnel role (%s or %s)", s, cloud.RoleMaster, cloud.RoleSlave)
+	}
+	*r = tunnelRole(s)
 	return nil
 }

@@ -113,3 +113,97 @@ func TestVPNOpShowResume(t *testing.T) {
 		t.Fatalf("show after resume: %d %s", code, out)
 	}
 }
+
+// TestVPNOpTunnel: the re-point of one tunnel of a connection whose tunnels follow two
+// lines is saved under GATEWAY/CONNECTION#master; vpn-op reaches it with --tunnel master
+// (or PPTER_ADMIN_TUNNEL), and resume moves only that tunnel.
+func TestVPNOpTunnel(t *testing.T) {
+	const gw, slaveIP = "vpn-bp1gw000000000002", "198.51.100.3"
+	ali := aliyunemu.New(t, aliyunemu.Options{})
+	orig := ali.SeedDualTunnel(gw, "to-gz", slaveIP, "psk-gz-0123456789")
+	id, secret, _ := ali.Credentials()
+	path := filepath.Join(t.TempDir(), "ppter.yaml")
+	yaml := "redis: {url: '" + redistest.URL(t) + "', prefix: '" + redistest.Namespace() + "', single_node: true}\n" +
+		"aliyun: {region: cn-hangzhou, vpc_endpoint: '" + ali.Endpoint + "', protocol: http}\n" +
+		"sites:\n  gz: {key: 'gz-secret-0123456789', lines: [telecom, unicom], vpn: [{gateway: " + gw + ", connection: to-gz, tunnels: {master: telecom, slave: unicom}}]}\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret, "PPTER_CONFIG": path, "PPTER_STATE_KEY": testStateKey}
+	cfg, err := config.Parse([]byte(yaml), envMap(e), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := cfg.Sites["gz"].Units()
+	if len(units) != 2 || units[0].Targets.VPN[0].Key().Name != gw+"/to-gz#master" {
+		t.Fatalf("units: %+v, want the master's and the slave's targets", units)
+	}
+
+	// The function's reconcile of the telecom line: the master's modify is refused, leaving the op saved.
+	vpcc, err := cloud.NewVPCClient(cloud.ClientConfig{Region: "cn-hangzhou", VPCEndpoint: ali.Endpoint, Protocol: "http",
+		Credentials: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ali.InjectError("ModifyVpnConnectionAttribute", 1, 400, "InvalidParameter")
+	r := cloud.New(cloud.Reconciler{VPC: vpcc, State: cloud.NewRedis(redistest.Client(t), cfg.Redis.Prefix, app.StateOptions(cfg)), Region: "cn-hangzhou"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if res := r.Reconcile(ctx, cloud.Addrs{IPv4: netip.MustParseAddr("203.0.113.7")}, units[0].Targets, cloud.ModePing); res[0].State != wire.StateError {
+		t.Fatalf("reconcile: %+v, want an error", res[0])
+	}
+
+	args := []string{"--gateway", gw, "--connection", "to-gz"}
+	show := func(env map[string]string, extra ...string) (int, string, string) {
+		return runCLI(t, env, append(append([]string{"vpn-op", "show"}, args...), extra...)...)
+	}
+	code, out, errs := show(e)
+	if code != 0 || !strings.Contains(out, "no re-point saved for to-gz on "+gw) {
+		t.Fatalf("show without --tunnel: got %d\n%s\n%s\nwant no re-point saved for the connection as a whole", code, out, errs)
+	}
+	code, saved, errs := show(e, "--tunnel", "master")
+	if code != 0 || !strings.Contains(saved, `"roles": [`) || !strings.Contains(saved, "[REDACTED]") || strings.Contains(saved, "psk-gz-0123456789") {
+		t.Fatalf("show --tunnel master: %d\n%s\n%s", code, saved, errs)
+	}
+	if code, out, _ := show(with(e, "PPTER_ADMIN_TUNNEL", "master")); code != 0 || out != saved {
+		t.Fatalf("show with PPTER_ADMIN_TUNNEL=master: got %d\n%s\nwant\n%s", code, out, saved)
+	}
+	if code, out, _ := show(with(e, "PPTER_ADMIN_TUNNEL", "master"), "--tunnel", "slave"); code != 0 || !strings.Contains(out, "no re-point saved for to-gz/slave") {
+		t.Fatalf("show --tunnel slave beside PPTER_ADMIN_TUNNEL=master: got %d %s, want the slave's (none saved)", code, out)
+	}
+	calls := ali.MutatingCalls()
+	if code, _, errs := runCLI(t, e, append(append([]string{"vpn-op", "resume"}, args...), "--tunnel", "both")...); code != 2 || !strings.Contains(errs, "(master or slave)") {
+		t.Fatalf("resume --tunnel both: got %d %s, want 2 naming master and slave", code, errs)
+	}
+	if _, out, _ := show(e, "--tunnel", "master"); out != saved || ali.MutatingCalls() != calls {
+		t.Fatalf("the refused resume changed the saved op or the gateway:\n%s", out)
+	}
+
+	code, out, errs = runCLI(t, e, append(append([]string{"vpn-op", "resume"}, args...), "--tunnel", "master")...)
+	if code != 0 || !strings.Contains(out, "re-point of to-gz/master finished: 203.0.113.7") || strings.Contains(out+errs, "psk-gz-0123456789") {
+		t.Fatalf("resume --tunnel master: %d\n%s\n%s", code, out, errs)
+	}
+	conns := ali.Connections()
+	if len(conns) != 1 || len(conns[0].Tunnels) != 2 {
+		t.Fatalf("after resume: %+v", conns)
+	}
+	master, slave := conns[0].Tunnels[0], conns[0].Tunnels[1]
+	for _, g := range ali.CustomerGateways() {
+		if g.ID == master.CustomerGatewayID && g.IP != "203.0.113.7" {
+			t.Fatalf("master tunnel on %s, want 203.0.113.7", g.IP)
+		}
+	}
+	if slave.CustomerGatewayID != orig.Tunnels[1].CustomerGatewayID || slave.Ike.RemoteId != slaveIP {
+		t.Fatalf("slave tunnel moved: %+v, was %+v", slave, orig.Tunnels[1])
+	}
+	if code, out, _ := show(e, "--tunnel", "master"); code != 0 || !strings.Contains(out, "no re-point saved for to-gz/master") {
+		t.Fatalf("show after resume: %d %s", code, out)
+	}
+}
+
+// with returns a copy of e with k set to v.
+func with(e map[string]string, k, v string) map[string]string {
+	c := maps.Clone(e)
+	c[k] = v
+	return c
+}
