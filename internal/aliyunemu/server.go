@@ -82,6 +82,7 @@ type Server struct {
 	faults     []fault
 	failAfter  int
 	afterCall  func(seq int, action string)
+	quirks     Quirks
 	tokens     map[string]string // action + ClientToken -> created ID
 	nextID     int
 
@@ -265,6 +266,22 @@ func (s *Server) SetAfterCall(fn func(seq int, action string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.afterCall = fn
+}
+
+// Quirks are behaviours of a live account a test may switch on.
+type Quirks struct {
+	// HidePSKs: Describe* answers every pre-shared key empty (a read that omits secrets).
+	HidePSKs bool
+	// TopLevelCGWFilter: DescribeVpnConnections' CustomerGatewayId filter matches only the
+	// connection's own customer gateway (empty on a dual-tunnel one), not its tunnels'.
+	TopLevelCGWFilter bool
+}
+
+// SetQuirks switches the quirks q on (and the others off).
+func (s *Server) SetQuirks(q Quirks) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.quirks = q
 }
 
 type handler struct {

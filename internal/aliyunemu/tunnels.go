@@ -296,7 +296,7 @@ func (s *Server) tunnelsJSON(c *Connection) map[string]any {
 			"Status": "ike_sa_not_established", "ZoneNo": "cn-hangzhou-" + string(rune('h'+i)),
 			"TunnelIkeConfig": map[string]any{"IkeVersion": t.Ike.IkeVersion, "IkeMode": t.Ike.IkeMode, "IkeEncAlg": t.Ike.IkeEncAlg,
 				"IkeAuthAlg": t.Ike.IkeAuthAlg, "IkePfs": t.Ike.IkePfs, "IkeLifetime": strconv.FormatInt(t.Ike.IkeLifetime, 10),
-				"LocalId": t.Ike.LocalId, "RemoteId": t.Ike.RemoteId, "Psk": t.Ike.Psk},
+				"LocalId": t.Ike.LocalId, "RemoteId": t.Ike.RemoteId, "Psk": s.psk(t.Ike.Psk)},
 			"TunnelIpsecConfig": map[string]any{"IpsecEncAlg": t.Ipsec.IpsecEncAlg, "IpsecAuthAlg": t.Ipsec.IpsecAuthAlg,
 				"IpsecPfs": t.Ipsec.IpsecPfs, "IpsecLifetime": strconv.FormatInt(t.Ipsec.IpsecLifetime, 10)},
 			"TunnelBgpConfig": map[string]any{"LocalAsn": asnStr(t.Bgp.LocalAsn), "TunnelCidr": t.Bgp.TunnelCidr,

@@ -406,7 +406,7 @@ func (s *Server) connJSON(c *Connection, tagKey string) map[string]any {
 		"AttachType": "VPNGW", "InternetIp": s.gateways[c.GatewayID].InternetIP,
 		"IkeConfig": map[string]any{"IkeVersion": c.Ike.IkeVersion, "IkeMode": c.Ike.IkeMode, "IkeEncAlg": c.Ike.IkeEncAlg,
 			"IkeAuthAlg": c.Ike.IkeAuthAlg, "IkePfs": c.Ike.IkePfs, "IkeLifetime": c.Ike.IkeLifetime,
-			"LocalId": c.Ike.LocalId, "RemoteId": c.Ike.RemoteId, "Psk": c.Ike.Psk},
+			"LocalId": c.Ike.LocalId, "RemoteId": c.Ike.RemoteId, "Psk": s.psk(c.Ike.Psk)},
 		"IpsecConfig": map[string]any{"IpsecEncAlg": c.Ipsec.IpsecEncAlg, "IpsecAuthAlg": c.Ipsec.IpsecAuthAlg,
 			"IpsecPfs": c.Ipsec.IpsecPfs, "IpsecLifetime": c.Ipsec.IpsecLifetime},
 		"VcoHealthCheck": map[string]any{"Enable": boolStr(c.Health.Enable), "Dip": c.Health.Dip, "Sip": c.Health.Sip,
@@ -425,12 +425,21 @@ func (s *Server) connJSON(c *Connection, tagKey string) map[string]any {
 	return m
 }
 
+// psk is a pre-shared key as Describe* answers it.
+func (s *Server) psk(k string) string {
+	if s.quirks.HidePSKs {
+		return ""
+	}
+	return k
+}
+
 func (s *Server) describeVpnConnections(p params) (any, *APIError) {
 	var list []*Connection
 	for _, id := range sortedKeys(s.conns) {
 		c := s.conns[id]
 		if (p.Get("VpnGatewayId") == "" || c.GatewayID == p.Get("VpnGatewayId")) &&
-			(p.Get("CustomerGatewayId") == "" || c.usesCGW(p.Get("CustomerGatewayId"))) &&
+			(p.Get("CustomerGatewayId") == "" || c.CustomerGatewayID == p.Get("CustomerGatewayId") ||
+				!s.quirks.TopLevelCGWFilter && c.usesCGW(p.Get("CustomerGatewayId"))) &&
 			(p.Get("VpnConnectionId") == "" || c.ID == p.Get("VpnConnectionId")) {
 			list = append(list, c)
 		}

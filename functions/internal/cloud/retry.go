@@ -52,8 +52,7 @@ func retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var b busyErr
-	if errors.As(err, &b) || busyCodes[Code(err)] {
+	if busyCodes[Code(err)] {
 		return true
 	}
 	var e *tea.SDKError

@@ -247,8 +247,6 @@ type VPNOp struct {
 	StartedAt time.Time    `json:"started_at"`
 }
 
-func (op VPNOp) key() TargetKey { return op.conn().Key() }
-
 func (op VPNOp) conn() VPNConn {
 	return VPNConn{Gateway: op.Gateway, Connection: op.Connection, Roles: op.Roles}
 }
@@ -360,8 +358,13 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 		}
 	}
 	conn, err := r.findConn(ctx, t)
-	if errors.Is(err, errNoConnection) && st.State == wire.StateApplied {
-		err = fmt.Errorf("%w: %w", ErrVanished, err)
+	if errors.Is(err, errNoConnection) {
+		if err := r.siblingRecreating(ctx, t); err != nil {
+			return r.failState(err, st.Attempts), wrap(err)
+		}
+		if st.State == wire.StateApplied {
+			err = fmt.Errorf("%w: %w", ErrVanished, err)
+		}
 	}
 	if err != nil {
 		return wire.StateError, wrap(err)
@@ -433,6 +436,27 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 	return wire.StateApplied, nil
 }
 
+// siblingRecreating answers ErrGatewayBusy (pending) when another target of the connection
+// (every tunnel, or one) has deleted it and not yet created it again: it is missing only
+// until the resume timer finishes that re-point.
+func (r *Reconciler) siblingRecreating(ctx context.Context, t VPNConn) error {
+	base := VPNConn{Gateway: t.Gateway, Connection: t.Connection}.Key()
+	for _, role := range []string{"", "#" + RoleMaster, "#" + RoleSlave} {
+		k := TargetKey{Kind: base.Kind, Name: base.Name + role}
+		if k == t.Key() {
+			continue
+		}
+		op, has, err := r.State.GetVPNOp(ctx, k)
+		if err != nil {
+			return err
+		}
+		if has && op.Step >= StepDeleted {
+			return fmt.Errorf("%w: the re-point of %s is between delete and create", ErrGatewayBusy, k.Name)
+		}
+	}
+	return nil
+}
+
 // failState is the target state for a saved re-point that stopped on err: pending when it
 // only waits — for the gateway's lock, or for the gateway to finish an update past this
 // invocation's deadline (the resume timer carries on; no failure is notified) — error
@@ -449,12 +473,16 @@ func (r *Reconciler) failState(err error, attempts int) wire.State {
 const maxWaitingAttempts = 10
 
 // complete reports ErrIncomplete when the snapshot cannot reproduce the connection.
-func (s ConnSnapshot) complete() error {
+func (s ConnSnapshot) complete() error { return s.check(true) }
+
+// check is complete, leaving out the customer gateways unless withCGWs: a fresh read whose
+// tunnels are sent back must have their PSKs and lifetimes as the snapshot did.
+func (s ConnSnapshot) check(withCGWs bool) error {
 	if s.unreproducible != "" {
 		return fmt.Errorf("%w: %s", ErrIncomplete, s.unreproducible)
 	}
 	cgw := func(id string) error {
-		if c, ok := s.CGWs[id]; !ok || c.IP == "" {
+		if c, ok := s.CGWs[id]; withCGWs && (!ok || c.IP == "") {
 			return fmt.Errorf("%w: customer gateway %s not read", ErrIncomplete, id)
 		}
 		return nil
@@ -483,6 +511,7 @@ func (s ConnSnapshot) complete() error {
 type repoint struct {
 	*Reconciler
 	op *VPNOp
+	k  TargetKey // op's
 	// deleted: this run deleted the connection, so the create needs no look-up first.
 	deleted bool
 }
@@ -511,7 +540,7 @@ func (op *VPNOp) inPlace() bool {
 // resume carries op to its end: the steps not behind it, then, once the gateway is active
 // again, the deletion of the customer gateways no longer used.
 func (r *Reconciler) resume(ctx context.Context, k TargetKey, op *VPNOp) error {
-	p := &repoint{Reconciler: r, op: op}
+	p := &repoint{Reconciler: r, op: op, k: k}
 	for _, s := range repointSteps {
 		if s.done(op) {
 			continue
@@ -526,8 +555,15 @@ func (r *Reconciler) resume(ctx context.Context, k TargetKey, op *VPNOp) error {
 	if err := r.waitActive(ctx, op.Gateway); err != nil {
 		return err
 	}
+	// An old customer gateway a tunnel op does not move still uses is kept.
+	var used []string
+	if conn, err := r.findConnByName(ctx, op.Gateway, op.Connection); err != nil {
+		return err
+	} else if conn != nil {
+		used = conn.cgws()
+	}
 	for _, old := range op.oldCGWs() {
-		if old != "" && old != op.NewCGW {
+		if old != "" && old != op.NewCGW && !slices.Contains(used, old) {
 			if err := r.deleteOldCGW(ctx, old); err != nil {
 				return err
 			}
@@ -562,14 +598,14 @@ func (p *repoint) deleteConn(ctx context.Context) error {
 		if len(op.Roles) > 0 {
 			// The tunnels this re-point does not move are recreated as they are now: a
 			// re-point of the other line's tunnel may have moved them since the snapshot.
-			cur, err := p.snapshot(ctx, conn.ID)
+			cur, err := p.read(ctx, conn.ID)
 			if err != nil {
 				return err
 			}
 			op.Snapshot.Tunnels = op.others(cur.Tunnels)
 		}
 		// The saved settings are the only copy once the connection is gone.
-		if err := p.State.ConfirmVPNOp(ctx, op.key(), *op); err != nil {
+		if err := p.State.ConfirmVPNOp(ctx, p.k, *op); err != nil {
 			return err
 		}
 		err := p.call(ctx, "DeleteVpnConnection", func() error {
@@ -619,35 +655,22 @@ func (p *repoint) createConn(ctx context.Context) error {
 	return nil
 }
 
+// deleteOldCGW deletes customer gateway id unless a connection still uses it: the API's
+// refusal decides (DescribeVpnConnections' CustomerGatewayId filter may not see tunnels).
 func (r *Reconciler) deleteOldCGW(ctx context.Context, id string) error {
-	var refs *vpc.DescribeVpnConnectionsResponse
-	if err := r.call(ctx, "DescribeVpnConnections", func() (err error) {
-		refs, err = r.VPC.DescribeVpnConnections(&vpc.DescribeVpnConnectionsRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
-		return err
-	}); err != nil {
-		return err
-	}
-	if n := tea.Int32Value(refs.Body.TotalCount); n > 0 {
-		r.Log.Warn("cloud: old customer gateway still used by other connections; kept", "customer_gateway", id, "connections", n)
-		return nil
-	}
 	err := r.call(ctx, "DeleteCustomerGateway", func() error {
 		_, err := r.VPC.DeleteCustomerGateway(&vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
-		if Code(err) == "DependencyViolation.VpnConnection" {
-			return busyErr{err}
-		}
 		return err
 	})
-	if err != nil && Code(err) != "InvalidCustomerGatewayInstanceId.NotFound" {
-		return err
+	switch Code(err) {
+	case "InvalidCustomerGatewayInstanceId.NotFound":
+		return nil
+	case "DependencyViolation.VpnConnection":
+		r.Log.Warn("cloud: old customer gateway still used by a connection; kept", "customer_gateway", id)
+		return nil
 	}
-	return nil
+	return err
 }
-
-// busyErr marks an error retryable whatever its code.
-type busyErr struct{ error }
-
-func (e busyErr) Unwrap() error { return e.error }
 
 // waitActive polls the gateway until it is active, with backoff, within the budget.
 func (r *Reconciler) waitActive(ctx context.Context, gw string) error {
@@ -960,12 +983,17 @@ func (op *VPNOp) wantTunnels(cur []TunnelSettings) []TunnelSettings {
 	return out
 }
 
-// others is the snapshot's tunnels with those op does not move taken from cur.
+// others is the snapshot's tunnels with those op does not move taken from cur, and the IDs
+// of those it moves (a recreate by the other tunnel's re-point renews them).
 func (op *VPNOp) others(cur []TunnelSettings) []TunnelSettings {
 	out := append([]TunnelSettings(nil), op.Snapshot.Tunnels...)
 	for i := range out {
 		for _, c := range cur {
-			if c.Role == out[i].Role && !op.conn().covers(c.Role) {
+			switch {
+			case c.Role != out[i].Role:
+			case op.conn().covers(c.Role):
+				out[i].ID = c.ID
+			default:
 				out[i] = c
 			}
 		}

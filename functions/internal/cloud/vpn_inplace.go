@@ -69,7 +69,7 @@ func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error
 // "not supported here" turns the re-point into a recreate.
 func (p *repoint) modify(ctx context.Context) error {
 	op := p.op
-	cur, err := p.snapshot(ctx, op.OldConnID)
+	cur, err := p.current(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (p *repoint) modify(ctx context.Context) error {
 // verify checks that every tunnel reads back exactly as the modify sent it.
 func (p *repoint) verify(ctx context.Context) error {
 	op := p.op
-	got, err := p.snapshot(ctx, op.OldConnID)
+	got, err := p.current(ctx)
 	if err != nil {
 		return err
 	}
@@ -110,6 +110,32 @@ func (p *repoint) verify(ctx context.Context) error {
 	}
 	op.NewConnID, op.Step = op.OldConnID, StepCreated
 	return nil
+}
+
+// current reads the connection found by name: the other tunnel's re-point may have recreated
+// it under a new ID since op was saved (op.OldConnID follows, saved at once).
+func (p *repoint) current(ctx context.Context) (ConnSnapshot, error) {
+	conn, err := p.findConn(ctx, p.op.conn())
+	if err != nil {
+		return ConnSnapshot{}, err
+	}
+	if p.op.OldConnID != conn.ID {
+		p.op.OldConnID = conn.ID
+		if err := p.State.PutVPNOp(ctx, p.k, *p.op); err != nil {
+			return ConnSnapshot{}, err
+		}
+	}
+	return p.read(ctx, conn.ID)
+}
+
+// read reads connection id to send its tunnels back: refused (ErrIncomplete) unless as
+// complete as a snapshot, so a read without a PSK never has the service invent one.
+func (r *Reconciler) read(ctx context.Context, id string) (ConnSnapshot, error) {
+	s, err := r.snapshot(ctx, id)
+	if err == nil {
+		err = s.check(false)
+	}
+	return s, err
 }
 
 // tunnelDiff names the fields (never their values: PSKs) in which got differs from want.

@@ -1,11 +1,14 @@
 package cloud
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ppter/ppter/internal/aliyunemu"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -21,7 +24,12 @@ func tunnelTarget(role string) VPNConn {
 
 func (e *env) tunnel(role, ip string) Result {
 	e.t.Helper()
-	rs := e.r.Reconcile(e.ctx(10*time.Minute), v4(ip), Targets{VPN: []VPNConn{tunnelTarget(role)}}, ModePing)
+	return e.tunnelIn(e.ctx(10*time.Minute), role, ip, ModePing)
+}
+
+func (e *env) tunnelIn(ctx context.Context, role, ip string, mode Mode) Result {
+	e.t.Helper()
+	rs := e.r.Reconcile(ctx, v4(ip), Targets{VPN: []VPNConn{tunnelTarget(role)}}, mode)
 	if len(rs) != 1 {
 		e.t.Fatalf("got %d results, want 1", len(rs))
 	}
@@ -99,4 +107,150 @@ func TestVPNTunnelsOnSingleTunnel(t *testing.T) {
 	if c := e.named(connNm); len(c) != 1 || c[0].CustomerGatewayID != e.orig.CustomerGatewayID {
 		t.Fatalf("connection changed: %+v", c)
 	}
+}
+
+const slaveNew = "203.0.113.99" // the second line's next address
+
+// stopSlave starts the slave tunnel's re-point to slaveNew and has it stopped by a refusal
+// (Forbidden.RAM) of the call named in stop, after its op is saved.
+func (e *env) stopSlave(stop ...string) {
+	e.t.Helper()
+	for i, action := range stop {
+		code, status := "Forbidden.RAM", 403
+		if i < len(stop)-1 {
+			code, status = "OperationUnsupported.TunnelOptions", 400 // modify refused: recreate
+		}
+		e.emu.InjectError(action, 1, status, code)
+	}
+	if r := e.tunnel(RoleSlave, slaveNew); r.State != wire.StateError || Code(r.Err) != "Forbidden.RAM" {
+		e.t.Fatalf("slave: got %s (%v), want error Forbidden.RAM", r.State, r.Err)
+	}
+	if _, has, _ := e.r.State.GetVPNOp(context.Background(), tunnelTarget(RoleSlave).Key()); !has {
+		e.t.Fatal("no saved op for the slave")
+	}
+}
+
+// TestVPNTunnelResumeAfterRecreate: a tunnel's re-point stopped before its modify is finished
+// after the other tunnel's re-point recreated the connection under a new ID.
+func TestVPNTunnelResumeAfterRecreate(t *testing.T) {
+	e := newDualEnvOn(t, nil, slaveIP)
+	e.stopSlave("ModifyVpnConnectionAttribute")
+	e.emu.InjectError("ModifyVpnConnectionAttribute", 1, 400, "OperationUnsupported.TunnelOptions")
+	if r := e.tunnel(RoleMaster, newIP); r.State != wire.StateApplied {
+		t.Fatalf("master: %s (%v)", r.State, r.Err)
+	}
+	if c := e.named(connNm); len(c) != 1 || c[0].ID == e.orig.ID {
+		t.Fatalf("the master's re-point did not recreate the connection: %+v", c)
+	}
+	if r := e.tunnel(RoleSlave, slaveNew); r.State != wire.StateApplied {
+		t.Fatalf("slave resumed: %s (%v)", r.State, r.Err)
+	}
+	c := e.named(connNm)[0]
+	m, s := c.Tunnels[0], c.Tunnels[1]
+	if m.CustomerGatewayID != e.cgwsWith(newIP)[0].ID || s.CustomerGatewayID != e.cgwsWith(slaveNew)[0].ID ||
+		m.Ike.Psk != "master!psk" || s.Ike.Psk != "slave!psk" || m.Ike.RemoteId != newIP || s.Ike.RemoteId != slaveFQDN {
+		t.Fatalf("tunnels: %+v", c.Tunnels)
+	}
+	if len(e.cgwsWith(slaveIP)) != 0 {
+		t.Fatal("the slave's old customer gateway is left")
+	}
+}
+
+// TestVPNTunnelSiblingBetweenDeleteAndCreate: while the master's recreate waits between
+// delete and create, the slave's target is pending, not vanished, until the resume timer
+// has finished the master's.
+func TestVPNTunnelSiblingBetweenDeleteAndCreate(t *testing.T) {
+	e := newDualEnvOn(t, nil, slaveIP)
+	if r := e.tunnel(RoleSlave, slaveIP); r.State != wire.StateApplied {
+		t.Fatalf("slave: %s (%v)", r.State, r.Err)
+	}
+	e.emu.InjectError("ModifyVpnConnectionAttribute", 1, 400, "OperationUnsupported.TunnelOptions")
+	// A ping's budget: the create waits for the gateway past the deadline.
+	if r := e.tunnelIn(e.ctx(15*time.Second+DefaultMargin), RoleMaster, newIP, ModePing); r.State != wire.StatePending {
+		t.Fatalf("master: %s (%v), want pending", r.State, r.Err)
+	}
+	if op, _, _ := e.r.State.GetVPNOp(context.Background(), tunnelTarget(RoleMaster).Key()); op.Step != StepDeleted || len(e.named(connNm)) != 0 {
+		t.Fatalf("master's op at step %d, connections %+v; want deleted, not created", op.Step, e.named(connNm))
+	}
+	if r := e.tunnelIn(e.ctx(5*time.Minute), RoleSlave, slaveIP, ModeTimer); r.State != wire.StatePending || !errors.Is(r.Err, ErrGatewayBusy) {
+		t.Fatalf("slave during the master's recreate: %s (%v), want pending", r.State, r.Err)
+	}
+	if r := e.tunnelIn(e.ctx(5*time.Minute), RoleMaster, newIP, ModeTimer); r.State != wire.StateApplied {
+		t.Fatalf("master resumed: %s (%v)", r.State, r.Err)
+	}
+	if r := e.tunnelIn(e.ctx(time.Minute), RoleSlave, slaveIP, ModeTimer); r.State != wire.StateApplied {
+		t.Fatalf("slave after: %s (%v)", r.State, r.Err)
+	}
+	c := e.named(connNm)
+	if len(c) != 1 || c[0].Tunnels[0].CustomerGatewayID != e.cgwsWith(newIP)[0].ID || c[0].Tunnels[1] != withID(e.orig.Tunnels[1], c[0].Tunnels[1].ID) {
+		t.Fatalf("connections: %+v", c)
+	}
+}
+
+// TestVPNTunnelFreshReadIncomplete: the tunnel a re-point does not move is sent back as it
+// reads now; a read without its PSK is refused and nothing is written, in place and by
+// recreate.
+func TestVPNTunnelFreshReadIncomplete(t *testing.T) {
+	for name, stop := range map[string][]string{
+		"in place": {"ModifyVpnConnectionAttribute"},
+		"recreate": {"ModifyVpnConnectionAttribute", "DeleteVpnConnection"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newDualEnvOn(t, nil, slaveIP)
+			e.stopSlave(stop...)
+			e.emu.SetQuirks(aliyunemu.Quirks{HidePSKs: true})
+			e.emu.ResetCalls()
+			if r := e.tunnel(RoleSlave, slaveNew); r.State != wire.StateError || !errors.Is(r.Err, ErrIncomplete) || e.emu.MutatingCalls() != 0 {
+				t.Fatalf("slave on a read without PSKs: %s (%v), calls %v; want ErrIncomplete, nothing written", r.State, r.Err, e.emu.CallLog())
+			}
+			e.emu.SetQuirks(aliyunemu.Quirks{})
+			if r := e.tunnel(RoleSlave, slaveNew); r.State != wire.StateApplied {
+				t.Fatalf("slave: %s (%v)", r.State, r.Err)
+			}
+			if c := e.named(connNm); len(c) != 1 || c[0].Tunnels[0].Ike.Psk != "master!psk" || c[0].Tunnels[1].Ike.Psk != "slave!psk" {
+				t.Fatalf("connections: %+v", c)
+			}
+		})
+	}
+}
+
+// TestVPNOldCGWStillUsed: where DescribeVpnConnections' CustomerGatewayId filter sees only a
+// connection's own customer gateway (a live account), an old customer gateway a tunnel still
+// uses is kept: the other tunnel of the connection, or another connection (the delete
+// answered DependencyViolation).
+func TestVPNOldCGWStillUsed(t *testing.T) {
+	t.Run("other tunnel", func(t *testing.T) {
+		e := newDualEnv(t, nil) // both tunnels on one customer gateway
+		e.emu.SetQuirks(aliyunemu.Quirks{TopLevelCGWFilter: true})
+		if r := e.tunnel(RoleMaster, newIP); r.State != wire.StateApplied {
+			t.Fatalf("master: %s (%v)", r.State, r.Err)
+		}
+		if c := e.named(connNm)[0]; c.Tunnels[1] != e.orig.Tunnels[1] {
+			t.Fatalf("slave tunnel %+v, was %+v", c.Tunnels[1], e.orig.Tunnels[1])
+		}
+		if n := e.emu.Calls("DeleteCustomerGateway"); n != 0 {
+			t.Fatalf("got %d deletes of the customer gateway the slave still uses, want 0", n)
+		}
+	})
+	t.Run("other connection", func(t *testing.T) {
+		e := newDualEnv(t, nil)
+		other := e.orig
+		other.Name, other.Tunnels = "to-hz-2", append([]aliyunemu.Tunnel(nil), e.orig.Tunnels...)
+		for i := range other.Tunnels {
+			other.Tunnels[i].ID = ""
+		}
+		e.emu.PutConnection(other)
+		e.emu.SetQuirks(aliyunemu.Quirks{TopLevelCGWFilter: true})
+		if r := e.vpn(e.ctx(10*time.Minute), newIP, ModePing); r.State != wire.StateApplied {
+			t.Fatalf("got %s (%v)", r.State, r.Err)
+		}
+		if e.emu.Calls("DeleteCustomerGateway") != 1 || !strings.Contains(e.logs.String(), "kept") {
+			t.Fatalf("calls %v; want one refused delete, logged as kept", e.emu.CallLog())
+		}
+	})
+}
+
+func withID(t aliyunemu.Tunnel, id string) aliyunemu.Tunnel {
+	t.ID = id
+	return t
 }
