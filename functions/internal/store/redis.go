@@ -35,35 +35,37 @@ import (
 //
 // It reads first (the site's record and its first peers in one HMGET) and writes only once
 // the run key is its own: a steady ping without since is five commands in the script, one
-// with since seven.
+// with since seven. Its values stay the strings they were read as (numbers are made only to
+// compare and add): converting numbers back to strings was a third of its own time.
+// TestPingScriptMatchesBefore holds it to its predecessor, answer for answer.
 var pingScript = redis.NewScript(`
 local site, fam, addr, now, since = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[9]
 local n = #ARGV
-local rec = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
--- Reads first (the site's record with its first peers in one HMGET), writes only once the
--- run key is ours: the script is atomic, so nothing happens in between.
-local j = math.min(n, 510)
-if since ~= '' then j = 10 end
+local j = n
+if since ~= '' then j = 10 elseif j > 510 then j = 510 end
 local vals = redis.call('HMGET', KEYS[1], site, unpack(ARGV, 11, j))
-local floorName = '#' .. ARGV[10]
-local out = {'ok', 0, '', 0, '', '0', 0, '', 'list'}
 local cur = vals[1]
-local r = {'', '0', '0', '', '0', '0'}
-if cur then r = {string.match(cur, rec)} end
-local prevSeen = math.max(tonumber(r[2]) or 0, tonumber(r[5]) or 0)
-local o = 0
-if fam == '6' then o = 3 end
-local prev = r[o + 1]
-local changed = 0
-if prev ~= addr then
-  changed = 1
-  r[o + 1] = addr
-  r[o + 3] = now
+-- Every value stays a string: Lua's number-to-string conversion is most of a script's own
+-- time, so numbers are made only to compare or add.
+local a4, s4, c4, a6, s6, c6 = '', '0', '0', '', '0', '0'
+if cur then a4, s4, c4, a6, s6, c6 = string.match(cur, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$') end
+local prevSeen = s4
+if (tonumber(s6) or 0) > (tonumber(s4) or 0) then prevSeen = s6 end
+local prev, changed = a4, '0'
+if fam == '6' then prev = a6 end
+if prev ~= addr then changed = '1' end
+if fam == '6' then
+  if changed == '1' then a6, c6 = addr, now end
+  s6 = now
+else
+  if changed == '1' then a4, c4 = addr, now end
+  s4 = now
 end
-r[o + 2] = now
-local self = table.concat(r, '|')
-local before = tonumber(redis.call('GET', KEYS[2]) or '0')
-local version = before + changed
+local self = a4 .. '|' .. s4 .. '|' .. c4 .. '|' .. a6 .. '|' .. s6 .. '|' .. c6
+local before = redis.call('GET', KEYS[2]) or '0'
+local bn = tonumber(before)
+local version, vn = before, bn
+if changed == '1' then vn = bn + 1; version = tostring(vn) end
 -- The changes set holds each site at the version of its last change, and '#' .. the
 -- configuration's id (ARGV[10]) at the floor from which it is complete for that
 -- configuration. It is complete up to the version when its top score is the version (a
@@ -72,34 +74,37 @@ local version = before + changed
 -- version and starts its floor there, so every since from before gets every site. A since
 -- from the floor to the version is answered with the sites changed after it; any other
 -- since gets every site.
-local mode, s, repair, bump = 'list', nil, false, 0
-if since ~= '' or changed == 1 then
+local floorName = '#' .. ARGV[10]
+local mode, s, repair, bump = 'list', nil, false, false
+if since ~= '' or changed == '1' then
   local top = redis.call('ZRANGE', KEYS[7], -1, -1, 'WITHSCORES')
-  repair = not (top[2] and tonumber(top[2]) == before)
+  repair = not (top[2] and tonumber(top[2]) == bn)
 end
 if since ~= '' then
   s = tonumber(since)
   local floor = redis.call('ZSCORE', KEYS[7], floorName)
   if not floor then
-    bump = 1
-    version = version + 1
+    bump = true
+    vn = vn + 1
+    version = tostring(vn)
   end
   mode = 'full'
-  if not repair and bump == 0 and s and s >= tonumber(floor) and s <= version then mode = 'delta' end
+  if not repair and not bump and s and s >= tonumber(floor) and s <= vn then mode = 'delta' end
 end
-local function tail()
-  out[9] = mode
+-- tail answers the head's fields (the first run's, for a retry) and the peers.
+local function tail(head)
+  head[#head + 1] = mode
   if mode == 'list' then
-    for k = 2, #vals do out[#out + 1] = vals[k] or '' end
+    for k = 2, #vals do head[#head + 1] = vals[k] or '' end
     local i = j + 1
     while i <= n do
       local e = math.min(i + 499, n)
-      for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ARGV, i, e))) do out[#out + 1] = v or '' end
+      for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ARGV, i, e))) do head[#head + 1] = v or '' end
       i = e + 1
     end
   elseif mode == 'full' then
-    for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
-  elseif s < version then
+    for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do head[#head + 1] = v end
+  elseif s < vn then
     local names = redis.call('ZRANGEBYSCORE', KEYS[7], '(' .. since, '+inf')
     if n > 10 then
       -- A peer with lines comes with all of them when one changed.
@@ -115,13 +120,13 @@ local function tail()
       local e = math.min(i + 499, #names)
       local got = redis.call('HMGET', KEYS[1], unpack(names, i, e))
       for k = i, e do
-        out[#out + 1] = names[k]
-        out[#out + 1] = got[k - i + 1] or ''
+        head[#head + 1] = names[k]
+        head[#head + 1] = got[k - i + 1] or ''
       end
       i = e + 1
     end
   end
-  return table.concat(out, '\n')
+  return table.concat(head, '\n')
 end
 local hf = site .. ':' .. fam
 local announced = redis.call('HGET', KEYS[5], hf)
@@ -130,39 +135,36 @@ if not announced then
   -- Nothing handled yet for this site and family: an address it already had counts as
   -- handled (state written before handling was tracked); a new one is still to handle.
   announced = prev
-  if changed == 0 then announced = addr end
+  if changed == '0' then announced = addr end
   record = true
 end
-local handle = 0
+local handle = '0'
 if announced ~= addr then
   local lease = redis.call('GET', KEYS[6]) or ''
-  if lease:sub(1, #addr + 1) ~= addr .. '|' then handle = 1 end
+  if lease:sub(1, #addr + 1) ~= addr .. '|' then handle = '1' end
 end
-local run = ARGV[7] .. '|' .. changed .. '|' .. prev .. '|' .. version .. '|' .. prevSeen .. '|' .. handle .. '|' .. announced
-if not redis.call('SET', KEYS[4], run, 'NX', 'PX', ARGV[5]) then
+local tok = ARGV[7] .. '|'
+if not redis.call('SET', KEYS[4], tok .. changed .. '|' .. prev .. '|' .. version .. '|' .. prevSeen .. '|' .. handle .. '|' .. announced, 'NX', 'PX', ARGV[5]) then
   local v = redis.call('GET', KEYS[4]) or ''
-  local tok = ARGV[7] .. '|'
   if v:sub(1, #tok) ~= tok then return 'replay' end
-  local c, p, ver, ps, h, a = string.match(v:sub(#tok + 1), '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
-  out[2], out[3], out[4], out[5], out[6], out[7], out[8] = tonumber(c), p, tonumber(ver), cur or '', ps, tonumber(h), a
-  return tail()
+  local c, p, ver, ps, h, a = string.match(v, '^[^|]*|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  return tail({'ok', c, p, ver, cur or '', ps, h, a})
 end
 redis.call('HSET', KEYS[1], site, self)
-if changed + bump > 0 then redis.call('INCRBY', KEYS[2], changed + bump) end
-if changed == 1 then
+if vn ~= bn then redis.call('INCRBY', KEYS[2], vn - bn) end
+if changed == '1' then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'kind', 'address_changed', 'site', site,
     'family', 'ipv' .. fam, 'ip', addr, 'previous', prev, 'at', now)
 end
-if bump == 1 then
+if bump then
   redis.call('ZADD', KEYS[7], version, floorName)
 elseif repair then
   redis.call('ZADD', KEYS[7], before, floorName)
 end
-if changed == 1 then redis.call('ZADD', KEYS[7], version, site) end
+if changed == '1' then redis.call('ZADD', KEYS[7], version, site) end
 if record then redis.call('HSET', KEYS[5], hf, announced) end
-if handle == 1 then redis.call('SET', KEYS[6], addr .. '|' .. ARGV[7], 'PX', ARGV[8]) end
-out[2], out[3], out[4], out[5], out[6], out[7], out[8] = changed, prev, version, self, tostring(prevSeen), handle, announced
-return tail()
+if handle == '1' then redis.call('SET', KEYS[6], addr .. '|' .. ARGV[7], 'PX', ARGV[8]) end
+return tail({'ok', changed, prev, version, self, prevSeen, handle, announced})
 `)
 
 // handledScript records that a ping carried out the change to ARGV[3] (reconcile and
