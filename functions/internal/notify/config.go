@@ -129,16 +129,14 @@ func (w Webhook) validate(key string) error {
 	if w.Format != "" && w.Format != FormatText && w.Format != FormatMarkdown {
 		return invalid(key+".format", "%q is not text or markdown", w.Format)
 	}
-	seen := map[Kind]bool{}
 	for j, e := range w.Events {
-		k, err := ParseKind(e)
-		if err != nil {
-			return invalid(fmt.Sprintf("%s.events[%d]", key, j), "%v", err)
+		at := fmt.Sprintf("%s.events[%d]", key, j)
+		if _, err := ParseKind(e); err != nil {
+			return invalid(at, "%v", err)
 		}
-		if seen[k] {
-			return invalid(fmt.Sprintf("%s.events[%d]", key, j), "%q listed twice", e)
+		if slices.Contains(w.Events[:j], e) {
+			return invalid(at, "%q listed twice", e)
 		}
-		seen[k] = true
 	}
 	return nil
 }
