@@ -68,7 +68,8 @@ func New(hooks []Webhook, opt Options) (*Notifier, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Notifier{hooks: slices.Clone(hooks), opt: opt, withTimeout: context.WithTimeout, pending: map[chan struct{}]struct{}{}}, nil
+	return &Notifier{hooks: slices.Clone(hooks), opt: opt, withTimeout: context.WithTimeout,
+		pending: map[chan struct{}]struct{}{}}, nil
 }
 
 // Notify starts sending e to every webhook that wants its kind and returns at once. Each
