@@ -407,11 +407,9 @@ func expand(n *yaml.Node, path string, env Env, readFile ReadFile) error {
 		if firstErr != nil {
 			return firstErr
 		}
-		n.Tag = "!!str"
-		n.Style = yaml.DoubleQuotedStyle
-		if !needsString(path) {
-			// Numbers and booleans referenced from the environment keep their type.
-			n.Tag, n.Style = "", 0
+		n.Tag, n.Style = "", 0 // numbers and booleans referenced from the environment keep their type
+		if needsString(path) {
+			n.Tag, n.Style = "!!str", yaml.DoubleQuotedStyle
 		}
 	}
 	return nil
@@ -596,13 +594,12 @@ func (c *Config) distinctSecrets(names []site.Name) error {
 }
 
 func (s *Site) validate(key string, name site.Name, all []site.Name, warnings *[]string) error {
-	if s.Key == "" {
+	switch {
+	case s.Key == "":
 		return invalid(key+".key", "missing (the site's secret; use ${PPTER_KEY_%s})", strings.ToUpper(strings.ReplaceAll(string(name), "-", "_")))
-	}
-	if len(s.Key) < 16 {
+	case len(s.Key) < 16:
 		return invalid(key+".key", "shorter than 16 characters")
-	}
-	if s.DynDNSKey != "" && len(s.DynDNSKey) < 16 {
+	case s.DynDNSKey != "" && len(s.DynDNSKey) < 16:
 		return invalid(key+".dyndns_key", "shorter than 16 characters")
 	}
 	if err := s.resolvePeers(key, name, all); err != nil {
