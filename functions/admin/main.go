@@ -205,11 +205,9 @@ func parse(c *command, args []string, getenv env) (*opts, error) {
 		if errors.Is(err, pflag.ErrHelp) {
 			return o, err
 		}
-		var names []string
-		fs.VisitAll(func(f *pflag.Flag) { names = append(names, "--"+f.Name) })
-		takes := strings.Join(names, ", ")
-		if takes == "" {
-			takes = "no flags"
+		takes := "no flags"
+		if len(c.flags) > 0 {
+			takes = "--" + strings.Join(c.flags, ", --")
 		}
 		return nil, usagef("%s: %v (%s takes %s)", c.name, err, c.name, takes)
 	}

@@ -82,14 +82,9 @@ func printFleet(w io.Writer, f statuspage.Fleet) error {
 		}
 		return f.GeneratedAt.Sub(t).Round(time.Second).String() + " ago"
 	}
-	addr := func(s fmt.Stringer, ok bool) string {
-		if !ok {
-			return "-"
-		}
-		return s.String()
-	}
+	addr := func(a netip.Addr) string { return cmp.Or(wire.AddrString(a), "-") }
 	row := func(name string, v4, v6 netip.Addr, seen, changed time.Time, stale bool) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", name, addr(v4, v4.IsValid()), addr(v6, v6.IsValid()), ago(seen), ago(changed), stale)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", name, addr(v4), addr(v6), ago(seen), ago(changed), stale)
 	}
 	fmt.Fprintln(tw, "SITE\tIPV4\tIPV6\tSEEN\tCHANGED\tSTALE")
 	for _, s := range f.Sites {
@@ -101,7 +96,7 @@ func printFleet(w io.Writer, f statuspage.Fleet) error {
 	if len(f.Targets) > 0 {
 		fmt.Fprintln(tw, "\nSITE\tKIND\tTARGET\tSTATE\tIP\tERROR")
 		for _, t := range f.Targets {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Site, t.Kind, t.Name, t.State, addr(t.IP, t.IP.IsValid()), t.Error)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Site, t.Kind, t.Name, t.State, addr(t.IP), t.Error)
 		}
 	}
 	if len(f.Events) > 0 {

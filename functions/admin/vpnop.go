@@ -73,16 +73,15 @@ func vpnOp(ctx context.Context, o *opts, resume bool, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "no re-point saved for %s on %s\n", target.Name(), o.gateway)
 		return nil
 	}
-	if err != nil && op.ID == "" {
-		return fmt.Errorf("vpn-op %s: %s", sub, cloud.LogError(err)) // a request URL's query holds PSKs
+	if err == nil || op.ID != "" { // a resume that failed part-way shows the op as it left it
+		b, jerr := json.MarshalIndent(op, "", "  ")
+		if jerr != nil {
+			return jerr
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
 	}
-	b, jerr := json.MarshalIndent(op, "", "  ")
-	if jerr != nil {
-		return jerr
-	}
-	fmt.Fprintf(stdout, "%s\n", b)
 	if err != nil {
-		return fmt.Errorf("vpn-op %s: %s", sub, cloud.LogError(err))
+		return fmt.Errorf("vpn-op %s: %s", sub, cloud.LogError(err)) // a request URL's query holds PSKs
 	}
 	if resume {
 		fmt.Fprintf(stdout, "re-point of %s finished: %s\n", target.Name(), op.NewIP)

@@ -218,14 +218,10 @@ func (s Site) Units() []Unit {
 			out = append(out, Unit{m, cloud.Targets{VPN: []cloud.VPNConn{v}}})
 			continue
 		}
-		for _, t := range []struct {
-			l    site.Line
-			role string
-		}{{m, cloud.RoleMaster}, {sl, cloud.RoleSlave}} {
-			one := v
-			one.Roles = []string{t.role}
-			out = append(out, Unit{t.l, cloud.Targets{VPN: []cloud.VPNConn{one}}})
-		}
+		master, slave := v, v
+		master.Roles, slave.Roles = []string{cloud.RoleMaster}, []string{cloud.RoleSlave}
+		out = append(out, Unit{m, cloud.Targets{VPN: []cloud.VPNConn{master}}},
+			Unit{sl, cloud.Targets{VPN: []cloud.VPNConn{slave}}})
 	}
 	return out
 }
@@ -322,10 +318,8 @@ func Parse(raw []byte, env Env, readFile ReadFile) (*Config, error) {
 // the state key, the cloud credentials and whether this is a Function Compute instance.
 func (c *Config) readEnv(env Env, readFile ReadFile) (err error) {
 	get := func(k string) string {
-		if v, ok := env(k); ok {
-			return v
-		}
-		return ""
+		v, _ := env(k)
+		return v
 	}
 	c.Aliyun.Region = cmp.Or(c.Aliyun.Region, get("FC_REGION"))
 	c.Credentials = cloud.Credentials{AccessKeyID: get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
@@ -413,11 +407,9 @@ func expand(n *yaml.Node, path string, env Env, readFile ReadFile) error {
 		if firstErr != nil {
 			return firstErr
 		}
-		n.Tag = "!!str"
-		n.Style = yaml.DoubleQuotedStyle
-		if !needsString(path) {
-			// Numbers and booleans referenced from the environment keep their type.
-			n.Tag, n.Style = "", 0
+		n.Tag, n.Style = "", 0 // numbers and booleans referenced from the environment keep their type
+		if needsString(path) {
+			n.Tag, n.Style = "!!str", yaml.DoubleQuotedStyle
 		}
 	}
 	return nil
@@ -427,11 +419,7 @@ func expand(n *yaml.Node, path string, env Env, readFile ReadFile) error {
 // like "0123" or "yes" must not turn into a number or a boolean.
 func needsString(path string) bool {
 	last := path[strings.LastIndex(path, ".")+1:]
-	switch last {
-	case "key", "dyndns_key", "url", "token", "secret", "prefix", "region", "dns_endpoint", "vpc_endpoint", "protocol":
-		return true
-	}
-	return false
+	return slices.Contains([]string{"key", "dyndns_key", "url", "token", "secret", "prefix", "region", "dns_endpoint", "vpc_endpoint", "protocol"}, last)
 }
 
 // durationRE matches yaml.v3's refusal of a value for a time.Duration.
@@ -588,17 +576,15 @@ func (c *Config) distinctSecrets(names []site.Name) error {
 	type secret struct{ key, value string }
 	var all []secret
 	for _, name := range names {
-		s := c.Sites[name]
-		all = append(all, secret{"sites." + string(name) + ".key", s.Key})
-		if s.DynDNSKey != "" {
-			all = append(all, secret{"sites." + string(name) + ".dyndns_key", s.DynDNSKey})
-		}
+		at := "sites." + string(name)
+		all = append(all, secret{at + ".key", c.Sites[name].Key}, secret{at + ".dyndns_key", c.Sites[name].DynDNSKey})
 	}
-	if c.Admin.Token != "" {
-		all = append(all, secret{"admin.token", c.Admin.Token})
-	}
+	all = append(all, secret{"admin.token", c.Admin.Token})
 	first := map[string]string{}
 	for _, s := range all {
+		if s.value == "" {
+			continue // an unset dyndns_key or admin token
+		}
 		if other, dup := first[s.value]; dup {
 			return invalid(s.key, "the same secret as %s; every site key, dyndns_key and the admin token must differ", other)
 		}
@@ -608,13 +594,12 @@ func (c *Config) distinctSecrets(names []site.Name) error {
 }
 
 func (s *Site) validate(key string, name site.Name, all []site.Name, warnings *[]string) error {
-	if s.Key == "" {
+	switch {
+	case s.Key == "":
 		return invalid(key+".key", "missing (the site's secret; use ${PPTER_KEY_%s})", strings.ToUpper(strings.ReplaceAll(string(name), "-", "_")))
-	}
-	if len(s.Key) < 16 {
+	case len(s.Key) < 16:
 		return invalid(key+".key", "shorter than 16 characters")
-	}
-	if s.DynDNSKey != "" && len(s.DynDNSKey) < 16 {
+	case s.DynDNSKey != "" && len(s.DynDNSKey) < 16:
 		return invalid(key+".dyndns_key", "shorter than 16 characters")
 	}
 	if err := s.resolvePeers(key, name, all); err != nil {

@@ -57,7 +57,12 @@ func joinKinds() string {
 // json.go), each a [sink] in sinks.
 type Sink string
 
-var sinks = map[Sink]sink{DingTalk: dingtalk{}, WeCom: wecom{}, Feishu: feishu{}, JSON: jsonSink{}}
+var sinks = map[Sink]sink{
+	DingTalk: {markdown: true, secret: true, request: dingtalkRequest, check: robotCheck},
+	WeCom:    {markdown: true, request: wecomRequest, check: robotCheck},
+	Feishu:   {secret: true, request: feishuRequest, check: robotCheck},
+	JSON:     {secret: true, request: jsonRequest, check: func([]byte) error { return nil }}, // a 2xx status is all it needs
+}
 
 // Message formats of DingTalk and WeCom robots.
 const (
@@ -115,30 +120,23 @@ func (w Webhook) validate(key string) error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return invalid(key+".url", "not an http(s) URL without user info")
 	}
-	if err := s.validate(w, key); err != nil {
-		return err
+	if w.Secret != "" && !s.secret {
+		return invalid(key+".secret", "%s robots have no signing secret (the key is in the URL)", w.Kind)
+	}
+	if w.Format == FormatMarkdown && !s.markdown {
+		return invalid(key+".format", "markdown is only for dingtalk and wecom")
 	}
 	if w.Format != "" && w.Format != FormatText && w.Format != FormatMarkdown {
 		return invalid(key+".format", "%q is not text or markdown", w.Format)
 	}
-	seen := map[Kind]bool{}
 	for j, e := range w.Events {
-		k, err := ParseKind(e)
-		if err != nil {
-			return invalid(fmt.Sprintf("%s.events[%d]", key, j), "%v", err)
+		at := fmt.Sprintf("%s.events[%d]", key, j)
+		if _, err := ParseKind(e); err != nil {
+			return invalid(at, "%v", err)
 		}
-		if seen[k] {
-			return invalid(fmt.Sprintf("%s.events[%d]", key, j), "%q listed twice", e)
+		if slices.Contains(w.Events[:j], e) {
+			return invalid(at, "%q listed twice", e)
 		}
-		seen[k] = true
-	}
-	return nil
-}
-
-// textOnly refuses markdown, for the sinks that have no markdown format.
-func textOnly(w Webhook, key string) error {
-	if w.Format == FormatMarkdown {
-		return invalid(key+".format", "markdown is only for dingtalk and wecom")
 	}
 	return nil
 }

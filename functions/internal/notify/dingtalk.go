@@ -13,12 +13,8 @@ import (
 // DingTalk is a DingTalk custom robot, with an optional "加签" secret.
 const DingTalk Sink = "dingtalk"
 
-type dingtalk struct{ robot }
-
-func (dingtalk) validate(Webhook, string) error { return nil }
-
-// request: a text or markdown message; with a secret, the URL gains timestamp and sign.
-func (dingtalk) request(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
+// dingtalkRequest: a text or markdown message; with a secret, the URL gains timestamp and sign.
+func dingtalkRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
 	body := map[string]any{"msgtype": "text", "text": map[string]string{"content": e.Text()}}
 	if w.Format == FormatMarkdown {
 		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": e.Title(), "text": e.Markdown()}}

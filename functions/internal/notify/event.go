@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -87,24 +88,18 @@ func (e Event) payload() payload {
 
 // Title is a one-line summary: "ppter hz: address changed".
 func (e Event) Title() string {
-	var what string
+	what := string(e.Kind)
 	switch e.Kind {
 	case AddressChanged:
 		what = "address changed"
-	case TargetFailed:
-		what = string(e.TargetKind) + " " + e.Target + " failed"
-	case TargetRecovered:
-		what = string(e.TargetKind) + " " + e.Target + " recovered"
-	case TargetVanished:
-		what = string(e.TargetKind) + " " + e.Target + " vanished"
+	case TargetFailed, TargetRecovered, TargetVanished: // "dns hz.vpn.example.com/A failed"
+		what = string(e.TargetKind) + " " + e.Target + " " + strings.TrimPrefix(what, "target_")
 	case SiteStale:
 		what = "stale"
 	case SiteBack:
 		what = "back"
 	case AuthLimited:
 		what = "too many failed attempts on the " + e.Credential
-	default:
-		what = string(e.Kind)
 	}
 	if e.Site == "" {
 		return "ppter: " + what
@@ -146,11 +141,7 @@ func (e Event) details() [][2]string {
 	}
 	switch e.Kind {
 	case AddressChanged:
-		prev := wire.AddrString(e.PreviousIP)
-		if prev == "" {
-			prev = "none"
-		}
-		add("address", prev+" → "+wire.AddrString(e.IP))
+		add("address", cmp.Or(wire.AddrString(e.PreviousIP), "none")+" → "+wire.AddrString(e.IP))
 	case TargetFailed:
 		add("address", wire.AddrString(e.IP))
 		add("error", e.Error)

@@ -11,12 +11,8 @@ import (
 // Feishu is a Feishu/Lark custom bot, with an optional signature secret.
 const Feishu Sink = "feishu"
 
-type feishu struct{ robot }
-
-func (feishu) validate(w Webhook, key string) error { return textOnly(w, key) }
-
-// request: a text message; with a secret, the body gains timestamp and sign.
-func (feishu) request(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
+// feishuRequest: a text message; with a secret, the body gains timestamp and sign.
+func feishuRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
 	body := map[string]any{"msg_type": "text", "content": map[string]string{"text": e.Text()}}
 	if w.Secret != "" {
 		body["timestamp"], body["sign"] = FeishuSign(w.Secret, now)

@@ -16,12 +16,8 @@ const JSON Sink = "json"
 // "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>".
 const SignatureHeader = "X-Ppter-Signature"
 
-type jsonSink struct{}
-
-func (jsonSink) validate(w Webhook, key string) error { return textOnly(w, key) }
-
-// request: the event's payload; with a secret, the SignatureHeader over its bytes.
-func (jsonSink) request(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
+// jsonRequest: the event's payload; with a secret, the SignatureHeader over its bytes.
+func jsonRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
 	data, err := json.Marshal(e.payload())
 	if err != nil || w.Secret == "" {
 		return w.URL, json.RawMessage(data), nil, err
@@ -29,9 +25,6 @@ func (jsonSink) request(w Webhook, e Event, now time.Time) (string, any, map[str
 	ts := strconv.FormatInt(now.Unix(), 10)
 	return w.URL, json.RawMessage(data), map[string]string{SignatureHeader: "t=" + ts + ",v1=" + JSONSign(w.Secret, ts, data)}, nil
 }
-
-// check: a 2xx status is all the json sink needs.
-func (jsonSink) check([]byte) error { return nil }
 
 // JSONSign computes the v1 value of SignatureHeader.
 func JSONSign(secret, timestamp string, body []byte) string {

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 )
@@ -40,11 +42,8 @@ type Options struct {
 // Notifier sends events to the configured webhooks. A nil *Notifier sends nothing, so a
 // config without notify: needs no special case. Its methods are safe for concurrent use.
 type Notifier struct {
-	hooks   []Webhook
-	client  *http.Client
-	log     *slog.Logger
-	timeout time.Duration
-	now     func() time.Time
+	hooks []Webhook
+	opt   Options // with its defaults filled in by New
 	// withTimeout bounds a send: context.WithTimeout, a fake in tests.
 	withTimeout func(context.Context, time.Duration) (context.Context, context.CancelFunc)
 
@@ -61,29 +60,16 @@ func New(hooks []Webhook, opt Options) (*Notifier, error) {
 	if len(hooks) == 0 {
 		return nil, nil
 	}
-	n := &Notifier{
-		hooks:   append([]Webhook(nil), hooks...),
-		client:  opt.Client,
-		log:     opt.Logger,
-		timeout: opt.Timeout,
-		now:     opt.Now,
-		pending: map[chan struct{}]struct{}{},
-
-		withTimeout: context.WithTimeout,
+	opt.Client = cmp.Or(opt.Client, &http.Client{})
+	opt.Logger = cmp.Or(opt.Logger, slog.New(slog.DiscardHandler))
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
 	}
-	if n.client == nil {
-		n.client = &http.Client{}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
-	if n.log == nil {
-		n.log = slog.New(slog.DiscardHandler)
-	}
-	if n.timeout <= 0 {
-		n.timeout = DefaultTimeout
-	}
-	if n.now == nil {
-		n.now = time.Now
-	}
-	return n, nil
+	return &Notifier{hooks: slices.Clone(hooks), opt: opt, withTimeout: context.WithTimeout,
+		pending: map[chan struct{}]struct{}{}}, nil
 }
 
 // Notify starts sending e to every webhook that wants its kind and returns at once. Each
@@ -95,7 +81,7 @@ func (n *Notifier) Notify(ctx context.Context, e Event) {
 		return
 	}
 	if e.At.IsZero() {
-		e.At = n.now()
+		e.At = n.opt.Now()
 	}
 	base := context.WithoutCancel(ctx)
 	for i, w := range n.hooks {
@@ -113,22 +99,22 @@ func (n *Notifier) Notify(ctx context.Context, e Event) {
 				n.mu.Unlock()
 				close(done)
 			}()
-			sctx, cancel := n.withTimeout(base, n.timeout)
+			sctx, cancel := n.withTimeout(base, n.opt.Timeout)
 			defer cancel()
-			start := n.now()
+			start := n.opt.Now()
 			err := n.send(sctx, w, e)
 			attrs := []slog.Attr{
 				slog.String("sink", fmt.Sprintf("notify[%d]", i)),
 				slog.String("webhook", w.redacted()),
 				slog.String("event", string(e.Kind)),
 				slog.String("site", string(e.Site)),
-				slog.Duration("latency", n.now().Sub(start)),
+				slog.Duration("latency", n.opt.Now().Sub(start)),
 			}
 			if err != nil {
-				n.log.LogAttrs(sctx, slog.LevelWarn, "notification failed", append(attrs, slog.String("error", err.Error()))...)
+				n.opt.Logger.LogAttrs(sctx, slog.LevelWarn, "notification failed", append(attrs, slog.String("error", err.Error()))...)
 				return
 			}
-			n.log.LogAttrs(sctx, slog.LevelDebug, "notification sent", attrs...)
+			n.opt.Logger.LogAttrs(sctx, slog.LevelDebug, "notification sent", attrs...)
 		}()
 	}
 }
@@ -158,20 +144,20 @@ func (n *Notifier) Wait(ctx context.Context) bool {
 }
 
 // sink is one format of webhook.
-type sink interface {
-	// validate checks the settings of w that depend on its kind; key names w in errors.
-	validate(w Webhook, key string) error
+type sink struct {
+	// markdown and secret say whether the sink takes format: markdown and a secret.
+	markdown, secret bool
 	// request returns the URL, the body (marshalled to JSON) and the extra headers that
 	// deliver e to w; now is the time for signatures.
-	request(w Webhook, e Event, now time.Time) (url string, body any, header map[string]string, err error)
+	request func(w Webhook, e Event, now time.Time) (url string, body any, header map[string]string, err error)
 	// check reads the answer to a request that got a 2xx status.
-	check(answer []byte) error
+	check func(answer []byte) error
 }
 
 // send delivers one event to one webhook and checks the robot's answer.
 func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
 	s := sinks[w.Kind]
-	target, body, header, err := s.request(w, e, n.now())
+	target, body, header, err := s.request(w, e, n.opt.Now())
 	if err != nil {
 		return err
 	}
@@ -189,7 +175,7 @@ func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := n.client.Do(req)
+	resp, err := n.opt.Client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSend, stripURL(err))
 	}
@@ -210,11 +196,9 @@ func stripURL(err error) error {
 	return err
 }
 
-// robot is the check of the chat robots' JSON error codes: DingTalk and WeCom answer
+// robotCheck reads the chat robots' JSON error codes: DingTalk and WeCom answer
 // {"errcode":0,"errmsg":"ok"}, Feishu {"code":0,"msg":"success"} (older: StatusCode).
-type robot struct{}
-
-func (robot) check(data []byte) error {
+func robotCheck(data []byte) error {
 	var a struct {
 		ErrCode    *int   `json:"errcode"`
 		ErrMsg     string `json:"errmsg"`
