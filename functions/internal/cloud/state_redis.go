@@ -77,12 +77,13 @@ func (r *Redis) getJSON(ctx context.Context, key string, v any) (bool, error) {
 	return true, nil
 }
 
-func (r *Redis) putJSON(ctx context.Context, key string, v any) error {
+// putJSON saves v at key through c: the client, or the one connection a WAIT follows.
+func putJSON(ctx context.Context, c redis.Cmdable, key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if err := r.c.Set(ctx, key, b, 0).Err(); err != nil {
+	if err := c.Set(ctx, key, b, 0).Err(); err != nil {
 		return fmt.Errorf("state: set %s: %w", key, err)
 	}
 	return nil
@@ -97,7 +98,7 @@ func (r *Redis) GetTarget(ctx context.Context, k TargetKey) (TargetState, bool, 
 
 // PutTarget implements State.
 func (r *Redis) PutTarget(ctx context.Context, k TargetKey, s TargetState) error {
-	return r.putJSON(ctx, r.targetKey(k), s)
+	return putJSON(ctx, r.c, r.targetKey(k), s)
 }
 
 // GetVPNOp implements State.
@@ -113,24 +114,18 @@ func (r *Redis) GetVPNOp(ctx context.Context, k TargetKey) (VPNOp, bool, error) 
 	return op, true, nil
 }
 
-func (r *Redis) sealed(k TargetKey, op VPNOp) ([]byte, error) {
+// putOp saves op, its secrets sealed, through c.
+func (r *Redis) putOp(ctx context.Context, c redis.Cmdable, k TargetKey, op VPNOp) error {
 	op, err := sealOp(op, r.opt.Key, r.opKey(k))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return json.Marshal(op)
+	return putJSON(ctx, c, r.opKey(k), op)
 }
 
 // PutVPNOp implements State.
 func (r *Redis) PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
-	b, err := r.sealed(k, op)
-	if err != nil {
-		return err
-	}
-	if err := r.c.Set(ctx, r.opKey(k), b, 0).Err(); err != nil {
-		return fmt.Errorf("state: set %s: %w", r.opKey(k), err)
-	}
-	return nil
+	return r.putOp(ctx, r.c, k, op)
 }
 
 // ConfirmVPNOp implements State. SET and WAIT go down one connection, since WAIT counts
@@ -139,14 +134,10 @@ func (r *Redis) ConfirmVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
 	if r.opt.Replicas <= 0 {
 		return r.PutVPNOp(ctx, k, op)
 	}
-	b, err := r.sealed(k, op)
-	if err != nil {
-		return err
-	}
 	conn := r.c.Conn()
 	defer conn.Close()
-	if err := conn.Set(ctx, r.opKey(k), b, 0).Err(); err != nil {
-		return fmt.Errorf("state: set %s: %w", r.opKey(k), err)
+	if err := r.putOp(ctx, conn, k, op); err != nil {
+		return err
 	}
 	// WAIT answers after WaitTimeout at the latest; go-redis extends the read timeout to it.
 	n, err := conn.Wait(ctx, r.opt.Replicas, r.opt.WaitTimeout).Result()

@@ -54,12 +54,16 @@ func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error
 			return err
 		}
 	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = r.State.Unlock(uctx, k, token)
-	}()
+	defer r.unlock(ctx, k, token)
 	return fn()
+}
+
+// unlock releases lock k if token still holds it, even once ctx is done (the deadline that
+// ended the work must not leave the lock held until its TTL).
+func (r *Reconciler) unlock(ctx context.Context, k TargetKey, token string) {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = r.State.Unlock(uctx, k, token)
 }
 
 // modify moves the tunnels op covers (every tunnel, or the one following the line that
