@@ -85,10 +85,7 @@ func (p *repoint) modify(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = p.call(ctx, "ModifyVpnConnectionAttribute", func() error {
-			_, err := p.VPC.ModifyVpnConnectionAttribute(req)
-			return err
-		})
+		_, err = retried(ctx, p.Reconciler, "ModifyVpnConnectionAttribute", p.VPC.ModifyVpnConnectionAttribute)(req)
 		if code := Code(err); code != "" && notSupportedCodes[code] {
 			p.Log.Warn("cloud: in-place re-point not supported here; recreating", "connection", op.Connection, "code", code)
 			op.Recreate = true
