@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -266,13 +267,7 @@ func (op VPNOp) clone() VPNOp {
 	op.Roles = append([]string(nil), op.Roles...)
 	op.Snapshot.Tags = append([]Tag(nil), op.Snapshot.Tags...)
 	op.Snapshot.Tunnels = append([]TunnelSettings(nil), op.Snapshot.Tunnels...)
-	if op.Snapshot.CGWs != nil {
-		m := make(map[string]CGWSettings, len(op.Snapshot.CGWs))
-		for k, v := range op.Snapshot.CGWs {
-			m[k] = v
-		}
-		op.Snapshot.CGWs = m
-	}
+	op.Snapshot.CGWs = maps.Clone(op.Snapshot.CGWs)
 	if op.Snapshot.Health != nil {
 		h := *op.Snapshot.Health
 		op.Snapshot.Health = &h
@@ -946,11 +941,6 @@ func (op *VPNOp) others(cur []TunnelSettings) []TunnelSettings {
 	return out
 }
 
-func jsonString(v any) (*string, error) {
-	b, err := json.Marshal(v)
-	return tea.String(string(b)), err
-}
-
 // createRequest rebuilds the connection from the snapshot on the new customer gateway.
 // Single-tunnel: IKE/IPsec/health/BGP go as JSON strings (numbers stay numbers). Dual-tunnel:
 // TunnelOptionsSpecification.N with each tunnel's settings and role. A RemoteId that was the
@@ -964,7 +954,12 @@ func (r *Reconciler) createRequest(op *VPNOp) (*vpc.CreateVpnConnectionRequest, 
 	if s.RemoteCaCertificate != "" {
 		req.RemoteCaCertificate = tea.String(s.RemoteCaCertificate)
 	}
-	var err error
+	var errs []error
+	jsonString := func(v any) *string {
+		b, err := json.Marshal(v)
+		errs = append(errs, err)
+		return tea.String(string(b))
+	}
 	if s.kind() == KindDual {
 		req.EnableTunnelsBgp = tea.Bool(s.EnableTunnelsBgp)
 		for _, t := range op.wantTunnels(s.Tunnels) {
@@ -975,25 +970,20 @@ func (r *Reconciler) createRequest(op *VPNOp) (*vpc.CreateVpnConnectionRequest, 
 		ike.RemoteId = op.followIP(ike.RemoteId, s.CustomerGatewayID)
 		req.CustomerGatewayId = tea.String(op.NewCGW)
 		req.EnableDpd, req.EnableNatTraversal = tea.Bool(s.EnableDpd), tea.Bool(s.EnableNatTraversal)
-		if req.IkeConfig, err = jsonString(ike); err != nil {
-			return nil, err
-		}
-		if req.IpsecConfig, err = jsonString(s.Ipsec); err != nil {
-			return nil, err
-		}
+		req.IkeConfig = jsonString(ike)
+		req.IpsecConfig = jsonString(s.Ipsec)
 		if s.Bgp != nil {
-			if req.BgpConfig, err = jsonString(s.Bgp); err != nil {
-				return nil, err
-			}
+			req.BgpConfig = jsonString(s.Bgp)
 		}
 	}
 	if s.Health != nil {
-		if req.HealthCheckConfig, err = jsonString(s.Health); err != nil {
-			return nil, err
-		}
+		req.HealthCheckConfig = jsonString(s.Health)
 	}
 	for _, t := range s.Tags {
 		req.Tags = append(req.Tags, &vpc.CreateVpnConnectionRequestTags{Key: tea.String(t.Key), Value: tea.String(t.Value)})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return req, nil
 }
