@@ -52,9 +52,7 @@ func New(r Reconciler) *Reconciler {
 	if r.Log == nil {
 		r.Log = slog.New(slog.DiscardHandler)
 	}
-	if r.Retry == (Backoff{}) {
-		r.Retry = DefaultRetry
-	}
+	r.Retry = cmp.Or(r.Retry, DefaultRetry)
 	r.Margin, r.LockTTL = cmp.Or(r.Margin, DefaultMargin), cmp.Or(r.LockTTL, DefaultLockTTL)
 	return &r
 }

@@ -210,12 +210,7 @@ type ConnSnapshot struct {
 	unreproducible string
 }
 
-func (s ConnSnapshot) kind() ConnKind {
-	if s.Kind == "" {
-		return KindSingle
-	}
-	return s.Kind
-}
+func (s ConnSnapshot) kind() ConnKind { return cmp.Or(s.Kind, KindSingle) }
 
 // Steps of a re-point, persisted in VPNOp.Step.
 const (

@@ -36,15 +36,14 @@ func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error
 	if dl, ok := ctx.Deadline(); ok {
 		ttl = dl.Sub(r.Clock.Now()) + time.Second
 	}
-	var token string
 	for attempt := 0; ; attempt++ {
-		t, ok, err := r.State.Lock(ctx, k, ttl)
+		token, ok, err := r.State.Lock(ctx, k, ttl)
 		if err != nil {
 			return err
 		}
 		if ok {
-			token = t
-			break
+			defer r.unlock(ctx, k, token)
+			return fn()
 		}
 		d := lockPoll.delay(attempt, r.Rand())
 		if err := r.budget(ctx, d); err != nil {
@@ -54,8 +53,6 @@ func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error
 			return err
 		}
 	}
-	defer r.unlock(ctx, k, token)
-	return fn()
 }
 
 // unlock releases lock k if token still holds it, even once ctx is done (the deadline that
