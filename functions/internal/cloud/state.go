@@ -193,10 +193,8 @@ func (m *Memory) NextRun(ctx context.Context) (n int64, err error) {
 // Unfinished implements State.
 func (m *Memory) Unfinished(ctx context.Context) ([]TargetKey, error) {
 	var out []TargetKey
-	err := m.do(ctx, func() { out = slices.AppendSeq(make([]TargetKey, 0, len(m.unfin)), maps.Keys(m.unfin)) })
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(out, func(a, b TargetKey) int { return strings.Compare(a.String(), b.String()) })
-	return out, nil
+	err := m.do(ctx, func() {
+		out = slices.SortedFunc(maps.Keys(m.unfin), func(a, b TargetKey) int { return strings.Compare(a.String(), b.String()) })
+	})
+	return out, err
 }
