@@ -113,9 +113,8 @@ func (d DNSRecord) family(a Addrs) (netip.Addr, time.Time) {
 
 // findRecords returns the records named like d (same type and line).
 func (r *Reconciler) findRecords(ctx context.Context, d DNSRecord) ([]*alidns.DescribeSubDomainRecordsResponseBodyDomainRecordsRecord, error) {
-	describe := retried(ctx, r, "DescribeSubDomainRecords", r.DNS.DescribeSubDomainRecords)
 	recs, err := allPages(100, func(page int) ([]*alidns.DescribeSubDomainRecordsResponseBodyDomainRecordsRecord, int, error) {
-		resp, err := describe(&alidns.DescribeSubDomainRecordsRequest{
+		resp, err := retried(ctx, r, "DescribeSubDomainRecords", r.DNS.DescribeSubDomainRecords, &alidns.DescribeSubDomainRecordsRequest{
 			SubDomain: tea.String(d.FQDN()), DomainName: tea.String(d.Zone), Type: tea.String(string(d.Type)),
 			PageNumber: tea.Int64(int64(page)), PageSize: tea.Int64(100)})
 		if err != nil || resp.Body == nil || resp.Body.DomainRecords == nil {
@@ -162,7 +161,7 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, h
 			r.wouldCall("AddDomainRecord", req)
 			return wire.StateDryRun, nil
 		}
-		_, err = retried(ctx, r, "AddDomainRecord", r.DNS.AddDomainRecord)(req)
+		_, err = retried(ctx, r, "AddDomainRecord", r.DNS.AddDomainRecord, req)
 	} else {
 		req := &alidns.UpdateDomainRecordRequest{RecordId: recs[0].RecordId, RR: tea.String(d.RR), Type: tea.String(string(d.Type)),
 			Value: tea.String(ip.String()), TTL: tea.Int64(d.TTL), Line: tea.String(d.Line)}
@@ -170,7 +169,7 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, h
 			r.wouldCall("UpdateDomainRecord", req)
 			return wire.StateDryRun, nil
 		}
-		_, err = retried(ctx, r, "UpdateDomainRecord", r.DNS.UpdateDomainRecord)(req)
+		_, err = retried(ctx, r, "UpdateDomainRecord", r.DNS.UpdateDomainRecord, req)
 	}
 	if err != nil && Code(err) != "DomainRecordDuplicate" {
 		return wire.StateError, fmt.Errorf("dns %s: %w", d.FQDN(), err)

@@ -52,7 +52,9 @@ func New(r Reconciler) *Reconciler {
 	if r.Log == nil {
 		r.Log = slog.New(slog.DiscardHandler)
 	}
-	r.Retry = cmp.Or(r.Retry, DefaultRetry)
+	if r.Retry == (Backoff{}) {
+		r.Retry = DefaultRetry
+	}
 	r.Margin, r.LockTTL = cmp.Or(r.Margin, DefaultMargin), cmp.Or(r.LockTTL, DefaultLockTTL)
 	return &r
 }

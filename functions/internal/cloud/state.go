@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -194,7 +193,10 @@ func (m *Memory) NextRun(ctx context.Context) (n int64, err error) {
 func (m *Memory) Unfinished(ctx context.Context) ([]TargetKey, error) {
 	var out []TargetKey
 	err := m.do(ctx, func() {
-		out = slices.SortedFunc(maps.Keys(m.unfin), func(a, b TargetKey) int { return strings.Compare(a.String(), b.String()) })
+		for k := range m.unfin {
+			out = append(out, k)
+		}
 	})
+	slices.SortFunc(out, func(a, b TargetKey) int { return strings.Compare(a.String(), b.String()) })
 	return out, err
 }

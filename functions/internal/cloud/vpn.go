@@ -598,7 +598,7 @@ func (p *repoint) deleteConn(ctx context.Context) error {
 		if err := p.State.ConfirmVPNOp(ctx, p.k, *op); err != nil {
 			return err
 		}
-		_, err := retried(ctx, p.Reconciler, "DeleteVpnConnection", p.VPC.DeleteVpnConnection)(
+		_, err := retried(ctx, p.Reconciler, "DeleteVpnConnection", p.VPC.DeleteVpnConnection,
 			&vpc.DeleteVpnConnectionRequest{RegionId: tea.String(p.Region), VpnConnectionId: tea.String(conn.ID)})
 		if err != nil && Code(err) != "InvalidVpnConnectionInstanceId.NotFound" {
 			return err
@@ -630,7 +630,7 @@ func (p *repoint) createConn(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		resp, err := retried(ctx, p.Reconciler, "CreateVpnConnection", p.VPC.CreateVpnConnection)(req)
+		resp, err := retried(ctx, p.Reconciler, "CreateVpnConnection", p.VPC.CreateVpnConnection, req)
 		if err != nil {
 			return err
 		}
@@ -643,7 +643,7 @@ func (p *repoint) createConn(ctx context.Context) error {
 // deleteOldCGW deletes customer gateway id unless a connection still uses it: the API's
 // refusal decides (DescribeVpnConnections' CustomerGatewayId filter may not see tunnels).
 func (r *Reconciler) deleteOldCGW(ctx context.Context, id string) error {
-	_, err := retried(ctx, r, "DeleteCustomerGateway", r.VPC.DeleteCustomerGateway)(
+	_, err := retried(ctx, r, "DeleteCustomerGateway", r.VPC.DeleteCustomerGateway,
 		&vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
 	switch Code(err) {
 	case "InvalidCustomerGatewayInstanceId.NotFound":
@@ -694,7 +694,9 @@ func (r *Reconciler) findConn(ctx context.Context, t VPNConn) (connRef, error) {
 }
 
 func (r *Reconciler) findConnByName(ctx context.Context, gw, name string) (*connRef, error) {
-	list, err := listConnections(retried(ctx, r, "DescribeVpnConnections", r.VPC.DescribeVpnConnections), r.Region, gw)
+	list, err := listConnections(func(req *vpc.DescribeVpnConnectionsRequest) (*vpc.DescribeVpnConnectionsResponse, error) {
+		return retried(ctx, r, "DescribeVpnConnections", r.VPC.DescribeVpnConnections, req)
+	}, r.Region, gw)
 	if err != nil {
 		return nil, err
 	}
@@ -725,7 +727,7 @@ func (r *Reconciler) cgwInfo(ctx context.Context, id string) (CGWSettings, error
 	if id == "" {
 		return CGWSettings{}, fmt.Errorf("%w: a tunnel names no customer gateway", ErrNotFound)
 	}
-	resp, err := retried(ctx, r, "DescribeCustomerGateways", r.VPC.DescribeCustomerGateways)(
+	resp, err := retried(ctx, r, "DescribeCustomerGateways", r.VPC.DescribeCustomerGateways,
 		&vpc.DescribeCustomerGatewaysRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
 	if err != nil {
 		return CGWSettings{}, err
@@ -745,7 +747,9 @@ func (r *Reconciler) cgwInfo(ctx context.Context, id string) (CGWSettings, error
 // one copies Asn and AuthKey (BGP) from the customer gateway it replaces.
 func (r *Reconciler) ensureCGW(ctx context.Context, op *VPNOp) (string, error) {
 	find := func() (string, error) {
-		all, err := listCustomerGateways(retried(ctx, r, "DescribeCustomerGateways", r.VPC.DescribeCustomerGateways), r.Region)
+		all, err := listCustomerGateways(func(req *vpc.DescribeCustomerGatewaysRequest) (*vpc.DescribeCustomerGatewaysResponse, error) {
+			return retried(ctx, r, "DescribeCustomerGateways", r.VPC.DescribeCustomerGateways, req)
+		}, r.Region)
 		if err != nil {
 			return "", err
 		}
@@ -770,7 +774,7 @@ func (r *Reconciler) ensureCGW(ctx context.Context, op *VPNOp) (string, error) {
 			req.AuthKey = tea.String(old.AuthKey)
 		}
 	}
-	resp, err := retried(ctx, r, "CreateCustomerGateway", r.VPC.CreateCustomerGateway)(req)
+	resp, err := retried(ctx, r, "CreateCustomerGateway", r.VPC.CreateCustomerGateway, req)
 	if Code(err) == "InvalidIpAddress.AlreadyExist" {
 		return find()
 	}
@@ -792,7 +796,7 @@ func cgwName(conn string, ip netip.Addr) string {
 
 // snapshot reads every setting of the connection.
 func (r *Reconciler) snapshot(ctx context.Context, id string) (ConnSnapshot, error) {
-	resp, err := retried(ctx, r, "DescribeVpnConnection", r.VPC.DescribeVpnConnection)(
+	resp, err := retried(ctx, r, "DescribeVpnConnection", r.VPC.DescribeVpnConnection,
 		&vpc.DescribeVpnConnectionRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(id)})
 	if err != nil {
 		return ConnSnapshot{}, err
@@ -936,6 +940,11 @@ func (op *VPNOp) others(cur []TunnelSettings) []TunnelSettings {
 	return out
 }
 
+func jsonString(v any) (*string, error) {
+	b, err := json.Marshal(v)
+	return tea.String(string(b)), err
+}
+
 // createRequest rebuilds the connection from the snapshot on the new customer gateway.
 // Single-tunnel: IKE/IPsec/health/BGP go as JSON strings (numbers stay numbers). Dual-tunnel:
 // TunnelOptionsSpecification.N with each tunnel's settings and role. A RemoteId that was the
@@ -949,12 +958,7 @@ func (r *Reconciler) createRequest(op *VPNOp) (*vpc.CreateVpnConnectionRequest, 
 	if s.RemoteCaCertificate != "" {
 		req.RemoteCaCertificate = tea.String(s.RemoteCaCertificate)
 	}
-	var errs []error
-	jsonString := func(v any) *string {
-		b, err := json.Marshal(v)
-		errs = append(errs, err)
-		return tea.String(string(b))
-	}
+	var err error
 	if s.kind() == KindDual {
 		req.EnableTunnelsBgp = tea.Bool(s.EnableTunnelsBgp)
 		for _, t := range op.wantTunnels(s.Tunnels) {
@@ -965,20 +969,25 @@ func (r *Reconciler) createRequest(op *VPNOp) (*vpc.CreateVpnConnectionRequest, 
 		ike.RemoteId = op.followIP(ike.RemoteId, s.CustomerGatewayID)
 		req.CustomerGatewayId = tea.String(op.NewCGW)
 		req.EnableDpd, req.EnableNatTraversal = tea.Bool(s.EnableDpd), tea.Bool(s.EnableNatTraversal)
-		req.IkeConfig = jsonString(ike)
-		req.IpsecConfig = jsonString(s.Ipsec)
+		if req.IkeConfig, err = jsonString(ike); err != nil {
+			return nil, err
+		}
+		if req.IpsecConfig, err = jsonString(s.Ipsec); err != nil {
+			return nil, err
+		}
 		if s.Bgp != nil {
-			req.BgpConfig = jsonString(s.Bgp)
+			if req.BgpConfig, err = jsonString(s.Bgp); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if s.Health != nil {
-		req.HealthCheckConfig = jsonString(s.Health)
+		if req.HealthCheckConfig, err = jsonString(s.Health); err != nil {
+			return nil, err
+		}
 	}
 	for _, t := range s.Tags {
 		req.Tags = append(req.Tags, &vpc.CreateVpnConnectionRequestTags{Key: tea.String(t.Key), Value: tea.String(t.Value)})
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
 	}
 	return req, nil
 }

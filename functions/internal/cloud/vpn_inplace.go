@@ -82,7 +82,7 @@ func (p *repoint) modify(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		_, err = retried(ctx, p.Reconciler, "ModifyVpnConnectionAttribute", p.VPC.ModifyVpnConnectionAttribute)(req)
+		_, err = retried(ctx, p.Reconciler, "ModifyVpnConnectionAttribute", p.VPC.ModifyVpnConnectionAttribute, req)
 		if code := Code(err); code != "" && notSupportedCodes[code] {
 			p.Log.Warn("cloud: in-place re-point not supported here; recreating", "connection", op.Connection, "code", code)
 			op.Recreate = true
