@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,9 +75,9 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 			}
 		}
 	}
-	out := map[string][]wire.Target{}
+	slots := map[string][]wire.Target{}
 	if len(units) == 0 {
-		return out
+		return slots
 	}
 	run, err := c.state.NextRun(ctx)
 	if err != nil {
@@ -84,7 +85,6 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 	}
 	start := int(run % int64(len(units)))
 	units = append(units[start:], units[:start]...)
-	slots := map[string][]wire.Target{}
 	for i, u := range units {
 		tctx, cancel := context.WithDeadline(ctx, c.clockNow().Add(c.share(ctx, len(units)-i)))
 		res := c.runTargets(tctx, u.rec.Site, u.rec.Line, recordAddrs(u.rec), u.t, mode)
@@ -97,10 +97,7 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 			slots[name][u.slot] = r.Wire()
 		}
 	}
-	for name, ts := range slots {
-		out[name] = ts
-	}
-	return out
+	return slots
 }
 
 // MaxTargetShare bounds one target's share of a timer run when the run has no deadline.
@@ -259,11 +256,7 @@ func (c *cloudTargets) Targets(ctx context.Context) ([]statuspage.Target, error)
 			}
 			t := statuspage.Target{Site: s, Kind: k.Kind, Name: x.Name(), State: wire.StatePending, Error: "not reconciled yet"}
 			if ok {
-				ip := st.AppliedIP
-				if !ip.IsValid() {
-					ip = st.DesiredIP
-				}
-				t = statuspage.Target{Site: s, Kind: k.Kind, Name: x.Name(), State: st.State, IP: ip, Error: st.LastError, UpdatedAt: st.UpdatedAt}
+				t.State, t.IP, t.Error, t.UpdatedAt = st.State, cmp.Or(st.AppliedIP, st.DesiredIP), st.LastError, st.UpdatedAt
 			}
 			out = append(out, t)
 		}

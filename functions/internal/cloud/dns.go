@@ -113,31 +113,25 @@ func (d DNSRecord) family(a Addrs) (netip.Addr, time.Time) {
 
 // findRecords returns the records named like d (same type and line).
 func (r *Reconciler) findRecords(ctx context.Context, d DNSRecord) ([]*alidns.DescribeSubDomainRecordsResponseBodyDomainRecordsRecord, error) {
+	recs, err := allPages(100, func(page int) ([]*alidns.DescribeSubDomainRecordsResponseBodyDomainRecordsRecord, int, error) {
+		resp, err := retried(ctx, r, "DescribeSubDomainRecords", r.DNS.DescribeSubDomainRecords, &alidns.DescribeSubDomainRecordsRequest{
+			SubDomain: tea.String(d.FQDN()), DomainName: tea.String(d.Zone), Type: tea.String(string(d.Type)),
+			PageNumber: tea.Int64(int64(page)), PageSize: tea.Int64(100)})
+		if err != nil || resp.Body == nil || resp.Body.DomainRecords == nil {
+			return nil, 0, err
+		}
+		return resp.Body.DomainRecords.Record, int(tea.Int64Value(resp.Body.TotalCount)), nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	var out []*alidns.DescribeSubDomainRecordsResponseBodyDomainRecordsRecord
-	for page := int64(1); ; page++ {
-		var resp *alidns.DescribeSubDomainRecordsResponse
-		err := r.call(ctx, "DescribeSubDomainRecords", func() (err error) {
-			resp, err = r.DNS.DescribeSubDomainRecords(&alidns.DescribeSubDomainRecordsRequest{
-				SubDomain: tea.String(d.FQDN()), DomainName: tea.String(d.Zone), Type: tea.String(string(d.Type)),
-				PageNumber: tea.Int64(page), PageSize: tea.Int64(100)})
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		var recs []*alidns.DescribeSubDomainRecordsResponseBodyDomainRecordsRecord
-		if resp.Body != nil && resp.Body.DomainRecords != nil {
-			recs = resp.Body.DomainRecords.Record
-		}
-		for _, rec := range recs {
-			if tea.StringValue(rec.Type) == string(d.Type) && tea.StringValue(rec.RR) == d.RR && tea.StringValue(rec.Line) == d.Line {
-				out = append(out, rec)
-			}
-		}
-		if len(recs) < 100 || page*100 >= tea.Int64Value(resp.Body.TotalCount) {
-			return out, nil
+	for _, rec := range recs {
+		if tea.StringValue(rec.Type) == string(d.Type) && tea.StringValue(rec.RR) == d.RR && tea.StringValue(rec.Line) == d.Line {
+			out = append(out, rec)
 		}
 	}
+	return out, nil
 }
 
 // applyDNS makes the record point at ip with the configured TTL and line: add it when
@@ -167,7 +161,7 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, h
 			r.wouldCall("AddDomainRecord", req)
 			return wire.StateDryRun, nil
 		}
-		err = r.call(ctx, "AddDomainRecord", func() error { _, err := r.DNS.AddDomainRecord(req); return err })
+		_, err = retried(ctx, r, "AddDomainRecord", r.DNS.AddDomainRecord, req)
 	} else {
 		req := &alidns.UpdateDomainRecordRequest{RecordId: recs[0].RecordId, RR: tea.String(d.RR), Type: tea.String(string(d.Type)),
 			Value: tea.String(ip.String()), TTL: tea.Int64(d.TTL), Line: tea.String(d.Line)}
@@ -175,7 +169,7 @@ func (r *Reconciler) applyDNS(ctx context.Context, d DNSRecord, ip netip.Addr, h
 			r.wouldCall("UpdateDomainRecord", req)
 			return wire.StateDryRun, nil
 		}
-		err = r.call(ctx, "UpdateDomainRecord", func() error { _, err := r.DNS.UpdateDomainRecord(req); return err })
+		_, err = retried(ctx, r, "UpdateDomainRecord", r.DNS.UpdateDomainRecord, req)
 	}
 	if err != nil && Code(err) != "DomainRecordDuplicate" {
 		return wire.StateError, fmt.Errorf("dns %s: %w", d.FQDN(), err)

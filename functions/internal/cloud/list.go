@@ -19,25 +19,64 @@ type RecordInfo struct {
 
 // ListZone returns every record of zone (all pages).
 func ListZone(api DNSAPI, zone string) ([]RecordInfo, error) {
-	var out []RecordInfo
-	for page := int64(1); ; page++ {
+	recs, err := allPages(100, func(page int) ([]*alidns.DescribeDomainRecordsResponseBodyDomainRecordsRecord, int, error) {
 		resp, err := api.DescribeDomainRecords(&alidns.DescribeDomainRecordsRequest{DomainName: tea.String(zone),
-			PageNumber: tea.Int64(page), PageSize: tea.Int64(100)})
+			PageNumber: tea.Int64(int64(page)), PageSize: tea.Int64(100)})
+		if err != nil || resp.Body.DomainRecords == nil {
+			return nil, 0, err
+		}
+		return resp.Body.DomainRecords.Record, int(tea.Int64Value(resp.Body.TotalCount)), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list zone %s: %w", zone, err)
+	}
+	var out []RecordInfo
+	for _, r := range recs {
+		out = append(out, RecordInfo{RR: tea.StringValue(r.RR), Type: tea.StringValue(r.Type), Value: tea.StringValue(r.Value),
+			RecordID: tea.StringValue(r.RecordId), Line: tea.StringValue(r.Line), TTL: tea.Int64Value(r.TTL)})
+	}
+	return out, nil
+}
+
+// allPages calls fetch for pages 1, 2, … of size items until one comes back short or the
+// total it reports is reached, and returns the items of every page.
+func allPages[T any](size int, fetch func(page int) (items []T, total int, err error)) ([]T, error) {
+	var out []T
+	for page := 1; ; page++ {
+		items, total, err := fetch(page)
 		if err != nil {
-			return nil, fmt.Errorf("list zone %s: %w", zone, err)
+			return nil, err
 		}
-		var recs []*alidns.DescribeDomainRecordsResponseBodyDomainRecordsRecord
-		if resp.Body.DomainRecords != nil {
-			recs = resp.Body.DomainRecords.Record
-		}
-		for _, r := range recs {
-			out = append(out, RecordInfo{RR: tea.StringValue(r.RR), Type: tea.StringValue(r.Type), Value: tea.StringValue(r.Value),
-				RecordID: tea.StringValue(r.RecordId), Line: tea.StringValue(r.Line), TTL: tea.Int64Value(r.TTL)})
-		}
-		if len(recs) < 100 || page*100 >= tea.Int64Value(resp.Body.TotalCount) {
+		out = append(out, items...)
+		if len(items) < size || page*size >= total {
 			return out, nil
 		}
 	}
+}
+
+// listCustomerGateways returns every customer gateway of the region through describe (the
+// client's method, or the reconciler's retried one).
+func listCustomerGateways(describe func(*vpc.DescribeCustomerGatewaysRequest) (*vpc.DescribeCustomerGatewaysResponse, error), region string) ([]*vpc.DescribeCustomerGatewaysResponseBodyCustomerGatewaysCustomerGateway, error) {
+	return allPages(50, func(page int) ([]*vpc.DescribeCustomerGatewaysResponseBodyCustomerGatewaysCustomerGateway, int, error) {
+		resp, err := describe(&vpc.DescribeCustomerGatewaysRequest{RegionId: tea.String(region), PageNumber: tea.Int32(int32(page)), PageSize: tea.Int32(50)})
+		if err != nil || resp.Body.CustomerGateways == nil {
+			return nil, 0, err
+		}
+		return resp.Body.CustomerGateways.CustomerGateway, int(tea.Int32Value(resp.Body.TotalCount)), nil
+	})
+}
+
+// listConnections returns every connection of VPN gateway gw through describe (the
+// client's method, or the reconciler's retried one).
+func listConnections(describe func(*vpc.DescribeVpnConnectionsRequest) (*vpc.DescribeVpnConnectionsResponse, error), region, gw string) ([]*vpc.DescribeVpnConnectionsResponseBodyVpnConnectionsVpnConnection, error) {
+	return allPages(50, func(page int) ([]*vpc.DescribeVpnConnectionsResponseBodyVpnConnectionsVpnConnection, int, error) {
+		resp, err := describe(&vpc.DescribeVpnConnectionsRequest{RegionId: tea.String(region), VpnGatewayId: tea.String(gw),
+			PageNumber: tea.Int32(int32(page)), PageSize: tea.Int32(50)})
+		if err != nil || resp.Body.VpnConnections == nil {
+			return nil, 0, err
+		}
+		return resp.Body.VpnConnections.VpnConnection, int(tea.Int32Value(resp.Body.TotalCount)), nil
+	})
 }
 
 // PrintZone writes records as an aligned table.
@@ -101,39 +140,30 @@ func ListGateway(api VPCAPI, region, gateway string) (Inventory, error) {
 		ips[id] = tea.StringValue(c.IpAddress)
 		inv.CustomerGateways = append(inv.CustomerGateways, CGWInfo{ID: id, IP: ips[id], Name: tea.StringValue(c.Name), Description: tea.StringValue(c.Description)})
 	}
-	for page := int32(1); ; page++ {
-		resp, err := api.DescribeVpnConnections(&vpc.DescribeVpnConnectionsRequest{RegionId: tea.String(region), VpnGatewayId: tea.String(gateway),
-			PageNumber: tea.Int32(page), PageSize: tea.Int32(50)})
-		if err != nil {
-			return inv, fmt.Errorf("list connections of %s: %w", gateway, err)
-		}
-		var list []*vpc.DescribeVpnConnectionsResponseBodyVpnConnectionsVpnConnection
-		if resp.Body.VpnConnections != nil {
-			list = resp.Body.VpnConnections.VpnConnection
-		}
-		for _, c := range list {
-			ci := ConnInfo{Name: tea.StringValue(c.Name), ID: tea.StringValue(c.VpnConnectionId), Kind: KindSingle,
-				LocalSubnet: tea.StringValue(c.LocalSubnet), RemoteSubnet: tea.StringValue(c.RemoteSubnet), Status: tea.StringValue(c.Status)}
-			if c.TunnelOptionsSpecification != nil && len(c.TunnelOptionsSpecification.TunnelOptions) > 0 {
-				ci.Kind = KindDual
-				for _, t := range c.TunnelOptionsSpecification.TunnelOptions {
-					cg := tea.StringValue(t.CustomerGatewayId)
-					ci.Tunnels = append(ci.Tunnels, TunnelInfo{Role: tea.StringValue(t.Role), ID: tea.StringValue(t.TunnelId),
-						GatewayIP: tea.StringValue(t.InternetIp), CustomerGatewayID: cg, CustomerGatewayIP: ips[cg],
-						State: tea.StringValue(t.State) + "/" + tea.StringValue(t.Status)})
-				}
-			} else {
-				ci.CustomerGatewayID = tea.StringValue(c.CustomerGatewayId)
-				ci.CustomerGatewayIP = ips[ci.CustomerGatewayID]
-				ci.Tunnels = []TunnelInfo{{Role: "-", GatewayIP: inv.InternetIP, CustomerGatewayID: ci.CustomerGatewayID,
-					CustomerGatewayIP: ci.CustomerGatewayIP, State: ci.Status}}
-			}
-			inv.Connections = append(inv.Connections, ci)
-		}
-		if len(list) < 50 || int(page)*50 >= int(tea.Int32Value(resp.Body.TotalCount)) {
-			return inv, nil
-		}
+	conns, err := listConnections(api.DescribeVpnConnections, region, gateway)
+	if err != nil {
+		return inv, fmt.Errorf("list connections of %s: %w", gateway, err)
 	}
+	for _, c := range conns {
+		ci := ConnInfo{Name: tea.StringValue(c.Name), ID: tea.StringValue(c.VpnConnectionId), Kind: KindSingle,
+			LocalSubnet: tea.StringValue(c.LocalSubnet), RemoteSubnet: tea.StringValue(c.RemoteSubnet), Status: tea.StringValue(c.Status)}
+		if c.TunnelOptionsSpecification != nil && len(c.TunnelOptionsSpecification.TunnelOptions) > 0 {
+			ci.Kind = KindDual
+			for _, t := range c.TunnelOptionsSpecification.TunnelOptions {
+				cg := tea.StringValue(t.CustomerGatewayId)
+				ci.Tunnels = append(ci.Tunnels, TunnelInfo{Role: tea.StringValue(t.Role), ID: tea.StringValue(t.TunnelId),
+					GatewayIP: tea.StringValue(t.InternetIp), CustomerGatewayID: cg, CustomerGatewayIP: ips[cg],
+					State: tea.StringValue(t.State) + "/" + tea.StringValue(t.Status)})
+			}
+		} else {
+			ci.CustomerGatewayID = tea.StringValue(c.CustomerGatewayId)
+			ci.CustomerGatewayIP = ips[ci.CustomerGatewayID]
+			ci.Tunnels = []TunnelInfo{{Role: "-", GatewayIP: inv.InternetIP, CustomerGatewayID: ci.CustomerGatewayID,
+				CustomerGatewayIP: ci.CustomerGatewayIP, State: ci.Status}}
+		}
+		inv.Connections = append(inv.Connections, ci)
+	}
+	return inv, nil
 }
 
 // PrintGateway writes the inventory as aligned tables: connections, their tunnels (what the

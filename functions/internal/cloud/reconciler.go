@@ -179,40 +179,34 @@ func (r *Reconciler) one(ctx context.Context, t Target, addrs Addrs, mode Mode) 
 	k := t.Key()
 	ip, seen := t.family(addrs)
 	res := Result{Kind: k.Kind, Name: t.Name(), IP: ip}
-	if !ip.IsValid() {
-		res.State, res.Err = wire.StatePending, ErrNoAddress
+	answer := func(state wire.State, err error) Result {
+		res.State, res.Err = state, err
 		return res
+	}
+	if !ip.IsValid() {
+		return answer(wire.StatePending, ErrNoAddress)
 	}
 	st, _, err := r.State.GetTarget(ctx, k)
 	if err != nil {
-		res.State, res.Err = wire.StateError, err
-		return res
+		return answer(wire.StateError, err)
 	}
 	if done, ok := r.settled(st, ip, mode); ok {
-		return done.with(res)
+		return answer(done.state, done.err)
 	}
 	token, locked, err := r.State.Lock(ctx, k, r.LockTTL)
 	if err != nil {
-		res.State, res.Err = wire.StateError, err
-		return res
+		return answer(wire.StateError, err)
 	}
 	if !locked {
-		res.State = wire.StatePending
-		res.Err = errors.New("another reconcile of this target is in progress")
-		return res
+		return answer(wire.StatePending, errors.New("another reconcile of this target is in progress"))
 	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = r.State.Unlock(uctx, k, token)
-	}()
+	defer r.unlock(ctx, k, token)
 	// Someone may have finished this very change while we waited for the lock.
 	if st, _, err = r.State.GetTarget(ctx, k); err != nil {
-		res.State, res.Err = wire.StateError, err
-		return res
+		return answer(wire.StateError, err)
 	}
 	if done, ok := r.settled(st, ip, mode); ok {
-		return done.with(res)
+		return answer(done.state, done.err)
 	}
 
 	if err := olderThanApplied(st, ip, seen); err != nil {
@@ -226,8 +220,7 @@ func (r *Reconciler) one(ctx context.Context, t Target, addrs Addrs, mode Mode) 
 
 	// Marked before any cloud call, so a killed instance leaves it for the resume timer.
 	if err := r.State.SetUnfinished(ctx, k, true); err != nil {
-		res.State, res.Err = wire.StateError, err
-		return res
+		return answer(wire.StateError, err)
 	}
 	st.DesiredIP = ip
 	st.Attempts++
@@ -308,8 +301,6 @@ type settledState struct {
 	state wire.State
 	err   error
 }
-
-func (s settledState) with(r Result) Result { r.State, r.Err = s.state, s.err; return r }
 
 // settled reports whether st already answers for ip without any cloud call.
 func (r *Reconciler) settled(st TargetState, ip netip.Addr, mode Mode) (settledState, bool) {

@@ -115,11 +115,15 @@ func (r *Reconciler) budget(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// call runs one API call (what names it for logs and errors), retrying busy answers with
-// backoff within the budget. After the call it checks ctx: a cancelled reconcile stops
-// right there, as a killed function would.
-func (r *Reconciler) call(ctx context.Context, what string, fn func() error) error {
-	return r.callWith(ctx, what, r.Retry, fn)
+// retried calls API method m with req (what names it for logs and errors), retrying busy
+// answers with backoff within the budget. After the call it checks ctx: a cancelled
+// reconcile stops right there, as a killed function would.
+func retried[Req, Resp any](ctx context.Context, r *Reconciler, what string, m func(Req) (Resp, error), req Req) (resp Resp, err error) {
+	err = r.callWith(ctx, what, r.Retry, func() (err error) {
+		resp, err = m(req)
+		return err
+	})
+	return resp, err
 }
 
 // pollBackoff paces status polls: short waits so a re-pointed connection is back soon after

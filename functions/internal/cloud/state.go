@@ -101,48 +101,40 @@ func NewMemory(now func() time.Time) *Memory {
 	return &Memory{now: now, targets: map[TargetKey]TargetState{}, ops: map[TargetKey]VPNOp{}, locks: map[TargetKey]memLock{}, unfin: map[TargetKey]bool{}}
 }
 
-// GetTarget implements State.
-func (m *Memory) GetTarget(ctx context.Context, k TargetKey) (TargetState, bool, error) {
+// do runs f holding m's mutex, unless ctx is done.
+func (m *Memory) do(ctx context.Context, f func()) error {
 	if err := ctx.Err(); err != nil {
-		return TargetState{}, false, err
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, ok := m.targets[k]
-	return s, ok, nil
+	f()
+	return nil
+}
+
+// GetTarget implements State.
+func (m *Memory) GetTarget(ctx context.Context, k TargetKey) (s TargetState, ok bool, err error) {
+	err = m.do(ctx, func() { s, ok = m.targets[k] })
+	return s, ok, err
 }
 
 // PutTarget implements State.
 func (m *Memory) PutTarget(ctx context.Context, k TargetKey, s TargetState) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.targets[k] = s
-	return nil
+	return m.do(ctx, func() { m.targets[k] = s })
 }
 
 // GetVPNOp implements State.
-func (m *Memory) GetVPNOp(ctx context.Context, k TargetKey) (VPNOp, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return VPNOp{}, false, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	op, ok := m.ops[k]
-	return op.clone(), ok, nil
+func (m *Memory) GetVPNOp(ctx context.Context, k TargetKey) (op VPNOp, ok bool, err error) {
+	err = m.do(ctx, func() {
+		op, ok = m.ops[k]
+		op = op.clone()
+	})
+	return op, ok, err
 }
 
 // PutVPNOp implements State.
 func (m *Memory) PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.ops[k] = op.clone()
-	return nil
+	return m.do(ctx, func() { m.ops[k] = op.clone() })
 }
 
 // ConfirmVPNOp implements State: process memory has no replica.
@@ -152,81 +144,59 @@ func (m *Memory) ConfirmVPNOp(ctx context.Context, k TargetKey, op VPNOp) error 
 
 // DeleteVPNOp implements State.
 func (m *Memory) DeleteVPNOp(ctx context.Context, k TargetKey) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.ops, k)
-	return nil
+	return m.do(ctx, func() { delete(m.ops, k) })
 }
 
 // Lock implements State.
-func (m *Memory) Lock(ctx context.Context, k TargetKey, ttl time.Duration) (string, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return "", false, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	if l, ok := m.locks[k]; ok && now.Before(l.until) {
-		return "", false, nil
-	}
-	t := newToken()
-	m.locks[k] = memLock{token: t, until: now.Add(ttl)}
-	return t, true, nil
+func (m *Memory) Lock(ctx context.Context, k TargetKey, ttl time.Duration) (token string, ok bool, err error) {
+	err = m.do(ctx, func() {
+		now := m.now()
+		if l, held := m.locks[k]; held && now.Before(l.until) {
+			return
+		}
+		token, ok = newToken(), true
+		m.locks[k] = memLock{token: token, until: now.Add(ttl)}
+	})
+	return token, ok, err
 }
 
 // Unlock implements State.
 func (m *Memory) Unlock(ctx context.Context, k TargetKey, token string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if l, ok := m.locks[k]; ok && l.token == token {
-		delete(m.locks, k)
-	}
-	return nil
+	return m.do(ctx, func() {
+		if l, ok := m.locks[k]; ok && l.token == token {
+			delete(m.locks, k)
+		}
+	})
 }
 
 // SetUnfinished implements State.
 func (m *Memory) SetUnfinished(ctx context.Context, k TargetKey, unfinished bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if unfinished {
-		m.unfin[k] = true
-	} else {
-		delete(m.unfin, k)
-	}
-	return nil
+	return m.do(ctx, func() {
+		if unfinished {
+			m.unfin[k] = true
+		} else {
+			delete(m.unfin, k)
+		}
+	})
 }
 
 // NextRun implements State.
-func (m *Memory) NextRun(ctx context.Context) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.runs++
-	return m.runs, nil
+func (m *Memory) NextRun(ctx context.Context) (n int64, err error) {
+	err = m.do(ctx, func() {
+		m.runs++
+		n = m.runs
+	})
+	return n, err
 }
 
 // Unfinished implements State.
 func (m *Memory) Unfinished(ctx context.Context) ([]TargetKey, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]TargetKey, 0, len(m.unfin))
-	for k := range m.unfin {
-		out = append(out, k)
-	}
+	var out []TargetKey
+	err := m.do(ctx, func() {
+		for k := range m.unfin {
+			out = append(out, k)
+		}
+	})
 	slices.SortFunc(out, func(a, b TargetKey) int { return strings.Compare(a.String(), b.String()) })
-	return out, nil
+	return out, err
 }

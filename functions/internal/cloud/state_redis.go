@@ -77,12 +77,17 @@ func (r *Redis) getJSON(ctx context.Context, key string, v any) (bool, error) {
 	return true, nil
 }
 
-func (r *Redis) putJSON(ctx context.Context, key string, v any) error {
+// setter is the Set of the client, or of the one connection a WAIT follows. (A method value,
+// not an interface: one naming Set keeps every go-redis type's Set in the function's binary.)
+type setter func(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd
+
+// putJSON saves v at key with set.
+func putJSON(ctx context.Context, set setter, key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if err := r.c.Set(ctx, key, b, 0).Err(); err != nil {
+	if err := set(ctx, key, b, 0).Err(); err != nil {
 		return fmt.Errorf("state: set %s: %w", key, err)
 	}
 	return nil
@@ -97,7 +102,7 @@ func (r *Redis) GetTarget(ctx context.Context, k TargetKey) (TargetState, bool, 
 
 // PutTarget implements State.
 func (r *Redis) PutTarget(ctx context.Context, k TargetKey, s TargetState) error {
-	return r.putJSON(ctx, r.targetKey(k), s)
+	return putJSON(ctx, r.c.Set, r.targetKey(k), s)
 }
 
 // GetVPNOp implements State.
@@ -113,24 +118,18 @@ func (r *Redis) GetVPNOp(ctx context.Context, k TargetKey) (VPNOp, bool, error) 
 	return op, true, nil
 }
 
-func (r *Redis) sealed(k TargetKey, op VPNOp) ([]byte, error) {
+// putOp saves op, its secrets sealed, with set.
+func (r *Redis) putOp(ctx context.Context, set setter, k TargetKey, op VPNOp) error {
 	op, err := sealOp(op, r.opt.Key, r.opKey(k))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return json.Marshal(op)
+	return putJSON(ctx, set, r.opKey(k), op)
 }
 
 // PutVPNOp implements State.
 func (r *Redis) PutVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
-	b, err := r.sealed(k, op)
-	if err != nil {
-		return err
-	}
-	if err := r.c.Set(ctx, r.opKey(k), b, 0).Err(); err != nil {
-		return fmt.Errorf("state: set %s: %w", r.opKey(k), err)
-	}
-	return nil
+	return r.putOp(ctx, r.c.Set, k, op)
 }
 
 // ConfirmVPNOp implements State. SET and WAIT go down one connection, since WAIT counts
@@ -139,14 +138,10 @@ func (r *Redis) ConfirmVPNOp(ctx context.Context, k TargetKey, op VPNOp) error {
 	if r.opt.Replicas <= 0 {
 		return r.PutVPNOp(ctx, k, op)
 	}
-	b, err := r.sealed(k, op)
-	if err != nil {
-		return err
-	}
 	conn := r.c.Conn()
 	defer conn.Close()
-	if err := conn.Set(ctx, r.opKey(k), b, 0).Err(); err != nil {
-		return fmt.Errorf("state: set %s: %w", r.opKey(k), err)
+	if err := r.putOp(ctx, conn.Set, k, op); err != nil {
+		return err
 	}
 	// WAIT answers after WaitTimeout at the latest; go-redis extends the read timeout to it.
 	n, err := conn.Wait(ctx, r.opt.Replicas, r.opt.WaitTimeout).Result()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -209,12 +210,7 @@ type ConnSnapshot struct {
 	unreproducible string
 }
 
-func (s ConnSnapshot) kind() ConnKind {
-	if s.Kind == "" {
-		return KindSingle
-	}
-	return s.Kind
-}
+func (s ConnSnapshot) kind() ConnKind { return cmp.Or(s.Kind, KindSingle) }
 
 // Steps of a re-point, persisted in VPNOp.Step.
 const (
@@ -266,13 +262,7 @@ func (op VPNOp) clone() VPNOp {
 	op.Roles = append([]string(nil), op.Roles...)
 	op.Snapshot.Tags = append([]Tag(nil), op.Snapshot.Tags...)
 	op.Snapshot.Tunnels = append([]TunnelSettings(nil), op.Snapshot.Tunnels...)
-	if op.Snapshot.CGWs != nil {
-		m := make(map[string]CGWSettings, len(op.Snapshot.CGWs))
-		for k, v := range op.Snapshot.CGWs {
-			m[k] = v
-		}
-		op.Snapshot.CGWs = m
-	}
+	op.Snapshot.CGWs = maps.Clone(op.Snapshot.CGWs)
 	if op.Snapshot.Health != nil {
 		h := *op.Snapshot.Health
 		op.Snapshot.Health = &h
@@ -608,10 +598,8 @@ func (p *repoint) deleteConn(ctx context.Context) error {
 		if err := p.State.ConfirmVPNOp(ctx, p.k, *op); err != nil {
 			return err
 		}
-		err := p.call(ctx, "DeleteVpnConnection", func() error {
-			_, err := p.VPC.DeleteVpnConnection(&vpc.DeleteVpnConnectionRequest{RegionId: tea.String(p.Region), VpnConnectionId: tea.String(conn.ID)})
-			return err
-		})
+		_, err := retried(ctx, p.Reconciler, "DeleteVpnConnection", p.VPC.DeleteVpnConnection,
+			&vpc.DeleteVpnConnectionRequest{RegionId: tea.String(p.Region), VpnConnectionId: tea.String(conn.ID)})
 		if err != nil && Code(err) != "InvalidVpnConnectionInstanceId.NotFound" {
 			return err
 		}
@@ -642,11 +630,8 @@ func (p *repoint) createConn(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var resp *vpc.CreateVpnConnectionResponse
-		if err := p.call(ctx, "CreateVpnConnection", func() (err error) {
-			resp, err = p.VPC.CreateVpnConnection(req)
-			return err
-		}); err != nil {
+		resp, err := retried(ctx, p.Reconciler, "CreateVpnConnection", p.VPC.CreateVpnConnection, req)
+		if err != nil {
 			return err
 		}
 		op.NewConnID = tea.StringValue(resp.Body.VpnConnectionId)
@@ -658,10 +643,8 @@ func (p *repoint) createConn(ctx context.Context) error {
 // deleteOldCGW deletes customer gateway id unless a connection still uses it: the API's
 // refusal decides (DescribeVpnConnections' CustomerGatewayId filter may not see tunnels).
 func (r *Reconciler) deleteOldCGW(ctx context.Context, id string) error {
-	err := r.call(ctx, "DeleteCustomerGateway", func() error {
-		_, err := r.VPC.DeleteCustomerGateway(&vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
-		return err
-	})
+	_, err := retried(ctx, r, "DeleteCustomerGateway", r.VPC.DeleteCustomerGateway,
+		&vpc.DeleteCustomerGatewayRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
 	switch Code(err) {
 	case "InvalidCustomerGatewayInstanceId.NotFound":
 		return nil
@@ -711,35 +694,24 @@ func (r *Reconciler) findConn(ctx context.Context, t VPNConn) (connRef, error) {
 }
 
 func (r *Reconciler) findConnByName(ctx context.Context, gw, name string) (*connRef, error) {
+	list, err := listConnections(func(req *vpc.DescribeVpnConnectionsRequest) (*vpc.DescribeVpnConnectionsResponse, error) {
+		return retried(ctx, r, "DescribeVpnConnections", r.VPC.DescribeVpnConnections, req)
+	}, r.Region, gw)
+	if err != nil {
+		return nil, err
+	}
 	var found []connRef
-	for page := int32(1); ; page++ {
-		var resp *vpc.DescribeVpnConnectionsResponse
-		if err := r.call(ctx, "DescribeVpnConnections", func() (err error) {
-			resp, err = r.VPC.DescribeVpnConnections(&vpc.DescribeVpnConnectionsRequest{RegionId: tea.String(r.Region),
-				VpnGatewayId: tea.String(gw), PageNumber: tea.Int32(page), PageSize: tea.Int32(50)})
-			return err
-		}); err != nil {
-			return nil, err
+	for _, c := range list {
+		if tea.StringValue(c.Name) != name {
+			continue
 		}
-		var list []*vpc.DescribeVpnConnectionsResponseBodyVpnConnectionsVpnConnection
-		if resp.Body.VpnConnections != nil {
-			list = resp.Body.VpnConnections.VpnConnection
-		}
-		for _, c := range list {
-			if tea.StringValue(c.Name) != name {
-				continue
+		ref := connRef{ID: tea.StringValue(c.VpnConnectionId), CGW: tea.StringValue(c.CustomerGatewayId)}
+		if c.TunnelOptionsSpecification != nil {
+			for _, t := range c.TunnelOptionsSpecification.TunnelOptions {
+				ref.Tunnels = append(ref.Tunnels, tunnelRef{ID: tea.StringValue(t.TunnelId), Role: tea.StringValue(t.Role), CGW: tea.StringValue(t.CustomerGatewayId)})
 			}
-			ref := connRef{ID: tea.StringValue(c.VpnConnectionId), CGW: tea.StringValue(c.CustomerGatewayId)}
-			if c.TunnelOptionsSpecification != nil {
-				for _, t := range c.TunnelOptionsSpecification.TunnelOptions {
-					ref.Tunnels = append(ref.Tunnels, tunnelRef{ID: tea.StringValue(t.TunnelId), Role: tea.StringValue(t.Role), CGW: tea.StringValue(t.CustomerGatewayId)})
-				}
-			}
-			found = append(found, ref)
 		}
-		if len(list) < 50 || int(page)*50 >= int(tea.Int32Value(resp.Body.TotalCount)) {
-			break
-		}
+		found = append(found, ref)
 	}
 	switch len(found) {
 	case 0:
@@ -755,11 +727,9 @@ func (r *Reconciler) cgwInfo(ctx context.Context, id string) (CGWSettings, error
 	if id == "" {
 		return CGWSettings{}, fmt.Errorf("%w: a tunnel names no customer gateway", ErrNotFound)
 	}
-	var resp *vpc.DescribeCustomerGatewaysResponse
-	if err := r.call(ctx, "DescribeCustomerGateways", func() (err error) {
-		resp, err = r.VPC.DescribeCustomerGateways(&vpc.DescribeCustomerGatewaysRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
-		return err
-	}); err != nil {
+	resp, err := retried(ctx, r, "DescribeCustomerGateways", r.VPC.DescribeCustomerGateways,
+		&vpc.DescribeCustomerGatewaysRequest{RegionId: tea.String(r.Region), CustomerGatewayId: tea.String(id)})
+	if err != nil {
 		return CGWSettings{}, err
 	}
 	if resp.Body.CustomerGateways == nil || len(resp.Body.CustomerGateways.CustomerGateway) == 0 {
@@ -773,38 +743,13 @@ func (r *Reconciler) cgwInfo(ctx context.Context, id string) (CGWSettings, error
 	return CGWSettings{IP: ip.String(), Asn: tea.Int64Value(c.Asn), AuthKey: tea.StringValue(c.AuthKey)}, nil
 }
 
-// listCGWs returns every customer gateway of the region.
-func (r *Reconciler) listCGWs(ctx context.Context) ([]*vpc.DescribeCustomerGatewaysResponseBodyCustomerGatewaysCustomerGateway, error) {
-	return listCustomerGateways(func(req *vpc.DescribeCustomerGatewaysRequest) (*vpc.DescribeCustomerGatewaysResponse, error) {
-		var resp *vpc.DescribeCustomerGatewaysResponse
-		err := r.call(ctx, "DescribeCustomerGateways", func() (err error) { resp, err = r.VPC.DescribeCustomerGateways(req); return err })
-		return resp, err
-	}, r.Region)
-}
-
-func listCustomerGateways(describe func(*vpc.DescribeCustomerGatewaysRequest) (*vpc.DescribeCustomerGatewaysResponse, error), region string) ([]*vpc.DescribeCustomerGatewaysResponseBodyCustomerGatewaysCustomerGateway, error) {
-	var out []*vpc.DescribeCustomerGatewaysResponseBodyCustomerGatewaysCustomerGateway
-	for page := int32(1); ; page++ {
-		resp, err := describe(&vpc.DescribeCustomerGatewaysRequest{RegionId: tea.String(region), PageNumber: tea.Int32(page), PageSize: tea.Int32(50)})
-		if err != nil {
-			return nil, err
-		}
-		var list []*vpc.DescribeCustomerGatewaysResponseBodyCustomerGatewaysCustomerGateway
-		if resp.Body.CustomerGateways != nil {
-			list = resp.Body.CustomerGateways.CustomerGateway
-		}
-		out = append(out, list...)
-		if len(list) < 50 || int(page)*50 >= int(tea.Int32Value(resp.Body.TotalCount)) {
-			return out, nil
-		}
-	}
-}
-
 // ensureCGW returns the customer gateway with op.NewIP, creating it when none exists; a new
 // one copies Asn and AuthKey (BGP) from the customer gateway it replaces.
 func (r *Reconciler) ensureCGW(ctx context.Context, op *VPNOp) (string, error) {
 	find := func() (string, error) {
-		all, err := r.listCGWs(ctx)
+		all, err := listCustomerGateways(func(req *vpc.DescribeCustomerGatewaysRequest) (*vpc.DescribeCustomerGatewaysResponse, error) {
+			return retried(ctx, r, "DescribeCustomerGateways", r.VPC.DescribeCustomerGateways, req)
+		}, r.Region)
 		if err != nil {
 			return "", err
 		}
@@ -829,11 +774,7 @@ func (r *Reconciler) ensureCGW(ctx context.Context, op *VPNOp) (string, error) {
 			req.AuthKey = tea.String(old.AuthKey)
 		}
 	}
-	var resp *vpc.CreateCustomerGatewayResponse
-	err := r.call(ctx, "CreateCustomerGateway", func() (err error) {
-		resp, err = r.VPC.CreateCustomerGateway(req)
-		return err
-	})
+	resp, err := retried(ctx, r, "CreateCustomerGateway", r.VPC.CreateCustomerGateway, req)
 	if Code(err) == "InvalidIpAddress.AlreadyExist" {
 		return find()
 	}
@@ -855,11 +796,9 @@ func cgwName(conn string, ip netip.Addr) string {
 
 // snapshot reads every setting of the connection.
 func (r *Reconciler) snapshot(ctx context.Context, id string) (ConnSnapshot, error) {
-	var resp *vpc.DescribeVpnConnectionResponse
-	if err := r.call(ctx, "DescribeVpnConnection", func() (err error) {
-		resp, err = r.VPC.DescribeVpnConnection(&vpc.DescribeVpnConnectionRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(id)})
-		return err
-	}); err != nil {
+	resp, err := retried(ctx, r, "DescribeVpnConnection", r.VPC.DescribeVpnConnection,
+		&vpc.DescribeVpnConnectionRequest{RegionId: tea.String(r.Region), VpnConnectionId: tea.String(id)})
+	if err != nil {
 		return ConnSnapshot{}, err
 	}
 	b := resp.Body

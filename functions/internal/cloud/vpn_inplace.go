@@ -36,15 +36,14 @@ func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error
 	if dl, ok := ctx.Deadline(); ok {
 		ttl = dl.Sub(r.Clock.Now()) + time.Second
 	}
-	var token string
 	for attempt := 0; ; attempt++ {
-		t, ok, err := r.State.Lock(ctx, k, ttl)
+		token, ok, err := r.State.Lock(ctx, k, ttl)
 		if err != nil {
 			return err
 		}
 		if ok {
-			token = t
-			break
+			defer r.unlock(ctx, k, token)
+			return fn()
 		}
 		d := lockPoll.delay(attempt, r.Rand())
 		if err := r.budget(ctx, d); err != nil {
@@ -54,12 +53,14 @@ func (r *Reconciler) withGateway(ctx context.Context, gw string, fn func() error
 			return err
 		}
 	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = r.State.Unlock(uctx, k, token)
-	}()
-	return fn()
+}
+
+// unlock releases lock k if token still holds it, even once ctx is done (the deadline that
+// ended the work must not leave the lock held until its TTL).
+func (r *Reconciler) unlock(ctx context.Context, k TargetKey, token string) {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = r.State.Unlock(uctx, k, token)
 }
 
 // modify moves the tunnels op covers (every tunnel, or the one following the line that
@@ -81,10 +82,7 @@ func (p *repoint) modify(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = p.call(ctx, "ModifyVpnConnectionAttribute", func() error {
-			_, err := p.VPC.ModifyVpnConnectionAttribute(req)
-			return err
-		})
+		_, err = retried(ctx, p.Reconciler, "ModifyVpnConnectionAttribute", p.VPC.ModifyVpnConnectionAttribute, req)
 		if code := Code(err); code != "" && notSupportedCodes[code] {
 			p.Log.Warn("cloud: in-place re-point not supported here; recreating", "connection", op.Connection, "code", code)
 			op.Recreate = true

@@ -40,11 +40,7 @@ func (r *Reconciler) ResumeSaved(ctx context.Context, v VPNConn) (VPNOp, error) 
 	if !locked {
 		return VPNOp{}, ErrTargetBusy
 	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = r.State.Unlock(uctx, k, token)
-	}()
+	defer r.unlock(ctx, k, token)
 	op, ok, err := r.State.GetVPNOp(ctx, k)
 	if err != nil {
 		return VPNOp{}, err
