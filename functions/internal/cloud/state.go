@@ -191,7 +191,7 @@ func (m *Memory) NextRun(ctx context.Context) (n int64, err error) {
 
 // Unfinished implements State.
 func (m *Memory) Unfinished(ctx context.Context) ([]TargetKey, error) {
-	var out []TargetKey
+	out := []TargetKey{} // as Redis answers: empty, not nil
 	err := m.do(ctx, func() {
 		for k := range m.unfin {
 			out = append(out, k)
