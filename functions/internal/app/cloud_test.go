@@ -198,7 +198,7 @@ sites:
 	list := cfg.Sites["hz"].AllTargets()
 	for i, st := range []cloud.TargetState{
 		{State: wire.StatePending, AppliedIP: applied, DesiredIP: desired}, // moving to desired, still on applied
-		{State: wire.StateError, DesiredIP: desired, LastError: "refused"},  // never applied
+		{State: wire.StateError, DesiredIP: desired, LastError: "refused"}, // never applied
 	} {
 		if err := ct.state.PutTarget(ctx, list[i].Key(), st); err != nil {
 			t.Fatal(err)
