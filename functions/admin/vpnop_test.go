@@ -24,37 +24,7 @@ const testStateKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c
 // refused) is shown with its PSK redacted, then finished by vpn-op resume with the saved
 // settings, which clears it.
 func TestVPNOpShowResume(t *testing.T) {
-	ali := aliyunemu.New(t, aliyunemu.Options{})
-	ali.SeedTunnel("vpn-bp1gw000000000001", "to-hz", "198.51.100.2", "psk-0123456789")
-	id, secret, _ := ali.Credentials()
-	path := filepath.Join(t.TempDir(), "ppter.yaml")
-	yaml := "redis: {url: '" + redistest.URL(t) + "', prefix: '" + redistest.Namespace() + "', single_node: true}\n" +
-		"aliyun: {region: cn-hangzhou, vpc_endpoint: '" + ali.Endpoint + "', protocol: http}\n" +
-		"sites:\n  hz: {key: 'hz-secret-0123456789', vpn: [{gateway: vpn-bp1gw000000000001, connection: to-hz}]}\n"
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e := map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret, "PPTER_CONFIG": path, "PPTER_STATE_KEY": testStateKey}
-	cfg, err := config.Parse([]byte(yaml), envMap(e), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The function's reconcile: the create after the delete is refused, leaving the op saved.
-	c := redistest.Client(t)
-	vpcc, err := cloud.NewVPCClient(cloud.ClientConfig{Region: "cn-hangzhou", VPCEndpoint: ali.Endpoint, Protocol: "http",
-		Credentials: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ali.InjectError("CreateVpnConnection", 1, 400, "InvalidParameter")
-	r := cloud.New(cloud.Reconciler{VPC: vpcc, State: cloud.NewRedis(c, cfg.Redis.Prefix, app.StateOptions(cfg)), Region: "cn-hangzhou"})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	res := r.Reconcile(ctx, cloud.Addrs{IPv4: netip.MustParseAddr("203.0.113.7")}, cloud.Targets{VPN: []cloud.VPNConn{{Gateway: "vpn-bp1gw000000000001", Connection: "to-hz"}}}, cloud.ModePing)
-	if res[0].State != wire.StateError || len(ali.Connections()) != 0 {
-		t.Fatalf("reconcile: %+v, %d connections; want an error with the connection deleted", res[0], len(ali.Connections()))
-	}
+	ali, e, _ := stoppedRepoint(t)
 
 	code, out, errs := runCLI(t, e, "vpn-op", "show", "--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz")
 	if code != 0 || !strings.Contains(out, `"step": 2`) || !strings.Contains(out, "[REDACTED]") || strings.Contains(out, "psk-0123456789") {
@@ -114,18 +84,70 @@ func TestVPNOpShowResume(t *testing.T) {
 	}
 }
 
-// TestVPNOpTunnel: the re-point of one tunnel of a connection whose tunnels follow two
-// lines is saved under GATEWAY/CONNECTION#master; vpn-op reaches it with --tunnel master
-// (or PPTER_ADMIN_TUNNEL), and resume moves only that tunnel.
-func TestVPNOpTunnel(t *testing.T) {
-	const gw, slaveIP = "vpn-bp1gw000000000002", "198.51.100.3"
+// TestVPNOpResumeOutput: a resume that fails part-way prints the op as it left it, then the
+// error; one that fails before it has an op (the target's lock held) prints nothing.
+func TestVPNOpResumeOutput(t *testing.T) {
+	ali, e, st := stoppedRepoint(t)
+	args := []string{"--gateway", "vpn-bp1gw000000000001", "--connection", "to-hz"}
+	vpnOp := func(sub string) (int, string, string) {
+		t.Helper()
+		return runCLI(t, e, append([]string{"vpn-op", sub}, args...)...)
+	}
+
+	ali.InjectError("CreateVpnConnection", 1, 400, "InvalidParameter")
+	code, out, errs := vpnOp("resume")
+	_, saved, _ := vpnOp("show")
+	if code != 1 || out != saved || !strings.Contains(out, `"step": 2`) || !strings.Contains(errs, "vpn-op resume: vpn to-hz: ") ||
+		!strings.Contains(errs, "InvalidParameter") {
+		t.Fatalf("resume refused part-way: got %d\n%s\n%s\nwant 1, the saved op\n%s\nthen the error", code, out, errs, saved)
+	}
+
+	ctx := context.Background()
+	k := cloud.VPNConn{Gateway: "vpn-bp1gw000000000001", Connection: "to-hz"}.Key()
+	token, ok, err := st.Lock(ctx, k, time.Minute) // a reconcile of the target under way
+	if !ok || err != nil {
+		t.Fatalf("lock: %v, %v", ok, err)
+	}
+	defer func() { _ = st.Unlock(ctx, k, token) }()
+	calls := ali.MutatingCalls()
+	if code, out, errs := vpnOp("resume"); code != 1 || out != "" || errs != "ppter-admin: vpn-op resume: "+cloud.ErrTargetBusy.Error()+"\n" {
+		t.Fatalf("resume of a busy target: got %d\n%s\n%s\nwant 1, nothing printed, the error", code, out, errs)
+	}
+	if n := ali.MutatingCalls(); n != calls {
+		t.Fatalf("the refused resume made %d cloud writes", n-calls)
+	}
+}
+
+// stoppedRepoint seeds a single-tunnel connection and runs the function's reconcile with
+// the create after the delete refused, leaving the re-point saved in Redis. It returns the
+// emulator, the CLI's environment and the function's state in that Redis.
+func stoppedRepoint(t *testing.T) (*aliyunemu.Server, map[string]string, cloud.State) {
+	t.Helper()
 	ali := aliyunemu.New(t, aliyunemu.Options{})
-	orig := ali.SeedDualTunnel(gw, "to-gz", slaveIP, "psk-gz-0123456789")
+	ali.SeedTunnel("vpn-bp1gw000000000001", "to-hz", "198.51.100.2", "psk-0123456789")
+	e, cfg := cliConfig(t, ali, "  hz: {key: 'hz-secret-0123456789', vpn: [{gateway: vpn-bp1gw000000000001, connection: to-hz}]}\n")
+
+	// The function's reconcile: the create after the delete is refused, leaving the op saved.
+	ali.InjectError("CreateVpnConnection", 1, 400, "InvalidParameter")
+	r := functionReconciler(t, ali, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res := r.Reconcile(ctx, cloud.Addrs{IPv4: netip.MustParseAddr("203.0.113.7")}, cloud.Targets{VPN: []cloud.VPNConn{{Gateway: "vpn-bp1gw000000000001", Connection: "to-hz"}}}, cloud.ModePing)
+	if res[0].State != wire.StateError || len(ali.Connections()) != 0 {
+		t.Fatalf("reconcile: %+v, %d connections; want an error with the connection deleted", res[0], len(ali.Connections()))
+	}
+	return ali, e, r.State
+}
+
+// cliConfig writes the function's config on a fresh Redis namespace (single node) and ali's
+// VPC endpoint with sites, and returns the CLI's environment for it and the parsed config.
+func cliConfig(t *testing.T, ali *aliyunemu.Server, sites string) (map[string]string, *config.Config) {
+	t.Helper()
 	id, secret, _ := ali.Credentials()
 	path := filepath.Join(t.TempDir(), "ppter.yaml")
 	yaml := "redis: {url: '" + redistest.URL(t) + "', prefix: '" + redistest.Namespace() + "', single_node: true}\n" +
 		"aliyun: {region: cn-hangzhou, vpc_endpoint: '" + ali.Endpoint + "', protocol: http}\n" +
-		"sites:\n  gz: {key: 'gz-secret-0123456789', lines: [telecom, unicom], vpn: [{gateway: " + gw + ", connection: to-gz, tunnels: {master: telecom, slave: unicom}}]}\n"
+		"sites:\n" + sites
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -134,19 +156,37 @@ func TestVPNOpTunnel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, cfg
+}
+
+// functionReconciler is the function's reconciler for cfg: ali's VPC and cfg's Redis state.
+func functionReconciler(t *testing.T, ali *aliyunemu.Server, cfg *config.Config) *cloud.Reconciler {
+	t.Helper()
+	id, secret, _ := ali.Credentials()
+	vpcc, err := cloud.NewVPCClient(cloud.ClientConfig{Region: "cn-hangzhou", VPCEndpoint: ali.Endpoint, Protocol: "http",
+		Credentials: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloud.New(cloud.Reconciler{VPC: vpcc, State: cloud.NewRedis(redistest.Client(t), cfg.Redis.Prefix, app.StateOptions(cfg)), Region: "cn-hangzhou"})
+}
+
+// TestVPNOpTunnel: the re-point of one tunnel of a connection whose tunnels follow two
+// lines is saved under GATEWAY/CONNECTION#master; vpn-op reaches it with --tunnel master
+// (or PPTER_ADMIN_TUNNEL), and resume moves only that tunnel.
+func TestVPNOpTunnel(t *testing.T) {
+	const gw, slaveIP = "vpn-bp1gw000000000002", "198.51.100.3"
+	ali := aliyunemu.New(t, aliyunemu.Options{})
+	orig := ali.SeedDualTunnel(gw, "to-gz", slaveIP, "psk-gz-0123456789")
+	e, cfg := cliConfig(t, ali, "  gz: {key: 'gz-secret-0123456789', lines: [telecom, unicom], vpn: [{gateway: "+gw+", connection: to-gz, tunnels: {master: telecom, slave: unicom}}]}\n")
 	units := cfg.Sites["gz"].Units()
 	if len(units) != 2 || units[0].Targets.VPN[0].Key().Name != gw+"/to-gz#master" {
 		t.Fatalf("units: %+v, want the master's and the slave's targets", units)
 	}
 
 	// The function's reconcile of the telecom line: the master's modify is refused, leaving the op saved.
-	vpcc, err := cloud.NewVPCClient(cloud.ClientConfig{Region: "cn-hangzhou", VPCEndpoint: ali.Endpoint, Protocol: "http",
-		Credentials: cloud.Credentials{AccessKeyID: id, AccessKeySecret: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ali.InjectError("ModifyVpnConnectionAttribute", 1, 400, "InvalidParameter")
-	r := cloud.New(cloud.Reconciler{VPC: vpcc, State: cloud.NewRedis(redistest.Client(t), cfg.Redis.Prefix, app.StateOptions(cfg)), Region: "cn-hangzhou"})
+	r := functionReconciler(t, ali, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if res := r.Reconcile(ctx, cloud.Addrs{IPv4: netip.MustParseAddr("203.0.113.7")}, units[0].Targets, cloud.ModePing); res[0].State != wire.StateError {

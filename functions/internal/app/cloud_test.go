@@ -177,6 +177,47 @@ func BenchmarkResumeIdle(b *testing.B) {
 	b.ReportMetric(float64(rtt.Microseconds()), "µs/redis-rtt")
 }
 
+// TestTargetsIP: the status page shows the address a target was applied to, the one it
+// should point at while nothing was applied yet, and none before its first reconcile.
+func TestTargetsIP(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+redis: { url: "memory://" }
+aliyun: { region: cn-hangzhou }
+sites:
+  hz:
+    key: "hz-secret-0123456789abcdef"
+    dns: [ { zone: example.com, rr: hz, type: A }, { zone: example.com, rr: hz2, type: A } ]
+    vpn: [ { gateway: vpn-bp1gw000000000001, connection: to-hz } ]
+`), stateKeyEnv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ct := &cloudTargets{cfg: cfg, state: cloud.NewMemory(nil)}
+	applied, desired := netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("203.0.113.7")
+	list := cfg.Sites["hz"].AllTargets()
+	for i, st := range []cloud.TargetState{
+		{State: wire.StatePending, AppliedIP: applied, DesiredIP: desired}, // moving to desired, still on applied
+		{State: wire.StateError, DesiredIP: desired, LastError: "refused"}, // never applied
+	} {
+		if err := ct.state.PutTarget(ctx, list[i].Key(), st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts, err := ct.Targets(ctx)
+	if err != nil || len(ts) != 3 {
+		t.Fatalf("Targets: got %+v, %v; want 3", ts, err)
+	}
+	for i, want := range []struct {
+		ip    netip.Addr
+		state wire.State
+	}{{applied, wire.StatePending}, {desired, wire.StateError}, {netip.Addr{}, wire.StatePending}} {
+		if ts[i].Name != list[i].Name() || ts[i].IP != want.ip || ts[i].State != want.state {
+			t.Errorf("target %d: got %s %s %v, want %s %s %v", i, ts[i].Name, ts[i].State, ts[i].IP, list[i].Name(), want.state, want.ip)
+		}
+	}
+}
+
 // stateKeyEnv is an environment with only a state key (configs with VPN targets need one).
 func stateKeyEnv(k string) (string, bool) {
 	if k == "PPTER_STATE_KEY" {

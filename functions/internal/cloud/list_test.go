@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,77 @@ func TestClientConfig(t *testing.T) {
 		if _, err := NewVPCClient(c); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: got %v, want ErrConfig", name, err)
 		}
+	}
+}
+
+// TestListZoneErrors: a refused first page, or a failure on a later one, answers no records
+// and the API's error wrapped with the zone.
+func TestListZoneErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := 0; i < 120; i++ { // two pages
+		e.emu.PutRecord("example.com", "h"+string(rune('a'+i%26))+string(rune('a'+i/26)), "A", "192.0.2.1", 600)
+	}
+	for _, tc := range []struct {
+		name  string
+		fail  func()
+		calls int
+		code  string
+	}{
+		{"first page refused", func() { e.emu.InjectError("DescribeDomainRecords", 1, 403, "Forbidden.RAM") }, 1, "Forbidden.RAM"},
+		{"second page fails", func() { e.emu.FailAfter(1) }, 2, "ServiceUnavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.emu.ResetCalls()
+			tc.fail()
+			defer e.emu.FailAfter(0)
+			recs, err := ListZone(e.r.DNS, "example.com")
+			if recs != nil || Code(err) != tc.code || !strings.HasPrefix(err.Error(), "list zone example.com: ") {
+				t.Fatalf("got %d records, %v; want none and %s wrapped with the zone", len(recs), err, tc.code)
+			}
+			if n := e.emu.Calls("DescribeDomainRecords"); n != tc.calls {
+				t.Fatalf("got %d DescribeDomainRecords calls, want %d", n, tc.calls)
+			}
+		})
+	}
+}
+
+// TestListGatewayErrors: each read of the listing that fails answers the error wrapped with
+// what it listed; a failure part-way through the connections' pages answers none of them.
+func TestListGatewayErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := 0; i < 59; i++ { // 60 connections: two pages
+		c := e.orig
+		c.Name = fmt.Sprintf("to-office-%02d", i)
+		e.emu.PutConnection(c)
+	}
+	// The listing reads the gateway, the customer gateways (one page), then the connections.
+	for _, tc := range []struct {
+		name, action string
+		failAfter    int
+		prefix, code string
+	}{
+		{"gateway", "DescribeVpnGateway", 0, "list gateway " + gwID + ": ", "Forbidden.RAM"},
+		{"customer gateways", "DescribeCustomerGateways", 0, "list customer gateways: ", "Forbidden.RAM"},
+		{"connections", "DescribeVpnConnections", 0, "list connections of " + gwID + ": ", "Forbidden.RAM"},
+		{"second page of connections", "", 3, "list connections of " + gwID + ": ", "ServiceUnavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.emu.ResetCalls()
+			if tc.action != "" {
+				e.emu.InjectError(tc.action, 1, 403, "Forbidden.RAM")
+			}
+			e.emu.FailAfter(tc.failAfter)
+			defer e.emu.FailAfter(0)
+			inv, err := ListGateway(e.r.VPC, e.emu.Region(), gwID)
+			if Code(err) != tc.code || !strings.HasPrefix(err.Error(), tc.prefix) {
+				t.Fatalf("got %v, want %s starting %q", err, tc.code, tc.prefix)
+			}
+			if inv.Gateway != gwID || inv.Connections != nil {
+				t.Fatalf("got %+v, want the gateway named and no connections", inv)
+			}
+		})
+	}
+	if n := e.emu.Calls("DescribeVpnConnections"); n != 2 {
+		t.Fatalf("the last listing read %d pages of connections, want 2 (the second failing)", n)
 	}
 }

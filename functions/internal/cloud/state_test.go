@@ -151,3 +151,50 @@ func TestRedisKeysShareHashTag(t *testing.T) {
 		}
 	}
 }
+
+// TestUnfinishedOrder: both stores list the marked targets sorted by key, and an empty
+// list (not nil) when none is marked, first and once all are cleared.
+func TestUnfinishedOrder(t *testing.T) {
+	ctx := context.Background()
+	keys := []TargetKey{ // marked in this order, listed sorted
+		{Kind: "vpn", Name: "vpn-2/to-gz#slave"}, {Kind: "dns", Name: "hz.example.com/AAAA"}, {Kind: "vpn", Name: "vpn-1/to-hz"},
+		{Kind: "dns", Name: "bj.example.com/A"}, {Kind: "vpn", Name: "vpn-2/to-gz#master"},
+	}
+	want := []TargetKey{keys[3], keys[1], keys[2], keys[4], keys[0]}
+	got := map[string][][]TargetKey{}
+	for name, mk := range stores(t) {
+		s := mk(aliyunemu.NewClock(time.Now()))
+		list := func() []TargetKey {
+			t.Helper()
+			l, err := s.Unfinished(ctx)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return l
+		}
+		got[name] = append(got[name], list())
+		for _, k := range keys {
+			if err := s.SetUnfinished(ctx, k, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 10 { // the memory store's map answers in a different order each time
+			if l := list(); !reflect.DeepEqual(l, want) {
+				t.Fatalf("%s: got %v, want %v", name, l, want)
+			}
+		}
+		got[name] = append(got[name], list())
+		for _, k := range keys {
+			if err := s.SetUnfinished(ctx, k, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got[name] = append(got[name], list())
+		if l := got[name]; l[0] == nil || len(l[0]) != 0 || l[2] == nil || len(l[2]) != 0 {
+			t.Fatalf("%s: got %#v and %#v with nothing marked, want empty lists", name, l[0], l[2])
+		}
+	}
+	if !reflect.DeepEqual(got["memory"], got["redis"]) {
+		t.Fatalf("the stores disagree:\nmemory %#v\n redis %#v", got["memory"], got["redis"])
+	}
+}

@@ -460,37 +460,40 @@ func TestNilNotifier(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	ok := "https://oapi.dingtalk.com/robot/send?access_token=x"
+	const bad = "invalid notify config: notify[0]."
 	tests := []struct {
-		name    string
-		hook    Webhook
-		wantKey string
+		name string
+		hook Webhook
+		want string // the whole error; "" for none
 	}{
 		{"dingtalk", Webhook{Kind: DingTalk, URL: ok, Secret: "SEC1", Format: FormatMarkdown}, ""},
 		{"wecom", Webhook{Kind: WeCom, URL: ok, Events: []string{"address_changed"}}, ""},
 		{"feishu", Webhook{Kind: Feishu, URL: ok, Secret: "s", Format: FormatText}, ""},
 		{"json", Webhook{Kind: JSON, URL: "http://127.0.0.1:9/x"}, ""},
-		{"bad kind", Webhook{Kind: "slack", URL: ok}, "notify[0].kind"},
-		{"no url", Webhook{Kind: JSON}, "notify[0].url"},
-		{"ftp url", Webhook{Kind: JSON, URL: "ftp://x/y"}, "notify[0].url"},
-		{"relative url", Webhook{Kind: JSON, URL: "/hook"}, "notify[0].url"},
-		{"user info", Webhook{Kind: JSON, URL: "https://u:p@x/y"}, "notify[0].url"},
-		{"wecom secret", Webhook{Kind: WeCom, URL: ok, Secret: "s"}, "notify[0].secret"},
-		{"markdown feishu", Webhook{Kind: Feishu, URL: ok, Format: FormatMarkdown}, "notify[0].format"},
-		{"bad format", Webhook{Kind: DingTalk, URL: ok, Format: "html"}, "notify[0].format"},
-		{"bad event", Webhook{Kind: JSON, URL: ok, Events: []string{"site_stale", "ip_changed"}}, "notify[0].events[1]"},
-		{"duplicate event", Webhook{Kind: JSON, URL: ok, Events: []string{"site_back", "site_back"}}, "notify[0].events[1]"},
+		{"bad kind", Webhook{Kind: "slack", URL: ok}, bad + `kind: "slack" is not one of dingtalk, wecom, feishu, json`},
+		{"no url", Webhook{Kind: JSON}, bad + "url: missing"},
+		{"ftp url", Webhook{Kind: JSON, URL: "ftp://x/y"}, bad + "url: not an http(s) URL without user info"},
+		{"relative url", Webhook{Kind: JSON, URL: "/hook"}, bad + "url: not an http(s) URL without user info"},
+		{"user info", Webhook{Kind: JSON, URL: "https://u:p@x/y"}, bad + "url: not an http(s) URL without user info"},
+		{"wecom secret", Webhook{Kind: WeCom, URL: ok, Secret: "s"}, bad + "secret: wecom robots have no signing secret (the key is in the URL)"},
+		{"markdown feishu", Webhook{Kind: Feishu, URL: ok, Format: FormatMarkdown}, bad + "format: markdown is only for dingtalk and wecom"},
+		{"markdown json", Webhook{Kind: JSON, URL: ok, Format: FormatMarkdown}, bad + "format: markdown is only for dingtalk and wecom"},
+		{"bad format", Webhook{Kind: DingTalk, URL: ok, Format: "html"}, bad + `format: "html" is not text or markdown`},
+		{"bad event", Webhook{Kind: JSON, URL: ok, Events: []string{"site_stale", "ip_changed"}}, bad + `events[1]: unknown event kind "ip_changed" ` +
+			"(want one of address_changed, target_failed, target_recovered, target_vanished, site_stale, site_back, auth_limited)"},
+		{"duplicate event", Webhook{Kind: JSON, URL: ok, Events: []string{"site_back", "site_back"}}, bad + `events[1]: "site_back" listed twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := Validate("notify", []Webhook{tt.hook})
-			if tt.wantKey == "" {
+			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("got %v, want nil", err)
 				}
 				return
 			}
-			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.wantKey+":") {
-				t.Fatalf("got %v, want ErrInvalid naming %s", err, tt.wantKey)
+			if !errors.Is(err, ErrInvalid) || err.Error() != tt.want {
+				t.Fatalf("got %v, want ErrInvalid: %s", err, tt.want)
 			}
 			if strings.Contains(err.Error(), "access_token") || strings.Contains(err.Error(), "u:p") {
 				t.Errorf("error leaks the URL: %v", err)
@@ -519,6 +522,19 @@ func TestEventTexts(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.e.Text(); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+	// A vanished connection's texts name it and when, not its address or error.
+	vanished := Event{Kind: TargetVanished, Site: "hz", At: changed.At, IP: netip.MustParseAddr("1.2.3.4"), TargetKind: "vpn",
+		Target: "vpn-1/to_hz", Error: "the VPN connection this target was applied to has vanished"}
+	at := changed.At.UTC().Format(time.RFC3339)
+	for _, tt := range []struct{ what, got, want string }{
+		{"Title", vanished.Title(), "ppter hz: vpn vpn-1/to_hz vanished"},
+		{"Text", vanished.Text(), "ppter hz: vpn vpn-1/to_hz vanished\nat: " + at},
+		{"Markdown", vanished.Markdown(), "### ppter hz: vpn vpn-1/to\\_hz vanished\n- **at**: " + at},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("target_vanished %s: got %q, want %q", tt.what, tt.got, tt.want)
 		}
 	}
 	if p := (Event{Kind: AddressChanged, Site: "gz", Line: "unicom"}).payload(); p.Line != "unicom" {
