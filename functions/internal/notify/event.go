@@ -142,7 +142,7 @@ func (e Event) details() [][2]string {
 	switch e.Kind {
 	case AddressChanged:
 		add("address", cmp.Or(wire.AddrString(e.PreviousIP), "none")+" → "+wire.AddrString(e.IP))
-	case TargetFailed:
+	case TargetFailed, TargetVanished:
 		add("address", wire.AddrString(e.IP))
 		add("error", e.Error)
 	case TargetRecovered:

@@ -524,14 +524,14 @@ func TestEventTexts(t *testing.T) {
 			t.Errorf("got %q, want %q", got, tt.want)
 		}
 	}
-	// A vanished connection's texts name it and when, not its address or error.
+	// A vanished connection's texts name it, the address it should point at, why, and when.
 	vanished := Event{Kind: TargetVanished, Site: "hz", At: changed.At, IP: netip.MustParseAddr("1.2.3.4"), TargetKind: "vpn",
 		Target: "vpn-1/to_hz", Error: "the VPN connection this target was applied to has vanished"}
 	at := changed.At.UTC().Format(time.RFC3339)
 	for _, tt := range []struct{ what, got, want string }{
 		{"Title", vanished.Title(), "ppter hz: vpn vpn-1/to_hz vanished"},
-		{"Text", vanished.Text(), "ppter hz: vpn vpn-1/to_hz vanished\nat: " + at},
-		{"Markdown", vanished.Markdown(), "### ppter hz: vpn vpn-1/to\\_hz vanished\n- **at**: " + at},
+		{"Text", vanished.Text(), "ppter hz: vpn vpn-1/to_hz vanished\naddress: 1.2.3.4\nerror: the VPN connection this target was applied to has vanished\nat: " + at},
+		{"Markdown", vanished.Markdown(), "### ppter hz: vpn vpn-1/to\\_hz vanished\n- **address**: 1.2.3.4\n- **error**: the VPN connection this target was applied to has vanished\n- **at**: " + at},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("target_vanished %s: got %q, want %q", tt.what, tt.got, tt.want)
