@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"net/url"
 	"strconv"
 	"time"
@@ -14,24 +13,21 @@ import (
 const DingTalk Sink = "dingtalk"
 
 // dingtalkRequest: a text or markdown message; with a secret, the URL gains timestamp and sign.
-func dingtalkRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
+func dingtalkRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string) {
 	body := map[string]any{"msgtype": "text", "text": map[string]string{"content": e.Text()}}
 	if w.Format == FormatMarkdown {
 		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": e.Title(), "text": e.Markdown()}}
 	}
 	if w.Secret == "" {
-		return w.URL, body, nil, nil
+		return w.URL, body, nil
 	}
-	u, err := url.Parse(w.URL)
-	if err != nil {
-		return "", nil, nil, fmt.Errorf("%w: bad URL", ErrSend)
-	}
+	u, _ := url.Parse(w.URL) // New validated it
 	ts, sign := DingTalkSign(w.Secret, now)
 	q := u.Query()
 	q.Set("timestamp", ts)
 	q.Set("sign", sign)
 	u.RawQuery = q.Encode()
-	return u.String(), body, nil, nil
+	return u.String(), body, nil
 }
 
 // DingTalkSign computes DingTalk's signed-robot parameters: timestamp is the time in

@@ -12,12 +12,12 @@ import (
 const Feishu Sink = "feishu"
 
 // feishuRequest: a text message; with a secret, the body gains timestamp and sign.
-func feishuRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
+func feishuRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string) {
 	body := map[string]any{"msg_type": "text", "content": map[string]string{"text": e.Text()}}
 	if w.Secret != "" {
 		body["timestamp"], body["sign"] = FeishuSign(w.Secret, now)
 	}
-	return w.URL, body, nil, nil
+	return w.URL, body, nil
 }
 
 // FeishuSign computes Feishu/Lark's signed-bot fields: timestamp is the time in seconds,

@@ -149,7 +149,7 @@ type sink struct {
 	markdown, secret bool
 	// request returns the URL, the body (marshalled to JSON) and the extra headers that
 	// deliver e to w; now is the time for signatures.
-	request func(w Webhook, e Event, now time.Time) (url string, body any, header map[string]string, err error)
+	request func(w Webhook, e Event, now time.Time) (url string, body any, header map[string]string)
 	// check reads the answer to a request that got a 2xx status.
 	check func(answer []byte) error
 }
@@ -157,15 +157,10 @@ type sink struct {
 // send delivers one event to one webhook and checks the robot's answer.
 func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
 	s := sinks[w.Kind]
-	target, body, header, err := s.request(w, e, n.opt.Now())
-	if err != nil {
-		return err
-	}
-	// A json.RawMessage (the json sink's signed payload) is copied as it is.
-	data, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
+	target, body, header := s.request(w, e, n.opt.Now())
+	// The bodies are maps of strings, which always marshal, or the json sink's signed
+	// payload, a json.RawMessage copied as it is.
+	data, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("%w: bad request", ErrSend) // never echo the URL
@@ -177,7 +172,10 @@ func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
 	}
 	resp, err := n.opt.Client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrSend, stripURL(err))
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err // drop the URL, with its token
+		}
+		return fmt.Errorf("%w: %v", ErrSend, err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -185,15 +183,6 @@ func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
 		return fmt.Errorf("%w: HTTP %d", ErrSend, resp.StatusCode)
 	}
 	return s.check(answer)
-}
-
-// stripURL drops the URL (with its token) from a transport error.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // robotCheck reads the chat robots' JSON error codes: DingTalk and WeCom answer
