@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"net/url"
 	"strconv"
@@ -35,7 +33,5 @@ func dingtalkRequest(w Webhook, e Event, now time.Time) (string, any, map[string
 // (URL-encoded) as the timestamp and sign query parameters.
 func DingTalkSign(secret string, now time.Time) (timestamp, sign string) {
 	timestamp = strconv.FormatInt(now.UnixMilli(), 10)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(timestamp + "\n" + secret))
-	return timestamp, base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return timestamp, base64.StdEncoding.EncodeToString(hmacSHA256(secret, timestamp+"\n"+secret))
 }

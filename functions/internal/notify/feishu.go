@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
 	"time"
@@ -25,6 +23,5 @@ func feishuRequest(w Webhook, e Event, now time.Time) (string, any, map[string]s
 // JSON body.
 func FeishuSign(secret string, now time.Time) (timestamp, sign string) {
 	timestamp = strconv.FormatInt(now.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(timestamp+"\n"+secret))
-	return timestamp, base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return timestamp, base64.StdEncoding.EncodeToString(hmacSHA256(timestamp+"\n"+secret, ""))
 }

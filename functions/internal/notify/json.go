@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
@@ -29,8 +27,5 @@ func jsonRequest(w Webhook, e Event, now time.Time) (string, any, map[string]str
 
 // JSONSign computes the v1 value of SignatureHeader.
 func JSONSign(secret, timestamp string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(timestamp + "."))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(hmacSHA256(secret, timestamp+"."+string(body)))
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -207,4 +209,11 @@ func robotCheck(data []byte) error {
 		return fmt.Errorf("%w: StatusCode %d", ErrSend, *a.StatusCode)
 	}
 	return nil
+}
+
+// hmacSHA256 is HMAC-SHA256(key, msg), the MAC of every sink's signature.
+func hmacSHA256(key, msg string) []byte {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(msg))
+	return m.Sum(nil)
 }
