@@ -12,10 +12,7 @@ const DingTalk Sink = "dingtalk"
 
 // dingtalkRequest: a text or markdown message; with a secret, the URL gains timestamp and sign.
 func dingtalkRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string) {
-	body := map[string]any{"msgtype": "text", "text": map[string]string{"content": e.Text()}}
-	if w.Format == FormatMarkdown {
-		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": e.Title(), "text": e.Markdown()}}
-	}
+	body := robotMessage(w, e, map[string]string{"title": e.Title(), "text": e.Markdown()})
 	if w.Secret == "" {
 		return w.URL, body, nil
 	}
@@ -34,4 +31,12 @@ func dingtalkRequest(w Webhook, e Event, now time.Time) (string, any, map[string
 func DingTalkSign(secret string, now time.Time) (timestamp, sign string) {
 	timestamp = strconv.FormatInt(now.UnixMilli(), 10)
 	return timestamp, base64.StdEncoding.EncodeToString(hmacSHA256(secret, timestamp+"\n"+secret))
+}
+
+// robotMessage is a DingTalk or WeCom body: e's text, or markdown if w wants markdown.
+func robotMessage(w Webhook, e Event, markdown map[string]string) map[string]any {
+	if w.Format == FormatMarkdown {
+		return map[string]any{"msgtype": "markdown", "markdown": markdown}
+	}
+	return map[string]any{"msgtype": "text", "text": map[string]string{"content": e.Text()}}
 }

@@ -6,8 +6,5 @@ import "time"
 const WeCom Sink = "wecom"
 
 func wecomRequest(w Webhook, e Event, _ time.Time) (string, any, map[string]string) {
-	if w.Format == FormatMarkdown {
-		return w.URL, map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": e.Markdown()}}, nil
-	}
-	return w.URL, map[string]any{"msgtype": "text", "text": map[string]string{"content": e.Text()}}, nil
+	return w.URL, robotMessage(w, e, map[string]string{"content": e.Markdown()}), nil
 }
