@@ -48,9 +48,7 @@ type Notifier struct {
 	opt   Options // with its defaults filled in by New
 	// withTimeout bounds a send: context.WithTimeout, a fake in tests.
 	withTimeout func(context.Context, time.Duration) (context.Context, context.CancelFunc)
-
-	mu      sync.Mutex
-	pending map[chan struct{}]struct{} // one per send under way
+	pending     sync.Map // a chan struct{} per send under way, closed when it ends
 }
 
 // New returns a Notifier for hooks after validating them (see Validate; keys are named
@@ -64,14 +62,11 @@ func New(hooks []Webhook, opt Options) (*Notifier, error) {
 	}
 	opt.Client = cmp.Or(opt.Client, &http.Client{})
 	opt.Logger = cmp.Or(opt.Logger, slog.New(slog.DiscardHandler))
-	if opt.Timeout <= 0 {
-		opt.Timeout = DefaultTimeout
-	}
+	opt.Timeout = cmp.Or(max(opt.Timeout, 0), DefaultTimeout)
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Notifier{hooks: slices.Clone(hooks), opt: opt, withTimeout: context.WithTimeout,
-		pending: map[chan struct{}]struct{}{}}, nil
+	return &Notifier{hooks: slices.Clone(hooks), opt: opt, withTimeout: context.WithTimeout}, nil
 }
 
 // Notify starts sending e to every webhook that wants its kind and returns at once. Each
@@ -91,16 +86,10 @@ func (n *Notifier) Notify(ctx context.Context, e Event) {
 			continue
 		}
 		done := make(chan struct{})
-		n.mu.Lock()
-		n.pending[done] = struct{}{}
-		n.mu.Unlock()
+		n.pending.Store(done, nil)
 		go func() {
-			defer func() {
-				n.mu.Lock()
-				delete(n.pending, done)
-				n.mu.Unlock()
-				close(done)
-			}()
+			defer close(done)
+			defer n.pending.Delete(done)
 			sctx, cancel := n.withTimeout(base, n.opt.Timeout)
 			defer cancel()
 			start := n.opt.Now()
@@ -129,15 +118,13 @@ func (n *Notifier) Wait(ctx context.Context) bool {
 	if n == nil {
 		return true
 	}
-	n.mu.Lock()
-	chans := make([]chan struct{}, 0, len(n.pending))
-	for c := range n.pending {
+	var chans []any
+	for c := range n.pending.Range {
 		chans = append(chans, c)
 	}
-	n.mu.Unlock()
 	for _, c := range chans {
 		select {
-		case <-c:
+		case <-c.(chan struct{}):
 		case <-ctx.Done():
 			return false
 		}
