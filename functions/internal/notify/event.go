@@ -94,10 +94,8 @@ func (e Event) Title() string {
 		what = "address changed"
 	case TargetFailed, TargetRecovered, TargetVanished: // "dns hz.vpn.example.com/A failed"
 		what = string(e.TargetKind) + " " + e.Target + " " + strings.TrimPrefix(what, "target_")
-	case SiteStale:
-		what = "stale"
-	case SiteBack:
-		what = "back"
+	case SiteStale, SiteBack: // "stale", "back"
+		what = strings.TrimPrefix(what, "site_")
 	case AuthLimited:
 		what = "too many failed attempts on the " + e.Credential
 	}
