@@ -95,8 +95,7 @@ var (
 // appears in the config file (prefix is e.g. "notify": "notify[1].events[0]: …").
 func Validate(prefix string, hooks []Webhook) error {
 	for i, w := range hooks {
-		key := fmt.Sprintf("%s[%d]", prefix, i)
-		if err := w.validate(key); err != nil {
+		if err := w.validate(fmt.Sprintf("%s[%d]", prefix, i)); err != nil {
 			return err
 		}
 	}

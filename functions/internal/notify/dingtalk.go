@@ -1,10 +1,7 @@
 package notify
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"net/url"
 	"strconv"
 	"time"
@@ -14,24 +11,18 @@ import (
 const DingTalk Sink = "dingtalk"
 
 // dingtalkRequest: a text or markdown message; with a secret, the URL gains timestamp and sign.
-func dingtalkRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
-	body := map[string]any{"msgtype": "text", "text": map[string]string{"content": e.Text()}}
-	if w.Format == FormatMarkdown {
-		body = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": e.Title(), "text": e.Markdown()}}
-	}
+func dingtalkRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string) {
+	body := robotMessage(w, e, map[string]string{"title": e.Title(), "text": e.Markdown()})
 	if w.Secret == "" {
-		return w.URL, body, nil, nil
+		return w.URL, body, nil
 	}
-	u, err := url.Parse(w.URL)
-	if err != nil {
-		return "", nil, nil, fmt.Errorf("%w: bad URL", ErrSend)
-	}
+	u, _ := url.Parse(w.URL) // New validated it
 	ts, sign := DingTalkSign(w.Secret, now)
 	q := u.Query()
 	q.Set("timestamp", ts)
 	q.Set("sign", sign)
 	u.RawQuery = q.Encode()
-	return u.String(), body, nil, nil
+	return u.String(), body, nil
 }
 
 // DingTalkSign computes DingTalk's signed-robot parameters: timestamp is the time in
@@ -39,7 +30,13 @@ func dingtalkRequest(w Webhook, e Event, now time.Time) (string, any, map[string
 // (URL-encoded) as the timestamp and sign query parameters.
 func DingTalkSign(secret string, now time.Time) (timestamp, sign string) {
 	timestamp = strconv.FormatInt(now.UnixMilli(), 10)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(timestamp + "\n" + secret))
-	return timestamp, base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return timestamp, base64.StdEncoding.EncodeToString(hmacSHA256(secret, timestamp+"\n"+secret))
+}
+
+// robotMessage is a DingTalk or WeCom body: e's text, or markdown if w wants markdown.
+func robotMessage(w Webhook, e Event, markdown map[string]string) map[string]any {
+	if w.Format == FormatMarkdown {
+		return map[string]any{"msgtype": "markdown", "markdown": markdown}
+	}
+	return map[string]any{"msgtype": "text", "text": map[string]string{"content": e.Text()}}
 }

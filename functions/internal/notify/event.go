@@ -94,10 +94,8 @@ func (e Event) Title() string {
 		what = "address changed"
 	case TargetFailed, TargetRecovered, TargetVanished: // "dns hz.vpn.example.com/A failed"
 		what = string(e.TargetKind) + " " + e.Target + " " + strings.TrimPrefix(what, "target_")
-	case SiteStale:
-		what = "stale"
-	case SiteBack:
-		what = "back"
+	case SiteStale, SiteBack: // "stale", "back"
+		what = strings.TrimPrefix(what, "site_")
 	case AuthLimited:
 		what = "too many failed attempts on the " + e.Credential
 	}
@@ -109,22 +107,20 @@ func (e Event) Title() string {
 
 // Text is the plain-text message: the title and the details, one per line.
 func (e Event) Text() string {
-	var b strings.Builder
-	b.WriteString(e.Title())
+	s := e.Title()
 	for _, kv := range e.details() {
-		fmt.Fprintf(&b, "\n%s: %s", kv[0], kv[1])
+		s += "\n" + kv[0] + ": " + kv[1]
 	}
-	return b.String()
+	return s
 }
 
 // Markdown is the message for DingTalk and WeCom markdown robots.
 func (e Event) Markdown() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "### %s", mdEscape(e.Title()))
+	s := "### " + mdEscape(e.Title())
 	for _, kv := range e.details() {
-		fmt.Fprintf(&b, "\n- **%s**: %s", kv[0], mdEscape(kv[1]))
+		s += "\n- **" + kv[0] + "**: " + mdEscape(kv[1])
 	}
-	return b.String()
+	return s
 }
 
 // mdEscape keeps error texts and names from turning into markup.
@@ -142,20 +138,18 @@ func (e Event) details() [][2]string {
 	switch e.Kind {
 	case AddressChanged:
 		add("address", cmp.Or(wire.AddrString(e.PreviousIP), "none")+" → "+wire.AddrString(e.IP))
-	case TargetFailed, TargetVanished:
-		add("address", wire.AddrString(e.IP))
-		add("error", e.Error)
-	case TargetRecovered:
-		add("address", wire.AddrString(e.IP))
 	case SiteStale:
 		add("last seen", timeString(e.SeenAt))
 		add("last address", wire.AddrString(e.IP))
-	case SiteBack:
-		add("address", wire.AddrString(e.IP))
 	case AuthLimited:
 		add("source", e.Source)
 		add("failures", fmt.Sprint(e.Failures))
+		fallthrough
+	case TargetRecovered, SiteBack:
 		add("address", wire.AddrString(e.IP))
+	case TargetFailed, TargetVanished:
+		add("address", wire.AddrString(e.IP))
+		add("error", e.Error)
 	}
 	add("line", string(e.Line))
 	add("at", timeString(e.At))

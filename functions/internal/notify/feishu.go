@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
 	"time"
@@ -12,12 +10,12 @@ import (
 const Feishu Sink = "feishu"
 
 // feishuRequest: a text message; with a secret, the body gains timestamp and sign.
-func feishuRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string, error) {
+func feishuRequest(w Webhook, e Event, now time.Time) (string, any, map[string]string) {
 	body := map[string]any{"msg_type": "text", "content": map[string]string{"text": e.Text()}}
 	if w.Secret != "" {
 		body["timestamp"], body["sign"] = FeishuSign(w.Secret, now)
 	}
-	return w.URL, body, nil, nil
+	return w.URL, body, nil
 }
 
 // FeishuSign computes Feishu/Lark's signed-bot fields: timestamp is the time in seconds,
@@ -25,6 +23,5 @@ func feishuRequest(w Webhook, e Event, now time.Time) (string, any, map[string]s
 // JSON body.
 func FeishuSign(secret string, now time.Time) (timestamp, sign string) {
 	timestamp = strconv.FormatInt(now.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(timestamp+"\n"+secret))
-	return timestamp, base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return timestamp, base64.StdEncoding.EncodeToString(hmacSHA256(timestamp+"\n"+secret, ""))
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,9 +48,7 @@ type Notifier struct {
 	opt   Options // with its defaults filled in by New
 	// withTimeout bounds a send: context.WithTimeout, a fake in tests.
 	withTimeout func(context.Context, time.Duration) (context.Context, context.CancelFunc)
-
-	mu      sync.Mutex
-	pending map[chan struct{}]struct{} // one per send under way
+	pending     sync.Map // a chan struct{} per send under way, closed when it ends
 }
 
 // New returns a Notifier for hooks after validating them (see Validate; keys are named
@@ -62,14 +62,11 @@ func New(hooks []Webhook, opt Options) (*Notifier, error) {
 	}
 	opt.Client = cmp.Or(opt.Client, &http.Client{})
 	opt.Logger = cmp.Or(opt.Logger, slog.New(slog.DiscardHandler))
-	if opt.Timeout <= 0 {
-		opt.Timeout = DefaultTimeout
-	}
+	opt.Timeout = cmp.Or(max(opt.Timeout, 0), DefaultTimeout)
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Notifier{hooks: slices.Clone(hooks), opt: opt, withTimeout: context.WithTimeout,
-		pending: map[chan struct{}]struct{}{}}, nil
+	return &Notifier{hooks: slices.Clone(hooks), opt: opt, withTimeout: context.WithTimeout}, nil
 }
 
 // Notify starts sending e to every webhook that wants its kind and returns at once. Each
@@ -89,16 +86,10 @@ func (n *Notifier) Notify(ctx context.Context, e Event) {
 			continue
 		}
 		done := make(chan struct{})
-		n.mu.Lock()
-		n.pending[done] = struct{}{}
-		n.mu.Unlock()
+		n.pending.Store(done, nil)
 		go func() {
-			defer func() {
-				n.mu.Lock()
-				delete(n.pending, done)
-				n.mu.Unlock()
-				close(done)
-			}()
+			defer close(done)
+			defer n.pending.Delete(done)
 			sctx, cancel := n.withTimeout(base, n.opt.Timeout)
 			defer cancel()
 			start := n.opt.Now()
@@ -127,15 +118,13 @@ func (n *Notifier) Wait(ctx context.Context) bool {
 	if n == nil {
 		return true
 	}
-	n.mu.Lock()
-	chans := make([]chan struct{}, 0, len(n.pending))
-	for c := range n.pending {
+	var chans []any
+	for c := range n.pending.Range {
 		chans = append(chans, c)
 	}
-	n.mu.Unlock()
 	for _, c := range chans {
 		select {
-		case <-c:
+		case <-c.(chan struct{}):
 		case <-ctx.Done():
 			return false
 		}
@@ -149,7 +138,7 @@ type sink struct {
 	markdown, secret bool
 	// request returns the URL, the body (marshalled to JSON) and the extra headers that
 	// deliver e to w; now is the time for signatures.
-	request func(w Webhook, e Event, now time.Time) (url string, body any, header map[string]string, err error)
+	request func(w Webhook, e Event, now time.Time) (url string, body any, header map[string]string)
 	// check reads the answer to a request that got a 2xx status.
 	check func(answer []byte) error
 }
@@ -157,15 +146,10 @@ type sink struct {
 // send delivers one event to one webhook and checks the robot's answer.
 func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
 	s := sinks[w.Kind]
-	target, body, header, err := s.request(w, e, n.opt.Now())
-	if err != nil {
-		return err
-	}
-	// A json.RawMessage (the json sink's signed payload) is copied as it is.
-	data, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
+	target, body, header := s.request(w, e, n.opt.Now())
+	// The bodies are maps of strings, which always marshal, or the json sink's signed
+	// payload, a json.RawMessage copied as it is.
+	data, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("%w: bad request", ErrSend) // never echo the URL
@@ -177,7 +161,10 @@ func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
 	}
 	resp, err := n.opt.Client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrSend, stripURL(err))
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err // drop the URL, with its token
+		}
+		return fmt.Errorf("%w: %v", ErrSend, err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -185,15 +172,6 @@ func (n *Notifier) send(ctx context.Context, w Webhook, e Event) error {
 		return fmt.Errorf("%w: HTTP %d", ErrSend, resp.StatusCode)
 	}
 	return s.check(answer)
-}
-
-// stripURL drops the URL (with its token) from a transport error.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // robotCheck reads the chat robots' JSON error codes: DingTalk and WeCom answer
@@ -218,4 +196,11 @@ func robotCheck(data []byte) error {
 		return fmt.Errorf("%w: StatusCode %d", ErrSend, *a.StatusCode)
 	}
 	return nil
+}
+
+// hmacSHA256 is HMAC-SHA256(key, msg), the MAC of every sink's signature.
+func hmacSHA256(key, msg string) []byte {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(msg))
+	return m.Sum(nil)
 }
