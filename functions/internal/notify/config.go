@@ -131,7 +131,7 @@ func (w Webhook) validate(key string) error {
 	for j, e := range w.Events {
 		at := fmt.Sprintf("%s.events[%d]", key, j)
 		if _, err := ParseKind(e); err != nil {
-			return invalid(at, "%v", err)
+			return fmt.Errorf("%w: %s: %w", ErrInvalid, at, err)
 		}
 		if slices.Contains(w.Events[:j], e) {
 			return invalid(at, "%q listed twice", e)

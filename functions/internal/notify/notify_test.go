@@ -500,6 +500,9 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+	if err := Validate("notify", []Webhook{{Kind: JSON, URL: "https://hooks.example.com/x", Events: []string{"nope"}}}); !errors.Is(err, ErrUnknownEvent) {
+		t.Errorf("Validate with an unknown event: got %v, want ErrUnknownEvent", err)
+	}
 	if _, err := New([]Webhook{{Kind: "x"}}, Options{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("New with a bad hook: got %v, want ErrInvalid", err)
 	}
