@@ -100,11 +100,11 @@ func printFleet(w io.Writer, f statuspage.Fleet) error {
 	}
 	if len(f.Events) > 0 {
 		lines := slices.ContainsFunc(f.Events, func(e statuspage.Event) bool { return e.Line != "" })
-		line := func(s string) string { return map[bool]string{true: s + "\t"}[lines] } // LINE column
-		fmt.Fprintln(tw, "\nWHEN\tSITE\t"+line("LINE")+"EVENT\tDETAIL")
+		lineCol := func(s string) string { return map[bool]string{true: s + "\t"}[lines] }
+		fmt.Fprintln(tw, "\nWHEN\tSITE\t"+lineCol("LINE")+"EVENT\tDETAIL")
 		for _, e := range f.Events {
 			fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\n", e.At.Local().Format(time.DateTime), e.Site,
-				line(cmp.Or(string(e.Line), "-")), e.Kind, e.Detail)
+				lineCol(cmp.Or(string(e.Line), "-")), e.Kind, e.Detail)
 		}
 	}
 	return tw.Flush()
