@@ -29,18 +29,12 @@ const (
 	exitUsage   = 2 // bad flags, config or missing credentials
 )
 
-var (
-	errUsage = errors.New("usage")
-	version  = "dev"
-)
+var version = "dev"
 
 // usageError marks errors that are the user's input.
-type usageError struct{ msg string }
+type usageError struct{ error }
 
-func (e usageError) Error() string   { return e.msg }
-func (e usageError) Is(t error) bool { return t == errUsage }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -55,7 +49,7 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "ppter-admin:", err)
-	if errors.Is(err, errUsage) || errors.Is(err, config.ErrInvalid) {
+	if errors.As(err, new(usageError)) || errors.Is(err, config.ErrInvalid) {
 		return exitUsage
 	}
 	return exitFailure

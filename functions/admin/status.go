@@ -45,8 +45,7 @@ func status(ctx context.Context, o *opts, stdout, _ io.Writer) error {
 	if err != nil {
 		return usagef("bad --url: %v", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
+	req.Header = http.Header{"Authorization": {"Bearer " + token}, "Accept": {"application/json"}}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
@@ -101,13 +100,11 @@ func printFleet(w io.Writer, f statuspage.Fleet) error {
 	}
 	if len(f.Events) > 0 {
 		lines := slices.ContainsFunc(f.Events, func(e statuspage.Event) bool { return e.Line != "" })
-		fmt.Fprintln(tw, "\nWHEN\tSITE\t"+map[bool]string{true: "LINE\t"}[lines]+"EVENT\tDETAIL")
+		lineCol := func(s string) string { return map[bool]string{true: s + "\t"}[lines] }
+		fmt.Fprintln(tw, "\nWHEN\tSITE\t"+lineCol("LINE")+"EVENT\tDETAIL")
 		for _, e := range f.Events {
-			line := ""
-			if lines {
-				line = cmp.Or(string(e.Line), "-") + "\t"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\n", e.At.Local().Format(time.DateTime), e.Site, line, e.Kind, e.Detail)
+			fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\n", e.At.Local().Format(time.DateTime), e.Site,
+				lineCol(cmp.Or(string(e.Line), "-")), e.Kind, e.Detail)
 		}
 	}
 	return tw.Flush()

@@ -61,7 +61,6 @@ func vpnOp(ctx context.Context, o *opts, resume bool, stdout io.Writer) error {
 	if !resume {
 		op, err = r.SavedOp(ctx, target)
 	} else {
-		r.Region = cc.Region
 		if r.VPC, err = cloud.NewVPCClient(cc); err != nil {
 			return usagef("%v", err)
 		}
