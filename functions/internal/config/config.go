@@ -359,7 +359,9 @@ func stateKey(env Env, readFile ReadFile) ([]byte, error) {
 var refRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${NAME} in scalar values, walking the tree so that values containing YAML
-// syntax stay plain strings.
+// syntax stay plain strings. On the way it checks the site names (the keys of sites and
+// each site's peers): site.Name refuses a bad one while decoding too, but yaml.v3 passes
+// its error on without the key, and a config error names its key.
 func expand(n *yaml.Node, path string, env Env, readFile ReadFile) error {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
@@ -375,6 +377,9 @@ func expand(n *yaml.Node, path string, env Env, readFile ReadFile) error {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			p := n.Content[i].Value
+			if err := site.Validate(p); path == "sites" && err != nil {
+				return invalid(path, "%v", err)
+			}
 			if path != "" {
 				p = path + "." + p
 			}
@@ -384,7 +389,7 @@ func expand(n *yaml.Node, path string, env Env, readFile ReadFile) error {
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "${") {
-			return nil
+			return checkPeer(path, n.Value)
 		}
 		var firstErr error
 		n.Value = refRE.ReplaceAllStringFunc(n.Value, func(m string) string {
@@ -407,10 +412,24 @@ func expand(n *yaml.Node, path string, env Env, readFile ReadFile) error {
 		if firstErr != nil {
 			return firstErr
 		}
+		if err := checkPeer(path, n.Value); err != nil {
+			return err
+		}
 		n.Tag, n.Style = "", 0 // numbers and booleans referenced from the environment keep their type
 		if needsString(path) {
 			n.Tag, n.Style = "!!str", yaml.DoubleQuotedStyle
 		}
+	}
+	return nil
+}
+
+// peerRE matches the path of a site's peer.
+var peerRE = regexp.MustCompile(`^sites\.[^.]+\.peers\[\d+\]$`)
+
+// checkPeer refuses a bad site name at a peer's path, naming the path.
+func checkPeer(path, v string) error {
+	if err := site.Validate(v); err != nil && peerRE.MatchString(path) {
+		return invalid(path, "%v", err)
 	}
 	return nil
 }
