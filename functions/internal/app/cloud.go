@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
@@ -96,6 +97,9 @@ func (c *cloudTargets) walk(ctx context.Context, recs []store.Record, mode cloud
 		for _, r := range res {
 			slots[name][u.slot] = r.Wire()
 		}
+	}
+	for name, ts := range slots { // the slots of lines with no record
+		slots[name] = slices.DeleteFunc(ts, func(t wire.Target) bool { return t.Name == "" })
 	}
 	return slots
 }
