@@ -2,10 +2,11 @@ package api
 
 import (
 	"context"
+	"slices"
 
-	"github.com/ppter/ppter/functions/internal/config"
 	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/functions/internal/store"
+	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
 )
 
@@ -34,15 +35,15 @@ func (s *Server) Tick(ctx context.Context) (TickReport, error) {
 	var configured []store.Record
 	for _, r := range recs {
 		conf, ok := s.cfg.Sites[r.Site]
-		if _, declared := conf.StoredLine(string(r.Line)); !ok || !declared {
-			continue // a site or line removed from the config keeps its record but is left alone
+		if !ok || r.Line != "" && !slices.Contains(conf.OtherLines(), r.Line) {
+			continue // a site or line slot the config no longer uses keeps its record but is left alone
 		}
 		configured = append(configured, r)
 		seen := r.SeenAt()
 		if seen.IsZero() || now.Sub(seen) <= s.cfg.Ping.StaleAfter {
 			continue
 		}
-		rep.Stale = append(rep.Stale, lineOf(conf, r))
+		rep.Stale = append(rep.Stale, site.Peer{Site: r.Site, Line: conf.LineName(r.Line)}.String())
 		news, err := s.store.MarkStale(ctx, r.Site, r.Line, seen)
 		if err != nil {
 			return rep, err
@@ -98,13 +99,4 @@ func sites(recs []store.Record) int {
 		}
 	}
 	return n
-}
-
-// lineOf names a record in the timer's report: "hz", or "hz/unicom" for a line of a site
-// that declares lines.
-func lineOf(conf config.Site, r store.Record) string {
-	if l := conf.LineName(r.Line); l != "" {
-		return string(r.Site) + "/" + string(l)
-	}
-	return string(r.Site)
 }

@@ -88,7 +88,7 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock.
 	Now func() time.Time
-	// ConfigID names the configuration's sites and peers (app.StoreOptions hashes them):
+	// ConfigID names the configuration's sites, peers and lines (app.StoreOptions hashes them):
 	// a delta answers only for the configuration its since was given under, since a
 	// peer added by a new configuration may not have changed for a long time.
 	ConfigID string
