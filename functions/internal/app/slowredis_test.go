@@ -23,8 +23,6 @@ import (
 	"github.com/ppter/ppter/shared/wire"
 )
 
-// reconciles records the reconciles a ping asks for; it keeps the address each site's
-// targets were last pointed at, as the cloud would.
 // reconciles records the ping's reconciles; it expects no other call (the nil api.Cloud
 // panics).
 type reconciles struct {

@@ -27,8 +27,8 @@ type Memory struct {
 	nonces  map[string]time.Time // expiry
 	fails   map[FailKey]failCount
 	stale   map[string]time.Time  // by slot
-	handled map[string]netip.Addr // site:family → address last handled
-	leases  map[string]lease      // site:family → the address being handled
+	handled map[string]netip.Addr // slot:family → address last handled
+	leases  map[string]lease      // slot:family → the address being handled
 }
 
 type lease struct {
@@ -93,7 +93,7 @@ func (m *Memory) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 		*ip, *changed = addr, ms
 		m.version++
 		m.changed[sl] = m.version
-		m.appendLocked(Event{At: ms, Kind: EventAddressChanged, Site: in.Site, Line: in.Line, Family: "ipv" + Family(addr),
+		m.appendLocked(Event{At: ms, Kind: EventAddressChanged, Site: in.Site, Line: in.Line, Family: wire.FamilyOf(addr).String(),
 			IP: addr.String(), Previous: wire.AddrString(res.Previous)})
 	}
 	*seen = ms

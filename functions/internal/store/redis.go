@@ -296,7 +296,11 @@ func (s *Redis) Ping(ctx context.Context, in PingInput) (PingResult, error) {
 	handling := s.opt.Prefix + ":handling:" + sl + ":" + fam
 	// EVALSHA sha numkeys KEYS… ARGV…, built here rather than by Script.Run, which boxes
 	// every key and argument anew.
-	args := make([]any, 0, 3+pingKeys+10+len(in.Peers))
+	n := 3 + pingKeys + 10 + len(in.Peers)
+	for _, ls := range in.Lines { // each peer's other lines are slots of their own
+		n += len(ls)
+	}
+	args := make([]any, 0, n)
 	args = append(args, argEvalSha, argPingSHA, argKeys,
 		s.aSites, s.aVersion, s.aEvents, runKey, s.aHandled, handling, s.aChanges,
 		sl, aFam, addr, now.UnixMilli(), runTTL, s.aEventsMax, token, s.aLease)
@@ -477,7 +481,7 @@ func newToken() string {
 func (s *Redis) Handled(ctx context.Context, st site.Name, line site.Line, addr netip.Addr) error {
 	fam := Family(addr)
 	sl := slot(st, line)
-	err := handledScript.Run(ctx, s.c, []string{s.key("sites"), s.key("handled"), s.key("handling", sl, fam)},
+	err := handledScript.Run(ctx, s.c, []string{s.kSites, s.kHandled, s.key("handling", sl, fam)},
 		sl, fam, addr.Unmap().String()).Err()
 	if err != nil {
 		return unavailable(err)
@@ -538,7 +542,7 @@ func (s *Redis) Fleet(ctx context.Context) ([]Record, int64, error) {
 
 // Events implements Store.
 func (s *Redis) Events(ctx context.Context, n int) ([]Event, error) {
-	msgs, err := s.c.XRevRangeN(ctx, s.key("events"), "+", "-", int64(n)).Result()
+	msgs, err := s.c.XRevRangeN(ctx, s.kEvents, "+", "-", int64(n)).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -558,7 +562,7 @@ func (s *Redis) AppendEvent(ctx context.Context, e Event) error {
 		e.At = s.opt.Now()
 	}
 	err := s.c.XAdd(ctx, &redis.XAddArgs{
-		Stream: s.key("events"), MaxLen: s.opt.EventsMax, Approx: true,
+		Stream: s.kEvents, MaxLen: s.opt.EventsMax, Approx: true,
 		Values: []any{"kind", e.Kind, "site", slot(e.Site, e.Line), "family", e.Family, "ip", e.IP,
 			"previous", e.Previous, "at", e.At.UnixMilli(), "detail", e.Detail},
 	}).Err()

@@ -196,12 +196,7 @@ type Record struct {
 // changes set, the event stream and the handled hash): the site's name for its default
 // line, so a site's state from before lines stays its default line's, and "site/line" for
 // another line ('/' is in neither name's alphabet).
-func slot(s site.Name, l site.Line) string {
-	if l == "" {
-		return string(s)
-	}
-	return string(s) + "/" + string(l)
-}
+func slot(s site.Name, l site.Line) string { return site.Peer{Site: s, Line: l}.String() }
 
 // splitSlot is the site and the line a slot names.
 func splitSlot(v string) (site.Name, site.Line) {

@@ -359,7 +359,11 @@ func TestMemoryWindowsExpire(t *testing.T) {
 	if r, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000002"}); err != nil || !r.Handle {
 		t.Fatalf("after the lease: %+v %v", r, err)
 	}
-	clk.Add(NonceTTL - 30*time.Second)
+	clk.Add(NonceTTL - 30*time.Second - time.Millisecond)
+	if _, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000001"}); !errors.Is(err, ErrReplay) {
+		t.Fatalf("nonce just before its TTL: %v, want ErrReplay", err)
+	}
+	clk.Add(time.Millisecond)
 	if _, err := s.Ping(ctx, PingInput{Site: "hz", Addr: src, Nonce: "nonce-0000000001"}); err != nil {
 		t.Fatalf("nonce after its TTL: %v", err)
 	}
