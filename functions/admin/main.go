@@ -77,7 +77,7 @@ func (o *opts) flags() *pflag.FlagSet {
 	fs.StringVar(&o.config, "config", "", "the function's config `file`")
 	fs.StringVar(&o.region, "region", "", "the `region` (default: the config's aliyun.region)")
 	fs.StringVar(&o.url, "url", "", "the function's base `URL`")
-	fs.StringVar(&o.tokenFile, "token-file", "", "read the admin token from `file` (else PPTER_ADMIN_TOKEN)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "read the admin token from `file` (beats PPTER_ADMIN_TOKEN, which beats PPTER_ADMIN_TOKEN_FILE)")
 	fs.IntVar(&o.events, "events", 20, "how many recent `events` to show")
 	fs.BoolVar(&o.json, "json", false, "print the raw JSON")
 	fs.StringVar(&o.zone, "zone", "", "the DNS `zone` to list")

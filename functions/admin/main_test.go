@@ -17,6 +17,7 @@ import (
 	"github.com/ppter/ppter/internal/fcemu"
 	"github.com/ppter/ppter/shared/auth"
 	"github.com/ppter/ppter/shared/wire"
+	"github.com/spf13/pflag"
 )
 
 func envMap(m map[string]string) env {
@@ -36,9 +37,12 @@ func TestKeygenAndHelp(t *testing.T) {
 	if code != 0 || len(strings.TrimSpace(out)) != 48 {
 		t.Fatalf("keygen: %d %q", code, out)
 	}
+	if _, again, _ := runCLI(t, nil, "keygen"); again == out {
+		t.Fatalf("keygen twice: the same secret %q", out)
+	}
 	_, out2, _ := runCLI(t, map[string]string{"PPTER_ADMIN_BYTES": "32"}, "keygen")
-	if out == out2 || len(strings.TrimSpace(out2)) != 64 {
-		t.Fatalf("keygen with PPTER_ADMIN_BYTES=32: got %q (and before %q), want another secret of 64 hex characters", out2, out)
+	if len(strings.TrimSpace(out2)) != 64 {
+		t.Fatalf("keygen with PPTER_ADMIN_BYTES=32: got %q, want 64 hex characters", out2)
 	}
 	if _, out, _ := runCLI(t, map[string]string{"PPTER_ADMIN_BYTES": "32"}, "keygen", "--bytes", "16"); len(strings.TrimSpace(out)) != 32 {
 		t.Fatalf("keygen --bytes 16 beside PPTER_ADMIN_BYTES=32: got %q, want 32 hex characters", out)
@@ -49,11 +53,12 @@ func TestKeygenAndHelp(t *testing.T) {
 			t.Errorf("help lacks %s", c.name)
 		}
 	}
-	for flag, env := range flagEnv {
-		if !strings.Contains(out, "--"+flag) || !strings.Contains(out, "(env "+env+")") {
-			t.Errorf("help lacks --%s with its (env %s)", flag, env)
+	(&opts{}).flags().VisitAll(func(f *pflag.Flag) {
+		env, ok := flagEnv[f.Name]
+		if !ok || !strings.Contains(out, "--"+f.Name) || !strings.Contains(out, "(env "+env+")") {
+			t.Errorf("help lacks --%s with its environment variable (%q)", f.Name, env)
 		}
-	}
+	})
 	if code != 0 || !strings.Contains(out, "Exit codes:") {
 		t.Fatalf("help: %d, without exit codes: %s", code, out)
 	}

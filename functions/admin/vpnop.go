@@ -16,13 +16,13 @@ import (
 // and prefix, and its state key): vpn-op show inspects it, vpn-op resume finishes it.
 var (
 	vpnOpShowCmd = command{
-		name: "vpn-op show", args: "--gateway ID --connection NAME [--tunnel ROLE] [--config FILE]",
+		name: "vpn-op show", args: "--gateway ID --connection NAME --config FILE [--tunnel ROLE]",
 		what:  "the re-point saved for a connection in the function's Redis, as JSON with its PSKs redacted; needs PPTER_STATE_KEY",
 		flags: []string{"gateway", "connection", "tunnel", "config"},
 		run:   func(ctx context.Context, o *opts, stdout, _ io.Writer) error { return vpnOp(ctx, o, false, stdout) },
 	}
 	vpnOpResumeCmd = command{
-		name: "vpn-op resume", args: "--gateway ID --connection NAME [--tunnel ROLE] [--config FILE] [--timeout D]",
+		name: "vpn-op resume", args: "--gateway ID --connection NAME --config FILE [--tunnel ROLE] [--timeout D]",
 		what:  "finish a saved re-point as the function would, under its locks; needs PPTER_STATE_KEY and the cloud credentials",
 		flags: []string{"gateway", "connection", "tunnel", "config", "timeout"},
 		run:   func(ctx context.Context, o *opts, stdout, _ io.Writer) error { return vpnOp(ctx, o, true, stdout) },
