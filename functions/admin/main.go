@@ -220,9 +220,8 @@ func parse(c *command, args []string, getenv env) (*opts, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, usagef("%v", err)
 	}
-	lookup := func(k string) string { v, _ := getenv(k); return v }
-	o.token = lookup("PPTER_ADMIN_TOKEN")
-	o.creds = cloud.Credentials{AccessKeyID: lookup("ALIBABA_CLOUD_ACCESS_KEY_ID"), AccessKeySecret: lookup("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), SecurityToken: lookup("ALIBABA_CLOUD_SECURITY_TOKEN")}
+	o.token, _ = getenv("PPTER_ADMIN_TOKEN")
+	o.creds = config.EnvCredentials(getenv)
 	return o, nil
 }
 

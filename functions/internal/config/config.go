@@ -316,14 +316,20 @@ func Parse(raw []byte, env Env, readFile ReadFile) (*Config, error) {
 
 // readEnv reads what the environment says besides ${NAME} references: the region's default,
 // the state key, the cloud credentials and whether this is a Function Compute instance.
+// EnvCredentials are the cloud credentials the environment gives (ALIBABA_CLOUD_*).
+func EnvCredentials(env Env) cloud.Credentials {
+	get := func(k string) string { v, _ := env(k); return v }
+	return cloud.Credentials{AccessKeyID: get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+		AccessKeySecret: get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), SecurityToken: get("ALIBABA_CLOUD_SECURITY_TOKEN")}
+}
+
 func (c *Config) readEnv(env Env, readFile ReadFile) (err error) {
 	get := func(k string) string {
 		v, _ := env(k)
 		return v
 	}
 	c.Aliyun.Region = cmp.Or(c.Aliyun.Region, get("FC_REGION"))
-	c.Credentials = cloud.Credentials{AccessKeyID: get("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-		AccessKeySecret: get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), SecurityToken: get("ALIBABA_CLOUD_SECURITY_TOKEN")}
+	c.Credentials = EnvCredentials(env)
 	c.InsideFC = get("FC_FUNCTION_NAME")+get("FC_INSTANCE_ID")+get("FC_ACCOUNT_ID") != ""
 	c.StateKey, err = stateKey(env, readFile)
 	return err
