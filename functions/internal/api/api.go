@@ -17,7 +17,6 @@ import (
 
 	"github.com/ppter/ppter/functions/internal/cloud"
 	"github.com/ppter/ppter/functions/internal/config"
-	"github.com/ppter/ppter/functions/internal/dyndns"
 	"github.com/ppter/ppter/functions/internal/fcevent"
 	"github.com/ppter/ppter/functions/internal/notify"
 	"github.com/ppter/ppter/functions/internal/store"
@@ -50,11 +49,10 @@ type Server struct {
 	cloud Cloud
 	now   func() time.Time
 	log   *slog.Logger
-	hosts dyndns.Lookup
-	// hostLines is hostLines(cfg), the lines /nic/update hostnames name.
-	hostLines map[string]site.Line
-	notifier  *notify.Notifier
-	table     map[string]route
+	// hosts is hostMap(cfg), the sites and lines /nic/update hostnames name.
+	hosts    map[string]site.Peer
+	notifier *notify.Notifier
+	table    map[string]route
 	// lines holds the other lines of each site with more than one (store.PingInput.Lines).
 	lines map[site.Name][]site.Line
 }
@@ -75,7 +73,7 @@ func New(cfg *config.Config, st store.Store, opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: st, cloud: opt.Cloud, now: opt.Now, log: opt.Log, hosts: hostLookup(cfg), hostLines: hostLines(cfg), notifier: opt.Notifier}
+	s := &Server{cfg: cfg, store: st, cloud: opt.Cloud, now: opt.Now, log: opt.Log, hosts: hostMap(cfg), notifier: opt.Notifier}
 	s.table = s.routes()
 	for _, n := range cfg.SiteNames {
 		if ls := cfg.Sites[n].OtherLines(); len(ls) > 0 {

@@ -14,43 +14,32 @@ import (
 	"github.com/ppter/ppter/shared/wire"
 )
 
-// hostLookup maps a dyndns2 hostname to a site: the site's name itself, or the full name of
-// one of its DNS records (hz.vpn.example.com), which is what routers' DDNS clients send.
-func hostLookup(cfg *config.Config) dyndns.Lookup {
-	m := map[string]site.Name{}
-	for _, n := range cfg.SiteNames {
-		m[string(n)] = n
-		for _, r := range cfg.Sites[n].DNS {
-			m[strings.ToLower(r.FQDN())] = n
-		}
-	}
-	return func(h string) (site.Name, bool) { n, ok := m[h]; return n, ok }
-}
-
-// hostLines maps the full name of each DNS record that follows a line other than its
-// site's default (line_of_site) to that line as the store keeps it.
-func hostLines(cfg *config.Config) map[string]site.Line {
-	m := map[string]site.Line{}
+// hostMap maps a dyndns2 hostname to the site and the line it names: the site's name
+// itself (its default line), or the full name of one of its DNS records
+// (hz.vpn.example.com, what routers' DDNS clients send) with the line the record follows
+// (line_of_site), as the store keeps it.
+func hostMap(cfg *config.Config) map[string]site.Peer {
+	m := map[string]site.Peer{}
 	for _, n := range cfg.SiteNames {
 		st := cfg.Sites[n]
+		m[string(n)] = site.Peer{Site: n}
 		for _, r := range st.DNS {
-			if l, _ := st.StoredLine(r.LineOfSite); l != "" {
-				m[strings.ToLower(r.FQDN())] = l
-			}
+			l, _ := st.StoredLine(r.LineOfSite)
+			m[strings.ToLower(r.FQDN())] = site.Peer{Site: n, Line: l}
 		}
 	}
 	return m
 }
 
+// host is the dyndns.Lookup of the hostnames.
+func (s *Server) host(h string) (site.Name, bool) { p, ok := s.hosts[h]; return p.Site, ok }
+
 // dyndnsLine is the line an update records: the line of the first hostname naming a DNS
 // record of the site that follows a line of its own, else the default line.
 func (s *Server) dyndnsLine(st site.Name, hosts []string) site.Line {
 	for _, h := range hosts {
-		h = strings.ToLower(h)
-		if n, ok := s.hosts(h); ok && n == st {
-			if l, ok := s.hostLines[h]; ok {
-				return l
-			}
+		if p, ok := s.hosts[strings.ToLower(h)]; ok && p.Site == st && p.Line != "" {
+			return p.Line
 		}
 	}
 	return ""
@@ -84,7 +73,7 @@ func (s *Server) nicUpdate(ctx context.Context, h *fcevent.HTTP, out *Outcome) (
 		return refuse(err)
 	}
 	conf := s.cfg.Sites[c.Site]
-	d := dyndns.Decide(q, dyndns.Account{Site: c.Site, TrustMyIP: conf.TrustMyIP}, h.Source, s.hosts)
+	d := dyndns.Decide(q, dyndns.Account{Site: c.Site, TrustMyIP: conf.TrustMyIP}, h.Source, s.host)
 	if !d.Record {
 		return text(firstCode(d), d.Reply(false))
 	}
