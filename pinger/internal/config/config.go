@@ -333,6 +333,8 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 
 // lines returns the lines to ping: the file's lines:, or the one of --line,
 // --bind-address and --interface (each flag beats its env var, which beats the file's key).
+// An IPv4-mapped bind address (::ffff:192.0.2.1) comes out as the IPv4 address it maps: the
+// socket is bound, and the answer compared, in the family the address belongs to.
 func (r *raw) lines() ([]Line, error) {
 	fc := &r.cfg.Drivers
 	if len(fc.Lines) > 0 {
@@ -348,9 +350,11 @@ func (r *raw) lines() ([]Line, error) {
 				return nil, fmt.Errorf("--config lines: line %s is listed twice", l.Name)
 			}
 			seen[l.Name] = true
+			l.BindAddress = l.BindAddress.Unmap()
 			if err := r.checkLine(l); err != nil {
 				return nil, fmt.Errorf("--config lines: line %s: %w", l.Name, err)
 			}
+			fc.Lines[i] = l
 		}
 		return fc.Lines, nil
 	}
@@ -366,6 +370,7 @@ func (r *raw) lines() ([]Line, error) {
 			return nil, fmt.Errorf("--bind-address: %w", err)
 		}
 	}
+	l.BindAddress = l.BindAddress.Unmap()
 	if err := r.checkLine(l); err != nil {
 		return nil, err
 	}
@@ -373,7 +378,8 @@ func (r *raw) lines() ([]Line, error) {
 }
 
 // checkLine refuses a source address that cannot be one (unspecified, multicast) or is not
-// of the one family pinged, and an interface name Linux cannot have.
+// of the one family pinged, and an interface name Linux cannot have. The address is
+// unmapped already (see lines).
 func (r *raw) checkLine(l Line) error {
 	if a := l.BindAddress; a.IsValid() {
 		fams := r.cfg.IPFamily.Families()
@@ -382,11 +388,11 @@ func (r *raw) checkLine(l Line) error {
 			return fmt.Errorf("bind address %s is not a unicast address", a)
 		case len(fams) > 1:
 			only := Family6
-			if a.Unmap().Is4() {
+			if a.Is4() {
 				only = Family4
 			}
 			return fmt.Errorf("bind address %s is of one family, and --ip-family both pings over both: use --ip-family %s, or an interface", a, only)
-		case !fams[0].Of(a.Unmap()):
+		case !fams[0].Of(a):
 			return fmt.Errorf("bind address %s is not an %s address (--ip-family %s)", a, fams[0], r.cfg.IPFamily)
 		}
 	}
