@@ -1,7 +1,8 @@
 // Package config reads the pinger's configuration in one place: command-line flags, their
 // PPTER_* environment variables (an explicit flag beats the environment; a bad value in
 // either is an error), the secret (PPTER_KEY or a key file, never a flag) and the optional
-// YAML file with driver settings. Everything else receives the typed Config.
+// YAML file (driver settings, expect_own_address and the lines). Everything else receives
+// the typed Config.
 package config
 
 import (
@@ -196,7 +197,7 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.Var(&c.Driver, "driver", "router driver: exec, http, routeros, strongswan, wireguard, openwrt, opnsense, vyos or fortigate")
 	fs.StringVar(&r.exec, "exec", "", "exec driver: `command` run by /bin/sh -c for each change")
 	fs.StringVar(&r.state, "state", c.StatePath, "state `file` (last applied addresses); its lock is file.lock")
-	fs.StringVar(&r.file, "config", "", "YAML `file` with driver settings")
+	fs.StringVar(&r.file, "config", "", "YAML `file` with driver settings, expect_own_address and the line keys (line, bind_address and interface, or lines: for several); unknown keys are errors")
 	fs.DurationVar(&c.Watch, "watch", 0, "keep running, one cycle every `duration` (e.g. 1m), and one at once when the host's addresses or default route change (Linux); default: one cycle")
 	fs.DurationVar(&c.CycleTimeout, "cycle-timeout", c.CycleTimeout, "give up a cycle (ping and router changes) after `duration`; what was applied is kept")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "print what would change, change nothing")
@@ -236,9 +237,11 @@ Flags:
 Exit codes:
   0  done (changed or not)
   1  transient failure: network, function 5xx, driver failed, another run holds the lock;
-     with several lines, a line whose ping failed (the others are still applied)
+     with several lines, a line whose ping failed transiently (the others are still applied)
   2  usage or configuration error, and a line the function does not declare (unknown_line)
   3  rejected by the function: 401 bad credentials or clock, 409 replayed, 429 too many failures
+  When lines fail differently, the code is the gravest: 3 if any line was rejected, else 2
+  if any was refused as a configuration error (unknown_line, another 4xx), else 1.
 `)
 	return b.String()
 }
