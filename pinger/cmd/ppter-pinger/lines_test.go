@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ppter/ppter/pinger/internal/client"
 	"github.com/ppter/ppter/shared/site"
 	"github.com/ppter/ppter/shared/wire"
 )
@@ -136,5 +139,30 @@ func TestLinesSameAddress(t *testing.T) {
 	}
 	if got, want := e.hookLines(), []string{"bj/ >198.51.100.9", "bj/unicom >198.51.100.20"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestExitCodeGravest: a cycle whose lines failed differently exits with the gravest of
+// their codes, as --help says: 3 if any line was rejected, else 2 (unknown_line), else 1,
+// whatever the order of the lines.
+func TestExitCodeGravest(t *testing.T) {
+	transient := fmt.Errorf("ping of line telecom over ipv4: %w", client.ErrUnreachable)
+	unknown := fmt.Errorf("ping of line unicom over ipv4: %w", client.ErrUnknownLine)
+	rejected := fmt.Errorf("ping of line mobile over ipv4: %w", client.ErrRejected)
+	for _, tc := range []struct {
+		errs []error
+		want int
+	}{
+		{[]error{transient}, exitTransient},
+		{[]error{transient, unknown}, exitUsage},
+		{[]error{unknown, transient}, exitUsage},
+		{[]error{transient, rejected}, exitRejected},
+		{[]error{unknown, rejected}, exitRejected},
+		{[]error{rejected, unknown, transient}, exitRejected},
+	} {
+		err := errors.Join(tc.errs...)
+		if got := exitCode(err); got != tc.want {
+			t.Errorf("%q: exit %d, want %d", err, got, tc.want)
+		}
 	}
 }

@@ -280,6 +280,10 @@ func TestFlagsAndEnv(t *testing.T) {
 		{name: "help shows cycle-timeout", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_CYCLE_TIMEOUT)"},
 		{name: "json logs", args: []string{"--log-format", "json"}, want: 0, wantText: `"msg":"applied"`},
 		{name: "help shows expect-own-address", args: []string{"--help"}, noStd: true, want: 0, wantText: "(env PPTER_EXPECT_OWN_ADDRESS)"},
+		{name: "help says what the config file holds", args: []string{"--help"}, noStd: true, want: 0,
+			wantText: "YAML file with driver settings, expect_own_address and the line keys (line, bind_address and interface, or lines: for several)"},
+		{name: "help gives the exit code of lines failing differently", args: []string{"--help"}, noStd: true, want: 0,
+			wantText: "the code is the gravest: 3 if any line was rejected, else 2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -159,22 +159,9 @@ func (s Source) bound() bool { return s.Address.IsValid() || s.Interface != "" }
 // address). Over IPv6 it asks Linux for a stable source address, not a temporary privacy
 // one (IPV6_ADDR_PREFERENCES): the address of a host, not of one of its connections.
 func NewTransport(f wire.Family, src Source) (*http.Transport, error) {
-	ctl, err := control(src.Interface, f.Is(wire.IPv6))
+	d, network, err := dialer(f, src)
 	if err != nil {
 		return nil, err
-	}
-	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second, Control: ctl}
-	network := "tcp4"
-	if f.Is(wire.IPv6) {
-		network = "tcp6"
-	}
-	if src.Address.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: src.Address.AsSlice()}
-	}
-	if src.bound() {
-		if d.Resolver, err = boundResolver(src); err != nil {
-			return nil, err
-		}
 	}
 	return &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
@@ -189,6 +176,30 @@ func NewTransport(f wire.Family, src Source) (*http.Transport, error) {
 		DisableKeepAlives: true,
 		ForceAttemptHTTP2: true,
 	}, nil
+}
+
+// dialer returns the dialer of NewTransport's connections and the network it dials over f:
+// from src's address, bound to src's interface, over IPv6 asking for a stable source
+// address, and with src's bound resolver when src is bound.
+func dialer(f wire.Family, src Source) (*net.Dialer, string, error) {
+	ctl, err := control(src.Interface, f.Is(wire.IPv6))
+	if err != nil {
+		return nil, "", err
+	}
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second, Control: ctl}
+	network := "tcp4"
+	if f.Is(wire.IPv6) {
+		network = "tcp6"
+	}
+	if src.Address.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: src.Address.AsSlice()}
+	}
+	if src.bound() {
+		if d.Resolver, err = boundResolver(src); err != nil {
+			return nil, "", err
+		}
+	}
+	return d, network, nil
 }
 
 // boundResolver looks the function's host up by the line of src too (Go's own resolver,

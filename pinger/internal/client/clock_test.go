@@ -108,15 +108,20 @@ func TestClockFixedDropsOffset(t *testing.T) {
 // TestStaleWithoutRetry: a stale answer gets no retry when it carries no server_time (an
 // older function) or when the retry would sign as the refused ping did (a server_time that
 // keeps contradicting the refusal, as a forged one does): one retry at most, never a loop.
+// The answer without server_time comes after an offset was learnt: it measures nothing,
+// so the offset holds (it is not taken for a clock that agrees again, nor for one off
+// beyond the bounds).
 func TestStaleWithoutRetry(t *testing.T) {
 	tests := []struct {
 		name       string
 		serverTime func() time.Time
-		requests   [2]int32 // of the first ping and of the next
+		learnt     time.Duration // the offset learnt before the pings
+		requests   [2]int32      // of the first ping and of the next
+		offset     time.Duration // after them
 	}{
-		{name: "no server_time", serverTime: func() time.Time { return time.Time{} }, requests: [2]int32{1, 1}},
+		{name: "no server_time", serverTime: func() time.Time { return time.Time{} }, learnt: time.Hour, requests: [2]int32{1, 1}, offset: time.Hour},
 		// The first retry signs with the forged time; the next ping signs with it at once.
-		{name: "forged server_time refused again", serverTime: func() time.Time { return time.Now().Add(30 * time.Minute) }, requests: [2]int32{2, 1}},
+		{name: "forged server_time refused again", serverTime: func() time.Time { return time.Now().Add(30 * time.Minute) }, requests: [2]int32{2, 1}, offset: 30 * time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,15 +131,30 @@ func TestStaleWithoutRetry(t *testing.T) {
 				w.WriteHeader(http.StatusUnauthorized)
 				_ = json.NewEncoder(w).Encode(wire.ErrorResponse{Error: wire.ErrorBody{Code: wire.CodeStaleTimestamp, Message: "stale", ServerTime: tc.serverTime()}})
 			})
-			c := newClient(t, srv, Options{})
+			var logs bytes.Buffer
+			clock := NewClock(slog.New(slog.NewTextHandler(&logs, nil)))
+			if tc.learnt != 0 {
+				if _, err := clock.learn(tc.learnt, 0); err != nil {
+					t.Fatal(err)
+				}
+				logs.Reset()
+			}
+			c := newClient(t, srv, Options{Clock: clock})
 			for i := range 2 {
 				n.Store(0)
-				if _, err := c.Ping(context.Background(), nil); !errors.Is(err, ErrRejected) {
-					t.Fatalf("got %v, want %v", err, ErrRejected)
+				_, err := c.Ping(context.Background(), nil)
+				if !errors.Is(err, ErrRejected) || errors.Is(err, ErrClockSkew) {
+					t.Fatalf("got %v, want %v (and not %v)", err, ErrRejected, ErrClockSkew)
 				}
 				if got := n.Load(); got != tc.requests[i] {
 					t.Errorf("ping %d: got %d requests, want %d", i+1, got, tc.requests[i])
 				}
+			}
+			if got := clock.Offset(); (got - tc.offset).Abs() > 2*time.Second {
+				t.Errorf("offset: got %v, want %v", got, tc.offset)
+			}
+			if strings.Contains(logs.String(), "agrees with the function's again") {
+				t.Errorf("log: got %q, want no clock agreeing again", logs.String())
 			}
 		})
 	}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -52,6 +54,78 @@ func TestIPv6PrefersPublicSource(t *testing.T) {
 	})
 	if c, _ := control("", false); c != nil {
 		t.Error("control without interface or preference is not nil")
+	}
+}
+
+// TestTransportPrefersPublicSource dials through NewTransport's own dialer: an IPv6
+// connection's socket has IPV6_PREFER_SRC_PUBLIC set, as TestIPv6PrefersPublicSource's
+// control sets it.
+func TestTransportPrefersPublicSource(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer ln.Close()
+	for _, src := range []Source{{}, {Interface: "lo"}} {
+		tr, err := NewTransport(wire.IPv6, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tr.DialContext(context.Background(), "tcp", ln.Addr().String())
+		if errors.Is(err, unix.EPERM) {
+			t.Logf("source %+v: SO_BINDTODEVICE needs CAP_NET_RAW here: %v", src, err)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("source %+v: dial [::1]: %v", src, err)
+		}
+		sockopt(t, c.(*net.TCPConn), func(fd int) error {
+			v, err := unix.GetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_ADDR_PREFERENCES)
+			if err == nil && v&ipv6PreferSrcPublic == 0 {
+				t.Errorf("source %+v: IPV6_ADDR_PREFERENCES = %#x, want IPV6_PREFER_SRC_PUBLIC (%#x) set", src, v, ipv6PreferSrcPublic)
+			}
+			return err
+		})
+		c.Close()
+	}
+}
+
+// TestTransportResolver checks the resolver of NewTransport's dialer: the system's for a
+// ping that is not bound, the line's own (its queries bound to the interface, or sent
+// from the bind address) for a bound one. The bind fails before anything is sent:
+// no-such-if0 does not exist and 192.0.2.1 is not this host's.
+func TestTransportResolver(t *testing.T) {
+	d, _, err := dialer(wire.IPv4, Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Resolver != nil {
+		t.Error("an unbound ping has a resolver of its own, want the system's")
+	}
+	for _, tc := range []struct {
+		src  Source
+		want func(error) bool
+	}{
+		{Source{Interface: "no-such-if0"}, func(err error) bool {
+			return err != nil && strings.Contains(err.Error(), "bind to interface no-such-if0")
+		}},
+		{Source{Address: netip.MustParseAddr("192.0.2.1")}, func(err error) bool { return errors.Is(err, unix.EADDRNOTAVAIL) }},
+	} {
+		d, _, err := dialer(wire.IPv4, tc.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Resolver == nil || d.Resolver.Dial == nil {
+			t.Errorf("source %+v: the dialer has no resolver of its own", tc.src)
+			continue
+		}
+		c, err := d.Resolver.Dial(context.Background(), "udp", "192.0.2.53:53")
+		if err == nil {
+			c.Close()
+		}
+		if !tc.want(err) {
+			t.Errorf("source %+v: query to 192.0.2.53: got %v, want it bound by the line", tc.src, err)
+		}
 	}
 }
 
@@ -112,4 +186,34 @@ func TestDNSByTheLine(t *testing.T) {
 		t.Fatalf("query to a loopback server: %v", err)
 	}
 	c.Close()
+
+	// From a bind address (192.0.2.1, not this host's: the bind fails before anything is
+	// sent), queries to a server of its family leave from it, over UDP and TCP; one to a
+	// server of the other family, or on loopback, is dialled as without a bind address
+	// (UDP: connecting sends nothing).
+	r, err = boundResolver(Source{Address: netip.MustParseAddr("192.0.2.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, network := range []string{"udp", "tcp"} {
+		if _, err := r.Dial(ctx, network, "192.0.2.53:53"); !errors.Is(err, unix.EADDRNOTAVAIL) {
+			t.Errorf("%s query to 192.0.2.53 from 192.0.2.1: got %v, want EADDRNOTAVAIL (sent from the bind address)", network, err)
+		}
+	}
+	for _, server := range []string{"[2001:db8::53]:53", "127.0.0.53:53"} {
+		var plain net.Dialer
+		pc, perr := plain.DialContext(ctx, "udp", server)
+		if perr == nil {
+			pc.Close()
+		}
+		c, err := r.Dial(ctx, "udp", server)
+		if err == nil {
+			c.Close()
+		}
+		if (err == nil) != (perr == nil) {
+			t.Errorf("query to %s: got %v, want %v as without a bind address (not sent from 192.0.2.1)", server, err, perr)
+		}
+	}
 }

@@ -1,7 +1,8 @@
 // Package config reads the pinger's configuration in one place: command-line flags, their
 // PPTER_* environment variables (an explicit flag beats the environment; a bad value in
 // either is an error), the secret (PPTER_KEY or a key file, never a flag) and the optional
-// YAML file with driver settings. Everything else receives the typed Config.
+// YAML file (driver settings, expect_own_address and the lines). Everything else receives
+// the typed Config.
 package config
 
 import (
@@ -196,7 +197,7 @@ func newFlagSet(r *raw) *pflag.FlagSet {
 	fs.Var(&c.Driver, "driver", "router driver: exec, http, routeros, strongswan, wireguard, openwrt, opnsense, vyos or fortigate")
 	fs.StringVar(&r.exec, "exec", "", "exec driver: `command` run by /bin/sh -c for each change")
 	fs.StringVar(&r.state, "state", c.StatePath, "state `file` (last applied addresses); its lock is file.lock")
-	fs.StringVar(&r.file, "config", "", "YAML `file` with driver settings")
+	fs.StringVar(&r.file, "config", "", "YAML `file` with driver settings, expect_own_address and the line keys (line, bind_address and interface, or lines: for several); unknown keys are errors")
 	fs.DurationVar(&c.Watch, "watch", 0, "keep running, one cycle every `duration` (e.g. 1m), and one at once when the host's addresses or default route change (Linux); default: one cycle")
 	fs.DurationVar(&c.CycleTimeout, "cycle-timeout", c.CycleTimeout, "give up a cycle (ping and router changes) after `duration`; what was applied is kept")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "print what would change, change nothing")
@@ -236,9 +237,11 @@ Flags:
 Exit codes:
   0  done (changed or not)
   1  transient failure: network, function 5xx, driver failed, another run holds the lock;
-     with several lines, a line whose ping failed (the others are still applied)
+     with several lines, a line whose ping failed transiently (the others are still applied)
   2  usage or configuration error, and a line the function does not declare (unknown_line)
   3  rejected by the function: 401 bad credentials or clock, 409 replayed, 429 too many failures
+  When lines fail differently, the code is the gravest: 3 if any line was rejected, else 2
+  if any was refused as a configuration error (unknown_line, another 4xx), else 1.
 `)
 	return b.String()
 }
@@ -333,6 +336,8 @@ func (r *raw) validate(env map[string]string, keyFileFlag bool) error {
 
 // lines returns the lines to ping: the file's lines:, or the one of --line,
 // --bind-address and --interface (each flag beats its env var, which beats the file's key).
+// An IPv4-mapped bind address (::ffff:192.0.2.1) comes out as the IPv4 address it maps: the
+// socket is bound, and the answer compared, in the family the address belongs to.
 func (r *raw) lines() ([]Line, error) {
 	fc := &r.cfg.Drivers
 	if len(fc.Lines) > 0 {
@@ -348,9 +353,11 @@ func (r *raw) lines() ([]Line, error) {
 				return nil, fmt.Errorf("--config lines: line %s is listed twice", l.Name)
 			}
 			seen[l.Name] = true
+			l.BindAddress = l.BindAddress.Unmap()
 			if err := r.checkLine(l); err != nil {
 				return nil, fmt.Errorf("--config lines: line %s: %w", l.Name, err)
 			}
+			fc.Lines[i] = l
 		}
 		return fc.Lines, nil
 	}
@@ -366,6 +373,7 @@ func (r *raw) lines() ([]Line, error) {
 			return nil, fmt.Errorf("--bind-address: %w", err)
 		}
 	}
+	l.BindAddress = l.BindAddress.Unmap()
 	if err := r.checkLine(l); err != nil {
 		return nil, err
 	}
@@ -373,7 +381,8 @@ func (r *raw) lines() ([]Line, error) {
 }
 
 // checkLine refuses a source address that cannot be one (unspecified, multicast) or is not
-// of the one family pinged, and an interface name Linux cannot have.
+// of the one family pinged, and an interface name Linux cannot have. The address is
+// unmapped already (see lines).
 func (r *raw) checkLine(l Line) error {
 	if a := l.BindAddress; a.IsValid() {
 		fams := r.cfg.IPFamily.Families()
@@ -382,11 +391,11 @@ func (r *raw) checkLine(l Line) error {
 			return fmt.Errorf("bind address %s is not a unicast address", a)
 		case len(fams) > 1:
 			only := Family6
-			if a.Unmap().Is4() {
+			if a.Is4() {
 				only = Family4
 			}
 			return fmt.Errorf("bind address %s is of one family, and --ip-family both pings over both: use --ip-family %s, or an interface", a, only)
-		case !fams[0].Of(a.Unmap()):
+		case !fams[0].Of(a):
 			return fmt.Errorf("bind address %s is not an %s address (--ip-family %s)", a, fams[0], r.cfg.IPFamily)
 		}
 	}

@@ -41,6 +41,17 @@ func TestParseLines(t *testing.T) {
 		{name: "bind address with both families", args: []string{"--bind-address", "2001:db8::1", "--ip-family", "both"}, wantErr: "use --ip-family 6"},
 		{name: "IPv6 bind address", args: []string{"--bind-address", "2001:db8::1", "--ip-family", "6"},
 			want: []Line{{BindAddress: netip.MustParseAddr("2001:db8::1")}}},
+		// An IPv4-mapped bind address is the IPv4 address it maps, wherever it is given:
+		// the ping binds, and its answer is compared, as IPv4.
+		{name: "IPv4-mapped bind address", args: []string{"--bind-address", "::ffff:192.0.2.1"},
+			want: []Line{{BindAddress: netip.MustParseAddr("192.0.2.1")}}},
+		{name: "IPv4-mapped bind address in env", env: []string{"PPTER_BIND_ADDRESS=::ffff:192.0.2.1"},
+			want: []Line{{BindAddress: netip.MustParseAddr("192.0.2.1")}}},
+		{name: "IPv4-mapped bind address in file", yaml: "bind_address: ::ffff:192.0.2.1\n",
+			want: []Line{{BindAddress: netip.MustParseAddr("192.0.2.1")}}},
+		{name: "IPv4-mapped bind address in lines list", yaml: "lines:\n  - { name: telecom, bind_address: '::ffff:192.0.2.1' }\n  - { name: unicom, interface: pppoe-wan2 }\n", want: []Line{
+			{Name: "telecom", BindAddress: netip.MustParseAddr("192.0.2.1")}, {Name: "unicom", Interface: "pppoe-wan2"}}},
+		{name: "IPv4-mapped bind address with --ip-family 6", args: []string{"--bind-address", "::ffff:192.0.2.1", "--ip-family", "6"}, wantErr: "bind address 192.0.2.1 is not an ipv6 address"},
 		{name: "bad interface name", yaml: "lines:\n  - { name: unicom, interface: 'eth 1' }\n", wantErr: `line unicom: interface "eth 1"`},
 		{name: "interface name too long", args: []string{"--interface", strings.Repeat("e", 16)}, wantErr: "at most 15 characters"},
 	}

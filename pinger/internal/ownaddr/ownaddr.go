@@ -89,15 +89,23 @@ type Checker struct {
 }
 
 // New returns a Checker listing the host's addresses with addrs (HostAddrs, or a fake in
-// tests) at each check, so a new WAN address is seen at once.
+// tests) at each check of an address not warned of yet, so a new WAN address is seen at
+// once.
 func New(addrs func() ([]netip.Addr, error), log *slog.Logger) *Checker {
 	return &Checker{addrs: addrs, log: log, warned: map[netip.Addr]bool{}}
 }
 
 // Check classifies seen and logs a warning when it is not the host's and was not warned of
-// before. An error listing the host's addresses is logged once and checks nothing.
+// before; an address already warned of is not checked again, nor the host's addresses
+// listed for it. An error listing the host's addresses is logged once and checks nothing.
 func (c *Checker) Check(seen netip.Addr) {
 	seen = seen.Unmap().WithZone("")
+	c.mu.Lock()
+	warned := c.warned[seen]
+	c.mu.Unlock()
+	if warned {
+		return
+	}
 	host, err := c.addrs()
 	c.mu.Lock()
 	defer c.mu.Unlock()
