@@ -70,7 +70,7 @@ func TestSelfIPOfTheChangesLine(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "hook.log")
 	d, err := router.NewExec(router.ExecConfig{
-		Command: `echo "$PPTER_EVENT $PPTER_PEER/$PPTER_LINE $PPTER_SELF_LINE $PPTER_SELF_IP" >> "$HOOK_OUT"`,
+		Command: `echo "$PPTER_EVENT $PPTER_PEER/$PPTER_PEER_LINE $PPTER_SELF_LINE $PPTER_SELF_IP" >> "$HOOK_OUT"`,
 		Self:    true, Peers: []site.Peer{{Site: "bj"}, {Site: "bj", Line: "unicom"}, {Site: "sh", Line: "mobile"}},
 		Env: []string{"PATH=/usr/bin:/bin", "HOOK_OUT=" + out},
 	})
