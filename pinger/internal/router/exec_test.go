@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +155,9 @@ func TestExecPeersAllowList(t *testing.T) {
 			}
 			if got := d.Wants(tc.change); got != tc.want {
 				t.Errorf("got Wants %v, want %v", got, tc.want)
+			}
+			if got := d.Mapped(); !slices.Equal(got, tc.peers) {
+				t.Errorf("Mapped %v, want %v", got, tc.peers)
 			}
 		})
 	}
