@@ -390,15 +390,6 @@ type peerLine struct {
 	addr netip.Addr
 }
 
-func listed(lines []peerLine, l site.Line) bool {
-	for _, pl := range lines {
-		if pl.line == l {
-			return true
-		}
-	}
-	return false
-}
-
 // peerChange returns the change of peer line ref to raw, if there is one to apply.
 func (a *Agent) peerChange(ref site.Peer, raw netip.Addr, ans answer, answers []answer, st *state.State) (router.Change, bool) {
 	if !raw.IsValid() {
@@ -455,7 +446,7 @@ func (a *Agent) warnLines(answers []answer) {
 			a.o.Log.Warn("a line's answer is not from its bind address: a NAT or route mismatch", "line", string(x.line), "bind_address", b.String(), "ip", x.self.String())
 		}
 		for _, y := range answers[:i] {
-			if y.line != x.line && y.family == x.family && y.self == x.self && warnOnce(a.warnedSame, x.self) {
+			if y.line != x.line && y.self == x.self && warnOnce(a.warnedSame, x.self) {
 				a.o.Log.Warn("two lines answered the same address: one's pings leave by the other, its bind address or interface not routed by its line; add a source rule",
 					"lines", string(y.line)+" "+string(x.line), "ip", x.self.String())
 			}
@@ -480,7 +471,7 @@ func (a *Agent) warnUnlisted(peer site.Name, lines []peerLine) {
 		return
 	}
 	for _, ref := range m.Mapped() {
-		if ref.Site != peer || a.warned[ref] || listed(lines, ref.Line) {
+		if ref.Site != peer || a.warned[ref] || slices.ContainsFunc(lines, func(pl peerLine) bool { return pl.line == ref.Line }) {
 			continue
 		}
 		a.warned[ref] = true
