@@ -58,8 +58,13 @@ func TestLinesStateAndWarning(t *testing.T) {
 	}
 
 	unicom.resp.Line = "telecom"
-	if _, err := a.Cycle(context.Background()); !errors.Is(err, ErrBadAnswer) {
+	_, err := a.Cycle(context.Background())
+	if !errors.Is(err, ErrBadAnswer) {
 		t.Errorf("answer for another line: got %v, want ErrBadAnswer", err)
+	}
+	// The README's refusal table quotes this message.
+	if want := `ping of line unicom over ipv4: unexpected ping answer: answer is for line "telecom", not "unicom"`; err == nil || err.Error() != want {
+		t.Errorf("answer for another line: got %v, want %q", err, want)
 	}
 }
 
