@@ -14,7 +14,7 @@ import (
 )
 
 // lineHook logs each peer change with the line it is for.
-const lineHook = `echo "$PPTER_PEER/$PPTER_LINE $PPTER_PEER_OLD_IP>$PPTER_PEER_IP" >> "$HOOK_OUT"`
+const lineHook = `echo "$PPTER_PEER/$PPTER_PEER_LINE $PPTER_PEER_OLD_IP>$PPTER_PEER_IP" >> "$HOOK_OUT"`
 
 // needLoopback2 skips unless 127.0.0.2 can be a source address (Linux answers for all of
 // 127.0.0.0/8).

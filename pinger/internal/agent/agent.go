@@ -160,43 +160,62 @@ func (a *Agent) cycle(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, errors.Join(append(errs, err)...)
 	}
-	applied, fleetMoved := 0, false
+	applied := 0 // peer changes tried this cycle, against MaxPeers
+	// complete holds, per fleet key, whether every change of its answers was applied: then
+	// the version of its answer is the next since. The lines of one office share a key.
+	complete := map[string]bool{}
 	for _, ans := range answers {
-		complete := true // every change of the answer applied: its version is the next since
+		complete[ans.fleetKey] = true
+	}
+	// apply applies c, if the driver wants it, and reports whether it is done with.
+	apply := func(c router.Change) bool {
+		if !a.o.Driver.Wants(c) {
+			return true
+		}
+		if !c.Self && applied >= a.o.MaxPeers {
+			a.o.Log.Warn("too many peer changes for one cycle; the rest wait for the next", "change", c.String(), "max_peers", a.o.MaxPeers)
+			return false
+		}
+		if !c.Self {
+			applied++
+		}
+		if a.o.DryRun {
+			fmt.Fprintf(a.o.Out, "would apply %s\n", c)
+			res.Pending = append(res.Pending, c)
+			return false
+		}
+		if err := a.o.Driver.Apply(ctx, c); err != nil {
+			a.o.Log.Error("apply failed", "change", c.String(), "err", err)
+			res.Failed = append(res.Failed, c)
+			errs = append(errs, err)
+			return false
+		}
+		a.o.Log.Info("applied", "change", c.String())
+		res.Applied = append(res.Applied, c)
+		if c.Self {
+			st.SetSelf(c.Line, c.Family, c.New)
+		} else {
+			st.SetPeer(c.Ref(), c.Family, c.New)
+		}
+		return true
+	}
+	// The office's own addresses first, every line's: a peer change's SelfIP may be any
+	// line's new address.
+	for _, ans := range answers {
+		if c, ok := a.selfChange(ans, st); ok && !apply(c) {
+			complete[ans.fleetKey] = false
+		}
+	}
+	// Then the peers, once per fleet: every line's answer lists the same peers with all
+	// their lines.
+	fleetMoved := false
+	for _, ans := range fleets(answers) {
 		for _, c := range a.changes(ans, answers, st) {
-			if !a.o.Driver.Wants(c) {
-				continue
-			}
-			if !c.Self && applied >= a.o.MaxPeers {
-				a.o.Log.Warn("too many peer changes for one cycle; the rest wait for the next", "change", c.String(), "max_peers", a.o.MaxPeers)
-				complete = false
-				continue
-			}
-			if !c.Self {
-				applied++
-			}
-			if a.o.DryRun {
-				fmt.Fprintf(a.o.Out, "would apply %s\n", c)
-				res.Pending = append(res.Pending, c)
-				complete = false
-				continue
-			}
-			if err := a.o.Driver.Apply(ctx, c); err != nil {
-				a.o.Log.Error("apply failed", "change", c.String(), "err", err)
-				res.Failed = append(res.Failed, c)
-				errs = append(errs, err)
-				complete = false
-				continue
-			}
-			a.o.Log.Info("applied", "change", c.String())
-			res.Applied = append(res.Applied, c)
-			if c.Self {
-				st.SetSelf(c.Line, c.Family, c.New)
-			} else {
-				st.SetPeer(c.Ref(), c.Family, c.New)
+			if !apply(c) {
+				complete[ans.fleetKey] = false
 			}
 		}
-		if complete && st.SetSince(ans.fleetKey, ans.version) {
+		if complete[ans.fleetKey] && st.SetSince(ans.fleetKey, ans.version) {
 			fleetMoved = true
 		}
 	}
@@ -262,6 +281,7 @@ type answer struct {
 	bind     netip.Addr  // the ping's bind address, if any
 	peers    []wire.Peer // sorted by site, no name twice; only the changed ones in a delta
 	version  int64
+	delta    bool // peers lists only the peers changed after the ping's since
 	fleetKey string
 }
 
@@ -291,18 +311,44 @@ func (a *Agent) ping(ctx context.Context, p Ping, since *int64) (answer, error) 
 			return answer{}, fmt.Errorf("%w: peer %q is listed twice", ErrBadAnswer, peers[i].Site)
 		}
 	}
-	return answer{line: p.Line, family: p.Family, self: self, bind: p.BindAddress, peers: peers, version: resp.FleetVersion, fleetKey: state.FleetKey(p.Endpoint, p.Family)}, nil
+	return answer{line: p.Line, family: p.Family, self: self, bind: p.BindAddress, peers: peers, version: resp.FleetVersion, delta: resp.Delta, fleetKey: state.FleetKey(p.Endpoint, p.Family)}, nil
 }
 
-// changes returns the changes of ans against st: self first, then each peer's default
-// line and its named lines, peers by name. A peer whose address fails checkPeerAddr is
-// skipped with an error in the log. answers are the cycle's, for each change's SelfIP.
-func (a *Agent) changes(ans answer, answers []answer, st *state.State) []router.Change {
-	family, self := ans.family, ans.self
-	var changes []router.Change
-	if old := st.SelfAddr(ans.line, family); old != self {
-		changes = append(changes, router.Change{Peer: a.o.Site, Line: ans.line, Self: true, Family: family, Old: old, New: self, SelfIP: self, SelfLine: ans.line})
+// selfChange returns the change of the office's address on ans's line, if there is one.
+func (a *Agent) selfChange(ans answer, st *state.State) (router.Change, bool) {
+	old := st.SelfAddr(ans.line, ans.family)
+	if old == ans.self {
+		return router.Change{}, false
 	}
+	return router.Change{Peer: a.o.Site, Line: ans.line, Self: true, Family: ans.family, Old: old, New: ans.self, SelfIP: ans.self, SelfLine: ans.line}, true
+}
+
+// fleets returns one answer per fleet key, in the order of the pings: the newest of the
+// key's answers (the highest version), a full one before a delta of the same version,
+// else the first.
+func fleets(answers []answer) []answer {
+	var out []answer
+	at := map[string]int{}
+	for _, ans := range answers {
+		i, ok := at[ans.fleetKey]
+		if !ok {
+			at[ans.fleetKey] = len(out)
+			out = append(out, ans)
+			continue
+		}
+		if o := out[i]; ans.version > o.version || ans.version == o.version && o.delta && !ans.delta {
+			out[i] = ans
+		}
+	}
+	return out
+}
+
+// changes returns the peer changes of ans against st: each peer's default line and its
+// named lines, peers by name. A peer whose address fails checkPeerAddr is skipped with an
+// error in the log. answers are the cycle's, for each change's SelfIP.
+func (a *Agent) changes(ans answer, answers []answer, st *state.State) []router.Change {
+	family := ans.family
+	var changes []router.Change
 	for _, peer := range ans.peers {
 		name, err := site.Parse(peer.Site)
 		if err != nil {
@@ -344,15 +390,6 @@ type peerLine struct {
 	addr netip.Addr
 }
 
-func listed(lines []peerLine, l site.Line) bool {
-	for _, pl := range lines {
-		if pl.line == l {
-			return true
-		}
-	}
-	return false
-}
-
 // peerChange returns the change of peer line ref to raw, if there is one to apply.
 func (a *Agent) peerChange(ref site.Peer, raw netip.Addr, ans answer, answers []answer, st *state.State) (router.Change, bool) {
 	if !raw.IsValid() {
@@ -363,9 +400,14 @@ func (a *Agent) peerChange(ref site.Peer, raw netip.Addr, ans answer, answers []
 		a.o.Log.Warn("ignoring peer address", "peer", ref.String(), "err", err)
 		return router.Change{}, false
 	}
-	if err := checkPeerAddr(ip, ans.self, a.o.AllowPrivatePeers); err != nil {
-		a.o.Log.Error("ignoring peer", "peer", ref.String(), "err", err)
-		return router.Change{}, false
+	for _, o := range answers { // ans among them: the office's own address on every line
+		if o.family != ans.family {
+			continue
+		}
+		if err := checkPeerAddr(ip, o.self, a.o.AllowPrivatePeers); err != nil {
+			a.o.Log.Error("ignoring peer", "peer", ref.String(), "err", err)
+			return router.Change{}, false
+		}
 	}
 	old := st.Peer(ref, ans.family)
 	if old == ip {
@@ -404,7 +446,7 @@ func (a *Agent) warnLines(answers []answer) {
 			a.o.Log.Warn("a line's answer is not from its bind address: a NAT or route mismatch", "line", string(x.line), "bind_address", b.String(), "ip", x.self.String())
 		}
 		for _, y := range answers[:i] {
-			if y.line != x.line && y.family == x.family && y.self == x.self && warnOnce(a.warnedSame, x.self) {
+			if y.line != x.line && y.self == x.self && warnOnce(a.warnedSame, x.self) {
 				a.o.Log.Warn("two lines answered the same address: one's pings leave by the other, its bind address or interface not routed by its line; add a source rule",
 					"lines", string(y.line)+" "+string(x.line), "ip", x.self.String())
 			}
@@ -429,7 +471,7 @@ func (a *Agent) warnUnlisted(peer site.Name, lines []peerLine) {
 		return
 	}
 	for _, ref := range m.Mapped() {
-		if ref.Site != peer || a.warned[ref] || listed(lines, ref.Line) {
+		if ref.Site != peer || a.warned[ref] || slices.ContainsFunc(lines, func(pl peerLine) bool { return pl.line == ref.Line }) {
 			continue
 		}
 		a.warned[ref] = true

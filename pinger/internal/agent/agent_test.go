@@ -35,6 +35,7 @@ func (f *fakePinger) Ping(_ context.Context, since *int64) (wire.PingResponse, e
 // recDriver records applied changes; it fails for peers listed in fail.
 type recDriver struct {
 	applied []string
+	tried   []string // every change Apply was called with, failed ones too
 	fail    map[string]bool
 	self    bool
 }
@@ -44,6 +45,7 @@ var _ router.Driver = (*recDriver)(nil)
 func (d *recDriver) Wants(c router.Change) bool { return !c.Self || d.self }
 
 func (d *recDriver) Apply(_ context.Context, c router.Change) error {
+	d.tried = append(d.tried, c.String())
 	if d.fail[string(c.Peer)] {
 		return router.ErrApply
 	}

@@ -24,7 +24,10 @@ type apiClient struct {
 }
 
 // newAPIClient checks rawURL (http(s)://host[:port][/prefix], no credentials) and builds
-// the client; hc replaces the one built from tls and timeout (tests).
+// the client; hc replaces the one built from tls and timeout (tests). Its copy of the
+// client follows redirects only within rawURL's scheme and host, so the driver's
+// credentials (a header, or VyOS's key in the form a 307 would send again) stay with the
+// router.
 func newAPIClient(rawURL string, tls TLSConfig, timeout time.Duration, hc *http.Client, auth func(*http.Request)) (*apiClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
@@ -35,7 +38,9 @@ func newAPIClient(rawURL string, tls TLSConfig, timeout time.Duration, hc *http.
 			return nil, err
 		}
 	}
-	return &apiClient{base: strings.TrimSuffix(u.String(), "/"), hc: hc, auth: auth}, nil
+	session := *hc
+	session.CheckRedirect = sameHostRedirects(u)
+	return &apiClient{base: strings.TrimSuffix(u.String(), "/"), hc: &session, auth: auth}, nil
 }
 
 // do sends one request, its body as contentType (JSON when empty), and returns the status

@@ -34,9 +34,10 @@ type ExecConfig struct {
 }
 
 // Exec is the universal escape hatch: it runs a user command for each change, with the
-// change in its environment — PPTER_PEER, PPTER_PEER_IP, PPTER_PEER_OLD_IP, PPTER_LINE,
-// PPTER_SELF_IP and PPTER_SELF_LINE (the office's line SelfIP is of), PPTER_FAMILY (ipv4 or
-// ipv6) and PPTER_EVENT (peer or self) — and its exit status decides
+// change in its environment — PPTER_PEER, PPTER_PEER_IP, PPTER_PEER_OLD_IP,
+// PPTER_PEER_LINE (not PPTER_LINE: that is the pinger's own --line setting, which the hook
+// inherits), PPTER_SELF_IP and PPTER_SELF_LINE (the office's line SelfIP is of),
+// PPTER_FAMILY (ipv4 or ipv6) and PPTER_EVENT (peer or self) — and its exit status decides
 // success. Use it for any router the other drivers do not cover.
 type Exec struct {
 	cfg   ExecConfig
@@ -108,7 +109,7 @@ func changeEnv(c Change) []string {
 			"PPTER_SELF_IP=" + wire.AddrString(c.New),
 			"PPTER_SELF_OLD_IP=" + wire.AddrString(c.Old),
 			"PPTER_FAMILY=" + c.Family.String(),
-			"PPTER_LINE=" + string(c.Line),
+			"PPTER_PEER_LINE=" + string(c.Line),
 			"PPTER_SELF_LINE=" + string(c.SelfLine),
 		}
 	}
@@ -119,7 +120,7 @@ func changeEnv(c Change) []string {
 		"PPTER_PEER_OLD_IP=" + wire.AddrString(c.Old),
 		"PPTER_SELF_IP=" + wire.AddrString(c.SelfIP),
 		"PPTER_FAMILY=" + c.Family.String(),
-		"PPTER_LINE=" + string(c.Line),
+		"PPTER_PEER_LINE=" + string(c.Line),
 		"PPTER_SELF_LINE=" + string(c.SelfLine),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 func TestExecRunsShellWithChangeEnv(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "hook.log")
-	cmd := `printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$PPTER_EVENT" "$PPTER_PEER" "$PPTER_PEER_IP" "$PPTER_PEER_OLD_IP" "$PPTER_SELF_IP" "$PPTER_FAMILY" "${PPTER_KEY-unset}" "$HOOK_EXTRA" "$PPTER_LINE" "$PPTER_SELF_LINE" >> "$HOOK_OUT"`
+	cmd := `printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$PPTER_EVENT" "$PPTER_PEER" "$PPTER_PEER_IP" "$PPTER_PEER_OLD_IP" "$PPTER_SELF_IP" "$PPTER_FAMILY" "${PPTER_KEY-unset}" "$HOOK_EXTRA" "$PPTER_PEER_LINE" "$PPTER_SELF_LINE" >> "$HOOK_OUT"`
 	tests := []struct {
 		name   string
 		self   bool
@@ -56,7 +57,7 @@ func TestExecRunsShellWithChangeEnv(t *testing.T) {
 			os.Remove(out)
 			d, err := NewExec(ExecConfig{
 				Command: cmd, Self: tc.self, Peers: tc.peers,
-				Env: []string{"PATH=/usr/bin:/bin", "HOOK_OUT=" + out, "HOOK_EXTRA=x"},
+				Env: []string{"PATH=/usr/bin:/bin", "HOOK_OUT=" + out, "HOOK_EXTRA=x", "PPTER_LINE=mobile"}, // the pinger's own --line
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -154,6 +155,9 @@ func TestExecPeersAllowList(t *testing.T) {
 			}
 			if got := d.Wants(tc.change); got != tc.want {
 				t.Errorf("got Wants %v, want %v", got, tc.want)
+			}
+			if got := d.Mapped(); !slices.Equal(got, tc.peers) {
+				t.Errorf("Mapped %v, want %v", got, tc.peers)
 			}
 		})
 	}

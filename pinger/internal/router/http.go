@@ -94,6 +94,7 @@ type HTTP struct {
 	base   *url.URL
 	login  []compiledRequest
 	update []compiledRequest
+	mapped
 }
 
 var _ Driver = (*HTTP)(nil)
@@ -136,7 +137,11 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &HTTP{cfg: cfg, base: u, login: login, update: update}, nil
+	m := make(mapped, 0, len(cfg.Peers))
+	for ref := range cfg.Peers {
+		m = append(m, ref)
+	}
+	return &HTTP{cfg: cfg, base: u, login: login, update: update, mapped: m}, nil
 }
 
 // compileAll compiles the requests of a list (login or update).
@@ -249,15 +254,6 @@ func (h *HTTP) Wants(c Change) bool {
 	}
 	_, ok := h.cfg.Peers[c.Ref()]
 	return ok
-}
-
-// Mapped lists the peer lines of peers.
-func (h *HTTP) Mapped() []site.Peer {
-	refs := make([]site.Peer, 0, len(h.cfg.Peers))
-	for ref := range h.cfg.Peers {
-		refs = append(refs, ref)
-	}
-	return refs
 }
 
 // templateData is what templates see.

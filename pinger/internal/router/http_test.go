@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ppter/ppter/shared/site"
+	"github.com/ppter/ppter/shared/wire"
 )
 
 // fakeWebUI is a router admin page in the style of SMB routers: a login form with a CSRF
@@ -283,6 +285,76 @@ func TestNewHTTPRefusesBadConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewHTTP(tc.cfg); err == nil {
 				t.Fatal("got nil error")
+			}
+		})
+	}
+}
+
+// TestHTTPSelfLine: the office's line and address a change is made from reach the router
+// through {{.SelfLine}} and {{.SelfIP}}, in a path and a form.
+func TestHTTPSelfLine(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		got = append(got, r.URL.Path+" line="+r.PostForm.Get("line")+" old="+r.PostForm.Get("old"))
+	}))
+	defer srv.Close()
+	d, err := NewHTTP(HTTPConfig{
+		BaseURL: srv.URL, Peers: map[site.Peer]map[string]string{{Site: "bj", Line: "unicom"}: {}},
+		Update: []HTTPRequest{{Method: "POST", Path: "/tunnel/{{.Peer}}/{{.SelfLine}}/{{.SelfIP}}", Form: map[string]string{"line": "{{.SelfLine}}", "old": "{{.OldIP}}"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Change{Peer: "bj", Line: "unicom", Family: 4, Old: mustAddr("198.51.100.20"), New: mustAddr("198.51.100.21"), SelfIP: mustAddr("203.0.113.8"), SelfLine: "unicom"}
+	if err := d.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if want := "/tunnel/bj/unicom/203.0.113.8 line=unicom old=198.51.100.20"; len(got) != 1 || got[0] != want {
+		t.Errorf("router saw %q, want %q", got, want)
+	}
+}
+
+// TestHTTPWantsAndMapped: with peers set, the driver wants only those peer lines and maps
+// them; without, every peer's default line and no named line, and maps none. Never a self
+// change, nor another family.
+func TestHTTPWantsAndMapped(t *testing.T) {
+	tests := []struct {
+		name   string
+		peers  []site.Peer
+		family wire.Family
+		change Change
+		want   bool
+	}{
+		{name: "no list: every peer", change: change("gz", 4, "198.51.100.9"), want: true},
+		{name: "no list: not a named line", change: Change{Peer: "gz", Line: "unicom", Family: 4, New: mustAddr("198.51.100.9")}, want: false},
+		{name: "no list: not another family", change: change("gz", 6, "2001:db8::9"), want: false},
+		{name: "family ipv6", family: 6, change: change("gz", 6, "2001:db8::9"), want: true},
+		{name: "listed line", peers: []site.Peer{{Site: "bj"}, {Site: "bj", Line: "unicom"}}, change: Change{Peer: "bj", Line: "unicom", Family: 4, New: mustAddr("198.51.100.9")}, want: true},
+		{name: "listed line, default line change", peers: []site.Peer{{Site: "bj", Line: "unicom"}}, change: change("bj", 4, "198.51.100.9"), want: false},
+		{name: "unlisted peer", peers: []site.Peer{{Site: "bj"}, {Site: "sh"}}, change: change("gz", 4, "198.51.100.9"), want: false},
+		{name: "self", peers: []site.Peer{{Site: "hz"}}, change: Change{Peer: "hz", Self: true, Family: 4, New: mustAddr("203.0.113.8")}, want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := HTTPConfig{BaseURL: "https://192.0.2.1", Family: tc.family, Update: []HTTPRequest{{Path: "/x"}}}
+			for _, p := range tc.peers {
+				if cfg.Peers == nil {
+					cfg.Peers = map[site.Peer]map[string]string{}
+				}
+				cfg.Peers[p] = map[string]string{}
+			}
+			d, err := NewHTTP(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.Wants(tc.change); got != tc.want {
+				t.Errorf("got Wants %v, want %v", got, tc.want)
+			}
+			got := d.Mapped()
+			slices.SortFunc(got, func(a, b site.Peer) int { return strings.Compare(a.String(), b.String()) })
+			if !slices.Equal(got, tc.peers) && (len(got) != 0 || len(tc.peers) != 0) {
+				t.Errorf("Mapped %v, want %v", got, tc.peers)
 			}
 		})
 	}

@@ -66,10 +66,6 @@ var _ Driver = (*RouterOS)(nil)
 
 // NewRouterOS returns a routeros driver.
 func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return nil, errors.New("routeros: url must be http(s)://host[:port] without credentials")
-	}
 	if cfg.Username == "" {
 		return nil, errors.New("routeros: username is required")
 	}
@@ -77,15 +73,12 @@ func NewRouterOS(cfg RouterOSConfig) (*RouterOS, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := newAPIClient(strings.TrimSuffix(u.String(), "/")+"/rest", cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) {
+	api, err := newAPIClient(strings.TrimSuffix(cfg.URL, "/")+"/rest", cfg.TLS, cfg.Timeout, cfg.HTTPClient, func(r *http.Request) {
 		r.SetBasicAuth(cfg.Username, cfg.Password)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("routeros: %w", err)
 	}
-	session := *api.hc
-	session.CheckRedirect = sameHostRedirects(u)
-	api.hc = &session
 	return &RouterOS{peers: cfg.Peers, mapped: m, api: api}, nil
 }
 
