@@ -70,6 +70,11 @@ func TestVPNTunnelPerLine(t *testing.T) {
 			if recreate {
 				return
 			}
+			// In place, the modify and the verify find the connection by name (the slave's
+			// re-point may have recreated it): two listings more than a whole connection's.
+			if n := e.emu.Calls("DescribeVpnConnections"); n != 4 {
+				t.Fatalf("got %d listings of the connections, want 4: %v", n, e.emu.CallLog())
+			}
 			// The other line moves: only the slave is re-pointed, the master stays.
 			e.clock.Advance(time.Hour)
 			const slaveNew = "203.0.113.99"
