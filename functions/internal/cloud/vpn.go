@@ -79,7 +79,7 @@ func (v VPNConn) Validate() error {
 	case v.Connection == "":
 		return &FieldError{"connection", "missing (the IPsec connection's name)", ErrBadTarget}
 	case v.Strategy != "" && v.Strategy != "recreate" && v.Strategy != "modify":
-		return &FieldError{"strategy", "is obsolete and ignored; remove it (it was recreate or modify)", ErrBadTarget}
+		return &FieldError{"strategy", fmt.Sprintf("is obsolete: remove it (%q is refused; only its old values, recreate and modify, are still accepted)", v.Strategy), ErrBadTarget}
 	case v.MinInterval < 0:
 		return &FieldError{"min_interval", "must be positive", ErrBadTarget}
 	}
