@@ -162,7 +162,12 @@ func (e *env) ctx(d time.Duration) context.Context {
 	return ctx
 }
 
-var vpnTarget = VPNConn{Gateway: gwID, Connection: connNm, MinInterval: DefaultMinInterval}
+// vpnTarget is the connection to-hz as configured: with its defaults.
+var vpnTarget = func() VPNConn {
+	v := VPNConn{Gateway: gwID, Connection: connNm}
+	v.SetDefaults()
+	return v
+}()
 
 func v4(s string) Addrs { return Addrs{IPv4: netip.MustParseAddr(s)} }
 

@@ -141,11 +141,12 @@ func TestListGatewayErrors(t *testing.T) {
 		name, action string
 		failAfter    int
 		prefix, code string
+		pages        int // pages of connections read, the last one failing if the listing got there
 	}{
-		{"gateway", "DescribeVpnGateway", 0, "list gateway " + gwID + ": ", "Forbidden.RAM"},
-		{"customer gateways", "DescribeCustomerGateways", 0, "list customer gateways: ", "Forbidden.RAM"},
-		{"connections", "DescribeVpnConnections", 0, "list connections of " + gwID + ": ", "Forbidden.RAM"},
-		{"second page of connections", "", 3, "list connections of " + gwID + ": ", "ServiceUnavailable"},
+		{"gateway", "DescribeVpnGateway", 0, "list gateway " + gwID + ": ", "Forbidden.RAM", 0},
+		{"customer gateways", "DescribeCustomerGateways", 0, "list customer gateways: ", "Forbidden.RAM", 0},
+		{"connections", "DescribeVpnConnections", 0, "list connections of " + gwID + ": ", "Forbidden.RAM", 1},
+		{"second page of connections", "", 3, "list connections of " + gwID + ": ", "ServiceUnavailable", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.emu.ResetCalls()
@@ -161,9 +162,9 @@ func TestListGatewayErrors(t *testing.T) {
 			if inv.Gateway != gwID || inv.Connections != nil {
 				t.Fatalf("got %+v, want the gateway named and no connections", inv)
 			}
+			if n := e.emu.Calls("DescribeVpnConnections"); n != tc.pages {
+				t.Fatalf("the listing read %d pages of connections, want %d", n, tc.pages)
+			}
 		})
-	}
-	if n := e.emu.Calls("DescribeVpnConnections"); n != 2 {
-		t.Fatalf("the last listing read %d pages of connections, want 2 (the second failing)", n)
 	}
 }

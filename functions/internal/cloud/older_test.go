@@ -16,7 +16,8 @@ import (
 // cloud back only once a ping after the drift was found confirms the address.
 func TestTimerNeverMovesBack(t *testing.T) {
 	e := newEnv(t, nil)
-	rec := DNSRecord{Zone: "example.com", RR: "hz", Type: "A", TTL: 600, Line: "default"}
+	rec := DNSRecord{Zone: "example.com", RR: "hz", Type: "A"}
+	rec.SetDefaults()
 	targets := Targets{DNS: []DNSRecord{rec}, VPN: []VPNConn{vpnTarget}}
 	at := func(ip string, seen time.Time) Addrs { return Addrs{IPv4: netip.MustParseAddr(ip), Seen4: seen} }
 	check := func(step string, rs []Result, state wire.State, want error) {

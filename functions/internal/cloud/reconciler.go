@@ -105,18 +105,6 @@ func (t Targets) List() []Target {
 	return out
 }
 
-// Split returns each target alone, in the order of List.
-func (t Targets) Split() []Targets {
-	var out []Targets
-	for _, d := range t.DNS {
-		out = append(out, Targets{DNS: []DNSRecord{d}})
-	}
-	for _, v := range t.VPN {
-		out = append(out, Targets{VPN: []VPNConn{v}})
-	}
-	return out
-}
-
 // Results reports every target in state with err, without any cloud call; each follows its
 // address in a.
 func (t Targets) Results(a Addrs, state wire.State, err error) []Result {

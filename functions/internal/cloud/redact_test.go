@@ -85,7 +85,9 @@ func TestNetworkErrorText(t *testing.T) {
 func TestRetriesOutOfTimeShowTheCode(t *testing.T) {
 	e := newEnv(t, nil)
 	e.emu.Throttle("DescribeSubDomainRecords", 100)
-	rs := e.r.Reconcile(e.ctx(20*time.Second), v4(newIP), Targets{DNS: []DNSRecord{{Zone: "example.com", RR: "hz", Type: "A", TTL: 600, Line: "default"}}}, ModeTimer)
+	rec := DNSRecord{Zone: "example.com", RR: "hz", Type: "A"}
+	rec.SetDefaults()
+	rs := e.r.Reconcile(e.ctx(20*time.Second), v4(newIP), Targets{DNS: []DNSRecord{rec}}, ModeTimer)
 	w := rs[0].Wire()
 	if !errors.Is(rs[0].Err, ErrDeadline) || !strings.Contains(w.Error, "Throttling") || strings.Contains(strings.ToLower(w.Error), "sdkerror") {
 		t.Fatalf("got %+v, want the deadline with the throttling code only", w)

@@ -17,7 +17,7 @@ var (
 	// ErrNotFound: the configured VPN connection does not exist on the gateway.
 	ErrNotFound = errors.New("cloud: not found")
 	// ErrTTL: a DNS record's TTL is outside what the zone's edition allows (Validate).
-	ErrTTL = errors.New("cloud: TTL below the zone's minimum")
+	ErrTTL = errors.New("cloud: TTL outside the range the zone's edition allows")
 	// ErrNoAddress: the site has no address of the family the target needs yet.
 	ErrNoAddress = errors.New("cloud: site has no address of this family yet")
 	// ErrBadTarget: the target's configuration is invalid (Validate), or its name is ambiguous.

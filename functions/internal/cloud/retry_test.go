@@ -13,25 +13,26 @@ import (
 	"github.com/ppter/ppter/internal/aliyunemu"
 )
 
-// interruptedClock is the fake clock whose every wait is cut short: Sleep cancels the
-// context it waits under (an invocation killed during a backoff) and answers as a real
-// Sleep then does, with ctx.Err().
-type interruptedClock struct {
+// errSleep is the error failingClock's waits answer: distinct from any context's error, so
+// a test sees that the wait's own error ended the work (not a later check of the context).
+var errSleep = errors.New("test: sleep failed")
+
+// failingClock is the fake clock whose every wait fails: Sleep waits as the fake clock does,
+// then answers errSleep, leaving the context alive.
+type failingClock struct {
 	*aliyunemu.Clock
-	cancel context.CancelFunc
 }
 
-func (c interruptedClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.cancel()
-	return c.Clock.Sleep(ctx, d)
+func (c failingClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := c.Clock.Sleep(ctx, d); err != nil {
+		return err
+	}
+	return errSleep
 }
 
-// interruptSleeps makes e's reconciler's next wait cancel the context it returns.
-func (e *env) interruptSleeps() context.Context {
-	ctx, cancel := context.WithCancel(e.ctx(time.Hour))
-	e.t.Cleanup(cancel)
-	e.r.Clock = interruptedClock{Clock: e.clock, cancel: cancel}
-	return ctx
+// failSleeps makes every wait of e's reconciler fail with errSleep.
+func (e *env) failSleeps() {
+	e.r.Clock = failingClock{Clock: e.clock}
 }
 
 func (e *env) describeGateway(ctx context.Context) error {
@@ -53,15 +54,15 @@ func TestCallBudgetSpentUpFront(t *testing.T) {
 	}
 }
 
-// TestCallRetrySleepCancelled: a busy answer's backoff cut short by a cancelled context
-// ends the call with that error, named, without another attempt.
-func TestCallRetrySleepCancelled(t *testing.T) {
+// TestCallRetrySleepFails: a busy answer's backoff that fails ends the call with the
+// sleep's error, named, without another attempt.
+func TestCallRetrySleepFails(t *testing.T) {
 	e := newEnv(t, nil)
-	ctx := e.interruptSleeps()
+	e.failSleeps()
 	e.emu.Throttle("DescribeVpnGateway", 1)
-	err := e.describeGateway(ctx)
-	if !errors.Is(err, context.Canceled) || err.Error() != "DescribeVpnGateway: "+context.Canceled.Error() {
-		t.Fatalf("got %v, want context.Canceled named DescribeVpnGateway", err)
+	err := e.describeGateway(e.ctx(time.Hour))
+	if !errors.Is(err, errSleep) || err.Error() != "DescribeVpnGateway: "+errSleep.Error() {
+		t.Fatalf("got %v, want errSleep named DescribeVpnGateway", err)
 	}
 	if n := e.emu.Calls("DescribeVpnGateway"); n != 1 || !strings.Contains(e.logs.String(), "cloud: retrying") {
 		t.Fatalf("got %d calls, log:\n%s\nwant one call and a retry begun", n, e.logs)

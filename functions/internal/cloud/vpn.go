@@ -79,7 +79,7 @@ func (v VPNConn) Validate() error {
 	case v.Connection == "":
 		return &FieldError{"connection", "missing (the IPsec connection's name)", ErrBadTarget}
 	case v.Strategy != "" && v.Strategy != "recreate" && v.Strategy != "modify":
-		return &FieldError{"strategy", "is obsolete and ignored; remove it (it was recreate or modify)", ErrBadTarget}
+		return &FieldError{"strategy", fmt.Sprintf("is obsolete: remove it (%q is refused; only its old values, recreate and modify, are still accepted)", v.Strategy), ErrBadTarget}
 	case v.MinInterval < 0:
 		return &FieldError{"min_interval", "must be positive", ErrBadTarget}
 	}
@@ -430,9 +430,8 @@ func (r *Reconciler) applyVPN(ctx context.Context, t VPNConn, ip netip.Addr, st 
 // (every tunnel, or one) has deleted it and not yet created it again: it is missing only
 // until the resume timer finishes that re-point.
 func (r *Reconciler) siblingRecreating(ctx context.Context, t VPNConn) error {
-	base := VPNConn{Gateway: t.Gateway, Connection: t.Connection}.Key()
-	for _, role := range []string{"", "#" + RoleMaster, "#" + RoleSlave} {
-		k := TargetKey{Kind: base.Kind, Name: base.Name + role}
+	for _, roles := range [][]string{nil, {RoleMaster}, {RoleSlave}} {
+		k := VPNConn{Gateway: t.Gateway, Connection: t.Connection, Roles: roles}.Key()
 		if k == t.Key() {
 			continue
 		}
@@ -483,7 +482,7 @@ func (s ConnSnapshot) check(withCGWs bool) error {
 		}
 		return cgw(s.CustomerGatewayID)
 	}
-	if len(s.Tunnels) != 2 || s.Tunnels[0].Role != "master" || s.Tunnels[1].Role != "slave" {
+	if len(s.Tunnels) != 2 || s.Tunnels[0].Role != RoleMaster || s.Tunnels[1].Role != RoleSlave {
 		return fmt.Errorf("%w: %d tunnels, want master and slave", ErrIncomplete, len(s.Tunnels))
 	}
 	for _, t := range s.Tunnels {

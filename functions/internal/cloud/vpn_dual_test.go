@@ -23,6 +23,11 @@ func TestVPNDualRepointInPlace(t *testing.T) {
 	if e.emu.Calls("ModifyVpnConnectionAttribute") != 1 || e.emu.Calls("CreateCustomerGateway") != 1 || e.emu.Calls("DeleteCustomerGateway") != 1 {
 		t.Fatalf("mutating calls: got %v", e.emu.CallLog())
 	}
+	// The connection is listed to find it and to see which customer gateways it still uses;
+	// the modify and the verify read it by its ID.
+	if e.emu.Calls("DescribeVpnConnections") != 2 || e.emu.Calls("DescribeVpnConnection") != 3 {
+		t.Fatalf("reads of the connection: got %v, want 2 listings and 3 reads", e.emu.CallLog())
+	}
 	if w := e.emu.Writes(gwID); len(w) != 1 || len(e.emu.Overlaps(gwID)) != 0 {
 		t.Fatalf("gateway writes: got %+v, want one modify", w)
 	}

@@ -110,9 +110,14 @@ func (p *repoint) verify(ctx context.Context) error {
 	return nil
 }
 
-// current reads the connection found by name: the other tunnel's re-point may have recreated
-// it under a new ID since op was saved (op.OldConnID follows, saved at once).
+// current reads the connection op re-points. A tunnel's re-point finds it by name: the other
+// tunnel's re-point may have recreated it under a new ID since op was saved (op.OldConnID
+// follows, saved at once). A whole connection's re-point reads op.OldConnID: no other target
+// recreates its connection, and the listing would cost a call.
 func (p *repoint) current(ctx context.Context) (ConnSnapshot, error) {
+	if len(p.op.Roles) == 0 {
+		return p.read(ctx, p.op.OldConnID)
+	}
 	conn, err := p.findConn(ctx, p.op.conn())
 	if err != nil {
 		return ConnSnapshot{}, err

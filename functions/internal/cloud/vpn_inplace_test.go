@@ -24,16 +24,16 @@ func TestWithGatewayLockFails(t *testing.T) {
 }
 
 // TestWithGatewayPollSleepFails: waiting for a gateway another re-point holds, a poll's
-// sleep cut short ends withGateway with the sleep's error, without running fn.
+// sleep that fails ends withGateway with the sleep's error, without running fn.
 func TestWithGatewayPollSleepFails(t *testing.T) {
 	e := newEnv(t, nil)
 	if _, ok, err := e.r.State.Lock(context.Background(), TargetKey{Kind: gatewayLockKind, Name: gwID}, time.Hour); !ok || err != nil {
 		t.Fatalf("holding the gateway: %v, %v", ok, err)
 	}
-	ctx := e.interruptSleeps()
+	e.failSleeps()
 	ran := false
-	err := e.r.withGateway(ctx, gwID, func() error { ran = true; return nil })
-	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrGatewayBusy) || ran {
-		t.Fatalf("got %v (fn ran: %v), want the sleep's context.Canceled and fn not run", err, ran)
+	err := e.r.withGateway(e.ctx(time.Hour), gwID, func() error { ran = true; return nil })
+	if !errors.Is(err, errSleep) || errors.Is(err, ErrGatewayBusy) || ran {
+		t.Fatalf("got %v (fn ran: %v), want the sleep's errSleep and fn not run", err, ran)
 	}
 }

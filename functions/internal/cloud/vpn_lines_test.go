@@ -70,6 +70,11 @@ func TestVPNTunnelPerLine(t *testing.T) {
 			if recreate {
 				return
 			}
+			// In place, the modify and the verify find the connection by name (the slave's
+			// re-point may have recreated it): two listings more than a whole connection's.
+			if n := e.emu.Calls("DescribeVpnConnections"); n != 4 {
+				t.Fatalf("got %d listings of the connections, want 4: %v", n, e.emu.CallLog())
+			}
 			// The other line moves: only the slave is re-pointed, the master stays.
 			e.clock.Advance(time.Hour)
 			const slaveNew = "203.0.113.99"
@@ -153,6 +158,40 @@ func TestVPNTunnelResumeAfterRecreate(t *testing.T) {
 	}
 	if len(e.cgwsWith(slaveIP)) != 0 {
 		t.Fatal("the slave's old customer gateway is left")
+	}
+}
+
+// TestVPNTunnelRecreateAfterSiblingModify: a tunnel's recreate stopped before its delete,
+// resumed after the other tunnel was re-pointed in place, recreates the connection with the
+// other tunnel as it reads now (its new customer gateway and settings), not as the stopped
+// re-point first read it.
+func TestVPNTunnelRecreateAfterSiblingModify(t *testing.T) {
+	e := newDualEnvOn(t, nil, slaveIP)
+	e.stopSlave("ModifyVpnConnectionAttribute", "DeleteVpnConnection")
+	if op, _, _ := e.r.State.GetVPNOp(context.Background(), tunnelTarget(RoleSlave).Key()); !op.Recreate || op.Step >= StepDeleted {
+		t.Fatalf("slave's op %+v, want a recreate stopped before its delete", op)
+	}
+	if r := e.tunnel(RoleMaster, newIP); r.State != wire.StateApplied {
+		t.Fatalf("master: %s (%v)", r.State, r.Err)
+	}
+	c := e.named(connNm)
+	if len(c) != 1 || c[0].ID != e.orig.ID || c[0].Tunnels[0].CustomerGatewayID != e.cgwsWith(newIP)[0].ID {
+		t.Fatalf("the master was not re-pointed in place: %+v", c)
+	}
+	master := c[0].Tunnels[0]
+	if r := e.tunnel(RoleSlave, slaveNew); r.State != wire.StateApplied {
+		t.Fatalf("slave resumed: %s (%v)", r.State, r.Err)
+	}
+	c = e.named(connNm)
+	if len(c) != 1 || c[0].ID == e.orig.ID {
+		t.Fatalf("the slave's re-point did not recreate the connection: %+v", c)
+	}
+	m, s := c[0].Tunnels[0], c[0].Tunnels[1]
+	if m != withID(master, m.ID) || m.Ike.RemoteId != newIP {
+		t.Fatalf("master tunnel after the slave's recreate:\n got %+v\nwant %+v", m, master)
+	}
+	if s.CustomerGatewayID != e.cgwsWith(slaveNew)[0].ID || s.Ike.Psk != "slave!psk" || s.Ike.RemoteId != slaveFQDN {
+		t.Fatalf("slave tunnel: %+v", s)
 	}
 }
 

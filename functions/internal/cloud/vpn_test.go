@@ -272,3 +272,25 @@ func TestVPNMissingConnectionAndAddress(t *testing.T) {
 		t.Fatalf("no IPv4: got %s (%v)", rs[0].State, rs[0].Err)
 	}
 }
+
+// TestVPNStrategyRule: the obsolete strategy: key is accepted with its old values only; any
+// other value is refused by Validate, and the error says so (not that it is ignored).
+func TestVPNStrategyRule(t *testing.T) {
+	for _, s := range []string{"", "recreate", "modify"} {
+		v := VPNConn{Gateway: gwID, Connection: connNm, Strategy: s}
+		v.SetDefaults()
+		if err := v.Validate(); err != nil {
+			t.Errorf("strategy %q: got %v, want accepted", s, err)
+		}
+	}
+	v := VPNConn{Gateway: gwID, Connection: connNm, Strategy: "yolo"}
+	v.SetDefaults()
+	err := v.Validate()
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "strategy" || !errors.Is(err, ErrBadTarget) {
+		t.Fatalf("strategy yolo: got %v, want a FieldError on strategy wrapping ErrBadTarget", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "strategy: is obsolete: remove it") || !strings.Contains(msg, `"yolo" is refused`) || strings.Contains(msg, "ignored") {
+		t.Fatalf("strategy yolo: got %q, want it named refused, not ignored", msg)
+	}
+}
