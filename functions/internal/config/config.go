@@ -314,8 +314,6 @@ func Parse(raw []byte, env Env, readFile ReadFile) (*Config, error) {
 	return &c, nil
 }
 
-// readEnv reads what the environment says besides ${NAME} references: the region's default,
-// the state key, the cloud credentials and whether this is a Function Compute instance.
 // EnvCredentials are the cloud credentials the environment gives (ALIBABA_CLOUD_*).
 func EnvCredentials(env Env) cloud.Credentials {
 	get := func(k string) string { v, _ := env(k); return v }
@@ -323,6 +321,8 @@ func EnvCredentials(env Env) cloud.Credentials {
 		AccessKeySecret: get("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), SecurityToken: get("ALIBABA_CLOUD_SECURITY_TOKEN")}
 }
 
+// readEnv reads what the environment says besides ${NAME} references: the region's default,
+// the state key, the cloud credentials and whether this is a Function Compute instance.
 func (c *Config) readEnv(env Env, readFile ReadFile) (err error) {
 	get := func(k string) string {
 		v, _ := env(k)
